@@ -1,0 +1,50 @@
+"""Mnemo: a self-hosted second brain that cites its sources.
+
+The public Python API. Heavy modules load on first use, so ``import mnemo``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MnemoError",
+    "RunReport",
+    "Settings",
+    "add",
+    "documents",
+    "load_settings",
+    "remove_source",
+    "sources",
+    "status",
+    "sync",
+]
+
+_LAZY = {
+    "MnemoError": "mnemo.errors",
+    "RunReport": "mnemo.ingest.report",
+    "Settings": "mnemo.config",
+    "load_settings": "mnemo.config",
+    "add": "mnemo.api",
+    "documents": "mnemo.api",
+    "remove_source": "mnemo.api",
+    "sources": "mnemo.api",
+    "status": "mnemo.api",
+    "sync": "mnemo.api",
+}
+
+if TYPE_CHECKING:
+    from mnemo.api import add, documents, remove_source, sources, status, sync
+    from mnemo.config import Settings, load_settings
+    from mnemo.errors import MnemoError
+    from mnemo.ingest.report import RunReport
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mnemo' has no attribute {name!r}")

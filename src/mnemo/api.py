@@ -1,0 +1,116 @@
+"""Mnemo's Python API: the functions every front end calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mnemo.catalog import Catalog, Collection
+from mnemo.catalog.models import Source
+from mnemo.config import Settings
+from mnemo.errors import SourceError
+from mnemo.ingest.report import RunReport
+from mnemo.ingest.sources import get_collection, list_sources, normalise_path, upsert_source
+from mnemo.ingest.sync import EventHandler, Syncer
+from mnemo.catalog.summary import CollectionStatus, DocumentInfo, collection_status, list_documents
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    return Catalog(settings.catalog_path)
+
+
+def add(
+    paths: Sequence[Path | str],
+    settings: Settings,
+    *,
+    collection: str | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    on_event: EventHandler | None = None,
+) -> RunReport:
+    """Add files or folders to a collection (created if new) and index them."""
+    if not paths:
+        raise SourceError("nothing to add: give at least one file or folder")
+    name = collection or settings.collection
+    resolved = []
+    for raw in paths:
+        path = normalise_path(raw)
+        if not Path(path).exists():
+            raise SourceError(f"{raw}: no such file or folder")
+        resolved.append(path)
+    with open_catalog(settings) as catalog:
+        with catalog.session() as session:
+            coll = get_collection(session, name, create=True)
+            sources = [
+                upsert_source(session, coll, path, list(include), list(exclude))
+                for path in resolved
+            ]
+        return Syncer(settings, catalog, coll, on_event).run("add", sources)
+
+
+def sync(
+    settings: Settings,
+    *,
+    collection: str | None = None,
+    paths: Iterable[str] | None = None,
+    on_event: EventHandler | None = None,
+    lock_timeout: float = 5.0,
+) -> RunReport:
+    """Re-scan a collection's sources; with ``paths``, only those paths."""
+    name = collection or settings.collection
+    with open_catalog(settings) as catalog:
+        with catalog.session() as session:
+            coll = get_collection(session, name)
+            sources = list_sources(session, coll)
+        only = [normalise_path(p) for p in paths] if paths is not None else None
+        command = "sync" if only is None else "watch"
+        return Syncer(settings, catalog, coll, on_event).run(
+            command, sources, only, lock_timeout=lock_timeout
+        )
+
+
+def remove_source(settings: Settings, path: str, *, collection: str | None = None) -> int:
+    """Forget a source and every document found through it; returns documents removed."""
+    from mnemo.catalog.models import Document
+    from mnemo.catalog.writes import delete_document
+
+    name = collection or settings.collection
+    target = normalise_path(path)
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        coll = get_collection(session, name)
+        source = session.scalar(
+            select(Source).where(Source.collection_id == coll.id, Source.path == target)
+        )
+        if source is None:
+            known = ", ".join(s.path for s in list_sources(session, coll)) or "none"
+            raise SourceError(f"{path}: not a source of collection {name!r} (sources: {known})")
+        ids = list(session.scalars(select(Document.id).where(Document.source_id == source.id)))
+        for doc_id in ids:
+            delete_document(session, doc_id)
+        session.delete(source)
+        return len(ids)
+
+
+def sources(settings: Settings, *, collection: str | None = None) -> list[Source]:
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        return list_sources(session, get_collection(session, collection or settings.collection))
+
+
+def status(settings: Settings, *, collection: str | None = None) -> list[CollectionStatus]:
+    """Per-collection totals; all collections unless one is named."""
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        if collection is not None:
+            collections = [get_collection(session, collection)]
+        else:
+            collections = list(session.scalars(select(Collection).order_by(Collection.name)))
+        return [collection_status(session, c) for c in collections]
+
+
+def documents(
+    settings: Settings, *, collection: str | None = None, state: str | None = None
+) -> list[DocumentInfo]:
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        coll = get_collection(session, collection or settings.collection)
+        return list_documents(session, coll, state)

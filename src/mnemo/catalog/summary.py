@@ -1,0 +1,97 @@
+"""Read-only accounts of what the catalog holds: per collection, per document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mnemo.catalog.models import Chunk, Collection, Document, Run, Source
+
+
+@dataclass(frozen=True)
+class LastRun:
+    id: int
+    command: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CollectionStatus:
+    name: str
+    sources: int
+    documents: dict[str, int]  # by state: indexed, skipped, failed
+    chunks: int
+    last_run: LastRun | None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: str
+    path: str
+    status: str
+    reason: str | None
+    title: str | None
+    media_type: str | None
+    size: int
+    chunks: int
+    pages: int | None
+    updated_at: datetime
+    tags: list[str]
+
+
+def collection_status(session: Session, collection: Collection) -> CollectionStatus:
+    by_status = dict.fromkeys(("indexed", "skipped", "failed"), 0)
+    for state, count in session.execute(
+        select(Document.status, func.count())
+        .where(Document.collection_id == collection.id)
+        .group_by(Document.status)
+    ):
+        by_status[state] = count
+    chunks = session.scalar(
+        select(func.count(Chunk.id))
+        .join(Document, Chunk.document_id == Document.id)
+        .where(Document.collection_id == collection.id)
+    )
+    sources = session.scalar(
+        select(func.count(Source.id)).where(Source.collection_id == collection.id)
+    )
+    run = session.scalar(
+        select(Run).where(Run.collection_id == collection.id).order_by(Run.id.desc()).limit(1)
+    )
+    last = None
+    if run is not None:
+        last = LastRun(
+            run.id, run.command, run.status, run.started_at, run.finished_at, dict(run.counts)
+        )
+    return CollectionStatus(collection.name, sources or 0, by_status, chunks or 0, last)
+
+
+def list_documents(
+    session: Session, collection: Collection, status: str | None = None
+) -> list[DocumentInfo]:
+    query = select(Document).where(Document.collection_id == collection.id)
+    if status is not None:
+        query = query.where(Document.status == status)
+    return [
+        DocumentInfo(
+            id=doc.id,
+            path=doc.path,
+            status=doc.status,
+            reason=doc.reason,
+            title=doc.title,
+            media_type=doc.media_type,
+            size=doc.size,
+            chunks=doc.chunk_count,
+            pages=doc.page_count,
+            updated_at=doc.updated_at,
+            tags=list((doc.meta or {}).get("tags", [])),
+        )
+        for doc in session.scalars(query.order_by(Document.path))
+    ]

@@ -1,0 +1,122 @@
+"""Split parsed documents into token-bounded chunks along their structure.
+
+Each section is chunked on its own, so no chunk spans two sections. Inside a
+section, `semantic-text-splitter` fills chunks up to ``max_tokens`` (counted
+with the embedder's tokenizer) preferring, in order, Markdown blocks or
+paragraphs, then lines, sentences, words and finally characters, and lets
+consecutive chunks share up to ``overlap_tokens``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from mnemo.chunking.tokenizer import default_tokenizer_path, load_tokenizer
+from mnemo.ingest.parsers.base import ParsedDocument
+
+#: Bump when parsing or chunking changes what a file yields, so sync re-chunks.
+PIPELINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    ordinal: int
+    text: str
+    text_hash: str
+    heading_path: tuple[str, ...]
+    char_start: int
+    char_end: int
+    page_start: int | None
+    page_end: int | None
+    token_count: int
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def chunk_id(document_id: str, chunk_text_hash: str, occurrence: int) -> str:
+    """Deterministic id: the same text in the same document keeps its id.
+
+    ``occurrence`` counts earlier chunks of the document with identical text, so
+    an edit elsewhere in the document does not change this chunk's id.
+    """
+    key = f"{document_id}\x1f{chunk_text_hash}\x1f{occurrence}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class Chunker:
+    def __init__(
+        self, max_tokens: int, overlap_tokens: int, tokenizer_path: Path | None = None
+    ) -> None:
+        self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
+        self.tokenizer_path = tokenizer_path or default_tokenizer_path()
+        self.tokenizer = load_tokenizer(self.tokenizer_path)
+
+    @cached_property
+    def _splitters(self) -> dict[str, object]:
+        from semantic_text_splitter import MarkdownSplitter, TextSplitter
+
+        args = (self.tokenizer, self.max_tokens, self.overlap_tokens)
+        return {
+            "markdown": MarkdownSplitter.from_huggingface_tokenizer(*args),
+            "text": TextSplitter.from_huggingface_tokenizer(*args),
+        }
+
+    @cached_property
+    def key(self) -> str:
+        """Identifies everything that decides a file's chunks."""
+        digest = hashlib.sha256(self.tokenizer_path.read_bytes()).hexdigest()[:16]
+        raw = f"{PIPELINE_VERSION}|{digest}|{self.max_tokens}|{self.overlap_tokens}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def chunk(self, document: ParsedDocument) -> list[ChunkDraft]:
+        splitter = self._splitters[document.markup]
+        spans: list[tuple[int, int, tuple[str, ...]]] = []
+        for section in document.sections:
+            body = document.text[section.start : section.end]
+            for offset, piece in splitter.chunk_indices(body):  # type: ignore[attr-defined]
+                start = section.start + offset
+                spans.append((start, start + len(piece), section.heading_path))
+        texts = [document.text[start:end] for start, end, _ in spans]
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        page_starts = [p.start for p in document.pages or []]
+        drafts = []
+        for ordinal, ((start, end, heading), piece, encoding) in enumerate(
+            zip(spans, texts, encodings, strict=True)
+        ):
+            first, last = self._page_span(document, page_starts, start, end)
+            drafts.append(
+                ChunkDraft(
+                    ordinal=ordinal,
+                    text=piece,
+                    text_hash=text_hash(piece),
+                    heading_path=heading,
+                    char_start=start,
+                    char_end=end,
+                    page_start=first,
+                    page_end=last,
+                    token_count=len(encoding.ids),
+                )
+            )
+        return drafts
+
+    @staticmethod
+    def _page_span(
+        document: ParsedDocument, page_starts: list[int], start: int, end: int
+    ) -> tuple[int | None, int | None]:
+        pages = document.pages
+        if not pages:
+            return None, None
+        # Pages whose text overlaps [start, end); text between pages (a heading
+        # taken from the outline) belongs to the page that follows it.
+        lo = max(bisect.bisect_right(page_starts, start) - 1, 0)
+        if pages[lo].end <= start and lo + 1 < len(pages):
+            lo += 1
+        hi = max(bisect.bisect_left(page_starts, end) - 1, lo)
+        return pages[lo].number, pages[hi].number

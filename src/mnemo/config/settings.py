@@ -1,0 +1,248 @@
+"""Settings: one validated object built from four layers.
+
+Precedence, lowest to highest: built-in defaults, ``<home>/mnemo.toml``,
+``MNEMO_*`` environment variables (nested with ``__``, e.g.
+``MNEMO_CHUNKING__MAX_TOKENS=256``) and command-line flags. The data directory
+(``home``) is chosen before the file is read, so it comes from a flag,
+``MNEMO_HOME`` or the platform's user data directory.
+
+Core code receives a :class:`Settings` instance; only :func:`load_settings`,
+called by the front ends, looks at the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from mnemo.errors import ConfigError
+
+SETTINGS_FILE = "mnemo.toml"
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class IngestSettings(BaseModel):
+    """Limits and discovery rules for ingestion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
+    max_pages: int = Field(5000, gt=0, description="PDFs with more pages are skipped.")
+    max_chunks_per_file: int = Field(
+        20000, gt=0, description="Files that would yield more chunks are skipped."
+    )
+    include_hidden: bool = Field(False, description="Index dot-files and dot-folders.")
+    respect_ignore_files: bool = Field(
+        True, description="Honour .gitignore and .mnemoignore files inside sources."
+    )
+    follow_symlinks: bool = Field(True, description="Follow symbolic links (loops are detected).")
+    workers: int = Field(0, ge=0, description="Parser processes; 0 picks one per CPU core.")
+
+
+class ChunkingSettings(BaseModel):
+    """Chunk sizes, counted in the embedder's own word pieces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(
+        200, ge=16, le=8192, description="Largest chunk, in tokenizer tokens (MiniLM's window is 256)."
+    )
+    overlap_tokens: int = Field(30, ge=0, description="Tokens shared by consecutive chunks.")
+    tokenizer: Path | None = Field(
+        None, description="A tokenizer.json to count tokens with; default: the embedder's."
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSettings:
+        if self.overlap_tokens >= self.max_tokens:
+            raise ValueError(
+                f"overlap_tokens ({self.overlap_tokens}) must be smaller than "
+                f"max_tokens ({self.max_tokens})"
+            )
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything Mnemo can be told. Passed explicitly to core functions."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MNEMO_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    home: Path = Field(description="Data directory: catalog, indexes and mnemo.toml.")
+    collection: str = Field("default", description="Collection used when none is named.")
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection(cls, value: str) -> str:
+        return validate_collection_name(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings() merges the layers itself so that it can tell where
+        # each value came from; the model only validates the result.
+        return (init_settings,)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.db"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.home / SETTINGS_FILE
+
+
+def validate_collection_name(value: str) -> str:
+    if not COLLECTION_NAME.match(value):
+        raise ValueError(
+            f"invalid collection name {value!r}: use 1-64 letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("mnemo", appauthor=False))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc}); fix the file or remove it") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file ({exc.strerror})") from exc
+    if "home" in data:
+        raise ConfigError(
+            f"{path}: 'home' cannot be set inside the data directory; "
+            "use --home or MNEMO_HOME instead"
+        )
+    return data
+
+
+def _read_env() -> dict[str, Any]:
+    source = EnvSettingsSource(Settings)
+    values = source()
+    values.pop("home", None)
+    return values
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """Turn ``["chunking.max_tokens=256"]`` into ``{"chunking": {"max_tokens": "256"}}``."""
+    result: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. chunking.max_tokens=256")
+        node = result
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return result
+
+
+def _layers(home: Path, flags: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("mnemo.toml", _read_toml(home / SETTINGS_FILE)),
+        ("env", _read_env()),
+        ("flag", dict(flags)),
+    ]
+
+
+def _resolve_home(home: Path | str | None) -> tuple[Path, str]:
+    if home is not None:
+        return Path(home).expanduser().resolve(), "flag"
+    env_home = os.environ.get("MNEMO_HOME")
+    if env_home:
+        return Path(env_home).expanduser().resolve(), "env"
+    return default_home(), "default"
+
+
+def _explain(exc: ValidationError, origins: Mapping[str, str]) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        origin = origins.get(key)
+        where = f" (from {origin})" if origin else ""
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting; see `mnemo config show` for the valid keys"
+        problems.append(f"{key or 'settings'}{where}: {message}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def load_settings(
+    home: Path | str | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build the effective settings. ``overrides`` are the command-line flags."""
+    settings, _ = _load(home, overrides or {})
+    return settings
+
+
+def settings_provenance(
+    home: Path | str | None = None, overrides: Mapping[str, Any] | None = None
+) -> tuple[Settings, dict[str, str]]:
+    """The effective settings and, for each dotted key, the layer that set it."""
+    return _load(home, overrides or {})
+
+
+def _load(home: Path | str | None, flags: Mapping[str, Any]) -> tuple[Settings, dict[str, str]]:
+    resolved, home_origin = _resolve_home(home)
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for origin, values in [*_layers(resolved, flags), (home_origin, {"home": resolved})]:
+        merged = _deep_merge(merged, values)
+        origins.update({key: origin for key in _flatten(values)})
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origins)) from exc
+    effective = _flatten(settings.model_dump())
+    return settings, {key: origins.get(key, "default") for key in effective}

@@ -1,0 +1,49 @@
+"""Mnemo's exception tree.
+
+Every error a user can meet derives from :class:`MnemoError`. Vendor exceptions
+(SQLAlchemy, pdfium, python-docx, ...) are converted at the module that calls
+the vendor, so front ends only ever handle this tree::
+
+    MnemoError
+    ├── ConfigError        a setting or the settings file is invalid
+    ├── CatalogError       the catalog cannot be opened or migrated
+    ├── CollectionError    a collection name is invalid or unknown
+    ├── SourceError        a path given to add/sync cannot be used
+    └── BusyError          another run holds the collection's write lock
+"""
+
+from __future__ import annotations
+
+
+class MnemoError(Exception):
+    """Base class of every error Mnemo reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(MnemoError):
+    """A setting, flag or the settings file is invalid."""
+
+    exit_code = 2
+
+
+class CatalogError(MnemoError):
+    """The catalog database cannot be opened, read or migrated."""
+
+
+class CollectionError(MnemoError):
+    """A collection name is invalid or the collection does not exist."""
+
+    exit_code = 2
+
+
+class SourceError(MnemoError):
+    """A path given to ``add`` or ``sync`` cannot be used."""
+
+    exit_code = 2
+
+
+class BusyError(MnemoError):
+    """Another Mnemo process is writing to the same collection."""
+
+    exit_code = 3

@@ -1,0 +1,155 @@
+"""Turn one file into chunks: read, hash, parse, chunk. Runs in worker processes.
+
+Everything here is a pure function of the file and a :class:`Job`; the catalog
+is written by the parent process only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mnemo.chunking import ChunkDraft, Chunker
+from mnemo.ingest.parsers import Format, ParseFailed, ParseLimits, ParseSkipped, format_for
+
+Status = Literal["indexed", "skipped", "failed", "known"]
+_HEAD = 8192
+
+
+@dataclass(frozen=True)
+class Job:
+    path: str
+    size: int
+    skip_hashes: frozenset[str]  # content we already hold: hash it, do not parse it
+    max_bytes: int
+    max_pages: int
+    max_chunks: int
+    max_tokens: int
+    overlap_tokens: int
+    tokenizer: Path | None
+
+
+@dataclass
+class Extracted:
+    path: str
+    status: Status
+    reason: str | None = None
+    transient: bool = False  # a retry may succeed without the file changing
+    content_hash: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    media_type: str | None = None
+    parser: str | None = None
+    title: str | None = None
+    page_count: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    chunks: list[ChunkDraft] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+_chunkers: dict[tuple[int, int, Path | None], Chunker] = {}
+
+
+def _chunker(job: Job) -> Chunker:
+    key = (job.max_tokens, job.overlap_tokens, job.tokenizer)
+    if key not in _chunkers:
+        _chunkers[key] = Chunker(job.max_tokens, job.overlap_tokens, job.tokenizer)
+    return _chunkers[key]
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "file disappeared during the run"
+    if isinstance(exc, PermissionError):
+        return "permission denied: make the file readable, then run `mnemo sync`"
+    if isinstance(exc, IsADirectoryError):
+        return "became a folder during the run"
+    return f"cannot read the file ({exc.strerror or exc})"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:,.1f} MB"
+
+
+def extract(job: Job) -> Extracted:
+    """Never raises for a bad file: every outcome is a status with a reason."""
+    result = Extracted(path=job.path, status="failed", size=job.size)
+    path = Path(job.path)
+    if job.size > job.max_bytes:
+        result.status = "skipped"
+        result.reason = (
+            f"file is {_mb(job.size)}, over the {_mb(job.max_bytes)} limit "
+            "(raise ingest.max_file_mb to index it)"
+        )
+        return result
+    started = time.perf_counter()
+    try:
+        fmt = format_for(path)
+        if isinstance(fmt, str) and "not text" in fmt:  # unknown extension: sniff it
+            with open(path, "rb") as handle:
+                fmt = format_for(path, handle.read(_HEAD))
+        if isinstance(fmt, str):
+            info = os.stat(path)
+            result.size, result.mtime_ns = info.st_size, info.st_mtime_ns
+            result.status, result.reason = "skipped", fmt
+            return result
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            data = handle.read(job.max_bytes + 1)
+    except OSError as exc:
+        result.reason, result.transient = _os_reason(exc), True
+        return result
+    result.size, result.mtime_ns = info.st_size, info.st_mtime_ns
+    if len(data) > job.max_bytes:  # it grew since the folder was scanned
+        result.status = "skipped"
+        result.reason = f"file is over the {_mb(job.max_bytes)} limit (raise ingest.max_file_mb)"
+        return result
+    result.content_hash = hashlib.sha256(data).hexdigest()
+    result.seconds["read"] = time.perf_counter() - started
+    if result.content_hash in job.skip_hashes:
+        result.status = "known"
+        return result
+    _parse_and_chunk(job, fmt, path, data, result)
+    return result
+
+
+def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Extracted) -> None:
+    result.media_type, result.parser = fmt.media_type, fmt.name
+    started = time.perf_counter()
+    try:
+        parsed = fmt.parse(data, path, ParseLimits(max_pages=job.max_pages))
+    except ParseSkipped as exc:
+        result.status, result.reason = "skipped", str(exc)
+        return
+    except ParseFailed as exc:
+        result.status, result.reason = "failed", str(exc)
+        return
+    except RecursionError:
+        result.reason = f"{fmt.name} parser gave up: the file is nested too deeply"
+        return
+    except Exception as exc:  # a parser bug or a library's unexpected error on odd input
+        result.reason = f"{fmt.name} parser error ({type(exc).__name__}: {exc})"
+        return
+    finally:
+        result.seconds["parse"] = time.perf_counter() - started
+    started = time.perf_counter()
+    chunks = _chunker(job).chunk(parsed)
+    result.seconds["chunk"] = time.perf_counter() - started
+    result.title = parsed.title
+    result.metadata = parsed.metadata
+    result.page_count = len(parsed.pages) if parsed.pages else parsed.metadata.get("pages")
+    if not chunks:
+        result.status, result.reason = "skipped", "no text to index"
+        return
+    if len(chunks) > job.max_chunks:
+        result.status = "skipped"
+        result.reason = (
+            f"file would make {len(chunks):,} chunks, over the limit of {job.max_chunks:,} "
+            "(raise ingest.max_chunks_per_file to index it)"
+        )
+        return
+    result.status, result.chunks = "indexed", chunks

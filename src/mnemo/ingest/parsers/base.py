@@ -1,0 +1,121 @@
+"""What every parser produces, and how it says a file cannot be used.
+
+A parser turns a file's bytes into a :class:`ParsedDocument`: the document's
+text, its title, the sections that split the text along its structure (each
+with its heading path) and, for formats with pages, the page each stretch of
+text came from. All positions are character offsets into ``text``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Markup = Literal["markdown", "text"]
+
+
+class ParseSkipped(Exception):
+    """The file holds nothing to index (empty, binary, no text layer, over a limit)."""
+
+
+class ParseFailed(Exception):
+    """The file should hold text but cannot be read (corrupt, encrypted, wrong format)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    heading_path: tuple[str, ...]
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int  # 1-based, as a reader would cite it
+    start: int
+    end: int
+
+
+@dataclass
+class ParsedDocument:
+    text: str
+    sections: list[Section]
+    title: str | None = None
+    pages: list[Page] | None = None
+    markup: Markup = "text"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    max_pages: int
+
+
+class Parser(Protocol):
+    """A format's parser: one module, registered for its file extensions."""
+
+    name: str
+
+    def __call__(self, data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument: ...
+
+
+class DocumentBuilder:
+    """Assembles Markdown-flavoured text block by block, tracking sections and pages.
+
+    Used by parsers whose source is not itself the text (DOCX, HTML, PDF).
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._length = 0
+        self._headings: list[tuple[int, str]] = []
+        self._sections: list[Section] = []
+        self._section_start = 0
+        self._pages: list[Page] = []
+        self._page: tuple[int, int] | None = None
+
+    def _append(self, text: str) -> None:
+        self._parts.append(text)
+        self._length += len(text)
+
+    def _close_section(self) -> None:
+        if self._length > self._section_start:
+            path = tuple(title for _, title in self._headings)
+            self._sections.append(Section(path, self._section_start, self._length))
+        self._section_start = self._length
+
+    def heading(self, level: int, title: str) -> None:
+        title = " ".join(title.split())
+        if not title:
+            return
+        self._close_section()
+        while self._headings and self._headings[-1][0] >= level:
+            self._headings.pop()
+        self._headings.append((level, title))
+        self._append(f"{'#' * min(level, 6)} {title}\n\n")
+
+    def block(self, text: str) -> None:
+        text = text.strip()
+        if text:
+            self._append(text + "\n\n")
+
+    def start_page(self, number: int) -> None:
+        self._end_page()
+        self._page = (number, self._length)
+
+    def _end_page(self) -> None:
+        if self._page is not None:
+            number, start = self._page
+            self._pages.append(Page(number, start, self._length))
+            self._page = None
+
+    def build(self, **kwargs: Any) -> ParsedDocument:
+        self._end_page()
+        self._close_section()
+        return ParsedDocument(
+            text="".join(self._parts),
+            sections=self._sections,
+            pages=self._pages or None,
+            **kwargs,
+        )

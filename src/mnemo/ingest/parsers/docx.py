@@ -1,0 +1,110 @@
+"""Word documents: headings, paragraphs, lists, and tables as Markdown tables."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from mnemo.ingest.parsers.base import (
+    DocumentBuilder,
+    ParsedDocument,
+    ParseFailed,
+    ParseLimits,
+    ParseSkipped,
+)
+
+name = "docx"
+
+
+def _heading_level(style_name: str) -> int | None:
+    if style_name == "Title":
+        return 1
+    if style_name.startswith("Heading"):
+        digits = style_name.removeprefix("Heading").strip()
+        return int(digits) if digits.isdigit() else 1
+    return None
+
+
+def _list_prefix(paragraph: object) -> str | None:
+    style = paragraph.style.name if paragraph.style is not None else ""  # type: ignore[attr-defined]
+    ppr = paragraph._p.pPr  # type: ignore[attr-defined]
+    numbered = ppr is not None and ppr.numPr is not None
+    if style.startswith("List Number"):
+        return "1. "
+    if style.startswith("List") or numbered:
+        level = 0
+        if numbered and ppr.numPr.ilvl is not None:
+            level = int(ppr.numPr.ilvl.val)
+        return "  " * level + "- "
+    return None
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _table_markdown(table: object) -> str:
+    rows = [[_cell(c.text) for c in row.cells] for row in table.rows]  # type: ignore[attr-defined]
+    rows = [r for r in rows if any(r)]
+    if not rows:
+        return ""
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ParseFailed(
+            "not a valid Word (.docx) file: the zip holds no Word document; "
+            "re-save it from Word or LibreOffice"
+        ) from exc
+    except Exception as exc:  # lxml and zip errors on damaged packages
+        raise ParseFailed(f"damaged Word (.docx) file ({type(exc).__name__}: {exc})") from exc
+
+    builder = DocumentBuilder()
+    title = (document.core_properties.title or "").strip() or None
+    list_items: list[str] = []
+
+    def flush_list() -> None:
+        if list_items:
+            builder.block("\n".join(list_items))
+            list_items.clear()
+
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            flush_list()
+            builder.block(_table_markdown(item))
+            continue
+        assert isinstance(item, Paragraph)
+        text = item.text.strip()
+        if not text:
+            continue
+        level = _heading_level(item.style.name if item.style is not None else "")
+        if level is not None:
+            flush_list()
+            builder.heading(level, text)
+            if title is None:
+                title = " ".join(text.split())
+            continue
+        prefix = _list_prefix(item)
+        if prefix is not None:
+            list_items.append(prefix + text)
+            continue
+        flush_list()
+        builder.block(text)
+    flush_list()
+    parsed = builder.build(title=title, markup="markdown")
+    if not parsed.text.strip():
+        raise ParseSkipped("no text in the Word document")
+    return parsed

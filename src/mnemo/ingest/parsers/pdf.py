@@ -1,0 +1,98 @@
+"""PDF: text page by page (pdfium), page numbers kept, bookmarks as headings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mnemo.ingest.parsers.base import (
+    DocumentBuilder,
+    ParsedDocument,
+    ParseFailed,
+    ParseLimits,
+    ParseSkipped,
+)
+
+name = "pdf"
+
+_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = text.replace("\ufffe", "").replace("\x02", "")  # pdfium's soft-hyphen markers
+    text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def _open(data: bytes) -> object:
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        message = str(exc).lower()
+        if "password" in message:
+            raise ParseFailed(
+                "encrypted PDF (a password is needed to read it); "
+                "save an unencrypted copy, e.g. `qpdf --decrypt in.pdf out.pdf`"
+            ) from exc
+        raise ParseFailed(f"corrupt or truncated PDF ({exc}); re-download or re-export it") from exc
+
+
+def _outline(pdf: object) -> dict[int, list[tuple[int, str]]]:
+    """Bookmarks by 0-based page index, as (level, title)."""
+    by_page: dict[int, list[tuple[int, str]]] = {}
+    try:
+        for item in pdf.get_toc(max_depth=6):  # type: ignore[attr-defined]
+            page = item.page_index
+            title = " ".join((item.title or "").split())
+            if page is not None and title:
+                by_page.setdefault(page, []).append((item.level + 1, title))
+    except Exception:  # a damaged outline must not cost the text
+        return {}
+    return by_page
+
+
+def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
+    pdf = _open(data)
+    try:
+        count = len(pdf)  # type: ignore[arg-type]
+        if count > limits.max_pages:
+            raise ParseSkipped(
+                f"PDF has {count:,} pages, over the limit of {limits.max_pages:,} "
+                "(raise ingest.max_pages to index it)"
+            )
+        outline = _outline(pdf)
+        builder = DocumentBuilder()
+        pages_with_text = 0
+        for index in range(count):
+            for level, title in outline.get(index, []):
+                builder.heading(level, title)
+            builder.start_page(index + 1)
+            page = pdf[index]  # type: ignore[index]
+            try:
+                textpage = page.get_textpage()
+                text = _clean(textpage.get_text_bounded())
+                textpage.close()
+            finally:
+                page.close()
+            if text.strip():
+                pages_with_text += 1
+                builder.block(text)
+        metadata = pdf.get_metadata_dict(skip_empty=True)  # type: ignore[attr-defined]
+    finally:
+        pdf.close()  # type: ignore[attr-defined]
+    if count == 0:
+        raise ParseFailed("PDF has no pages")
+    if pages_with_text == 0:
+        raise ParseSkipped(
+            f"no text layer in any of {count} pages (scanned or image-only PDF); "
+            "OCR is not supported yet: run it through an OCR tool such as ocrmypdf first"
+        )
+    title = (metadata.get("Title") or "").strip() or None
+    parsed = builder.build(title=title, markup="text", metadata={})
+    parsed.metadata["pages"] = count
+    if pages_with_text < count:
+        parsed.metadata["pages_without_text"] = count - pages_with_text
+    return parsed

@@ -1,0 +1,53 @@
+"""Plain text and text-like files: .txt, .rst, .csv, logs, source code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import charset_normalizer
+
+from mnemo.ingest.parsers.base import ParsedDocument, ParseLimits, ParseSkipped, Section
+
+name = "text"
+
+_SNIFF = 8192
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes in the first block mean binary, unless it is UTF-16/32 with a BOM."""
+    head = data[:_SNIFF]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    return b"\x00" in head
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode bytes to text and name the encoding; skip files that are not text."""
+    if not data.strip():
+        raise ParseSkipped("empty file (no text)")
+    if looks_binary(data):
+        raise ParseSkipped("binary content, not text; exclude it or give it its real extension")
+    try:
+        return _normalise(data.decode("utf-8-sig")), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    match = charset_normalizer.from_bytes(data[: 1 << 20]).best()
+    if match is None or match.encoding is None:
+        raise ParseSkipped("not valid text in any known encoding (binary?)")
+    return _normalise(data.decode(match.encoding, errors="replace")), match.encoding
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if not text.strip():
+        raise ParseSkipped("no text (only whitespace)")
+    return text
+
+
+def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
+    text, encoding = decode_text(data)
+    return ParsedDocument(
+        text=text,
+        sections=[Section((), 0, len(text))],
+        metadata={"encoding": encoding},
+    )

@@ -1,0 +1,399 @@
+"""Bring a collection's catalog in step with its sources.
+
+One pass: scan the sources, decide per file from size and mtime whether it can
+have changed, extract changed and new files (in worker processes when there
+are many), then write each file's outcome in its own transaction. Content that
+reappears under a new path is recognised by hash and keeps its document and
+chunks (a rename or move); what is gone is removed last. A crash at any point
+leaves the catalog consistent, and the next run finishes the work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mnemo.catalog import Catalog, Collection, Document, Run, RunFile, Source
+from mnemo.catalog.models import utcnow
+from mnemo.catalog.writes import delete_document, save_extracted
+from mnemo.chunking import Chunker
+from mnemo.config import Settings
+from mnemo.errors import BusyError
+from mnemo.ingest.discovery import Candidate, discover
+from mnemo.ingest.extract import Extracted, Job, extract
+from mnemo.ingest.report import RunReport
+
+#: Statuses whose outcome depends only on the file's content.
+SETTLED = ("indexed", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress, for front ends: ``scanned`` (``total`` files to check), ``file``, ``done``."""
+
+    kind: str
+    total: int = 0
+    path: str | None = None
+    outcome: str | None = None
+
+
+EventHandler = Callable[[Event], None]
+
+
+@dataclass
+class _Known:
+    id: str
+    path: str
+    source_id: int | None
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+    pipeline_key: str | None
+    transient: bool
+
+
+def collection_lock(settings: Settings, name: str, timeout: float) -> FileLock:
+    locks = settings.home / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(locks / f"{name}.lock"), timeout=timeout)
+
+
+class Syncer:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        collection: Collection,
+        on_event: EventHandler | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.collection = collection
+        self.on_event = on_event or (lambda event: None)
+        cfg = settings.chunking
+        self.pipeline_key = Chunker(cfg.max_tokens, cfg.overlap_tokens, cfg.tokenizer).key
+
+    def run(
+        self,
+        command: str,
+        sources: list[Source],
+        only_paths: Iterable[str] | None = None,
+        lock_timeout: float = 5.0,
+    ) -> RunReport:
+        """Sync ``sources``; with ``only_paths``, only those paths (and what was below them)."""
+        lock = collection_lock(self.settings, self.collection.name, lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise BusyError(
+                f"another Mnemo process is updating collection {self.collection.name!r}; "
+                "wait for it to finish (or stop it) and try again"
+            ) from exc
+        try:
+            return self._run_locked(command, sources, only_paths)
+        finally:
+            lock.release()
+
+    # -- the pass ---------------------------------------------------------------
+
+    def _start_run(self, command: str) -> RunReport:
+        with self.catalog.session() as session:
+            # We hold the collection lock, so any run still "running" has died.
+            session.execute(
+                update(Run)
+                .where(Run.collection_id == self.collection.id, Run.status == "running")
+                .values(status="interrupted", finished_at=utcnow())
+            )
+            run = Run(collection_id=self.collection.id, command=command, pid=os.getpid())
+            session.add(run)
+            session.flush()
+            return RunReport(run_id=run.id, collection=self.collection.name)
+
+    def _finish_run(self, report: RunReport, status: str, error: str | None = None) -> None:
+        report.status = status
+        with self.catalog.session() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == report.run_id)
+                .values(
+                    status=status,
+                    finished_at=utcnow(),
+                    error=error,
+                    counts=dict(report.counts, excluded=report.excluded),
+                )
+            )
+
+    def _run_locked(
+        self, command: str, sources: list[Source], only_paths: Iterable[str] | None
+    ) -> RunReport:
+        report = self._start_run(command)
+        started = time.perf_counter()
+        try:
+            self._reconcile(report, sources, only_paths)
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            self._finish_run(report, status, error=f"{type(exc).__name__}: {exc}")
+            raise
+        report.seconds["total"] = time.perf_counter() - started
+        with self.catalog.session() as session:
+            session.execute(
+                update(Source)
+                .where(Source.id.in_([s.id for s in sources]))
+                .values(last_synced_at=utcnow())
+            )
+        self._finish_run(report, "completed")
+        self.on_event(Event("done"))
+        return report
+
+    def _scan(
+        self, report: RunReport, sources: list[Source], only_paths: set[str] | None
+    ) -> tuple[dict[str, tuple[Candidate, int]], set[int]]:
+        """Files found, by path, with their source id; and the sources actually scanned."""
+        found: dict[str, tuple[Candidate, int]] = {}
+        scanned: set[int] = set()
+        for source in sources:
+            if not os.path.lexists(source.path):
+                self._log(
+                    report,
+                    source.path,
+                    "failed",
+                    "source not found (unmounted or moved?); nothing under it was removed. "
+                    "Remove it with `mnemo sources remove` if it is gone for good",
+                )
+                continue
+            scanned.add(source.id)
+            roots = [source.path]
+            if only_paths is not None:
+                roots = [p for p in only_paths if _is_under(p, source.path)]
+            for root in roots:
+                if not os.path.lexists(root):
+                    continue
+                discovery = discover(
+                    Path(root), source.include, source.exclude, self.settings.ingest
+                )
+                report.excluded += discovery.excluded
+                for path, reason in discovery.problems:
+                    self._log(report, path, "skipped", reason)
+                for candidate in discovery.files:
+                    found.setdefault(candidate.path, (candidate, source.id))
+        return found, scanned
+
+    def _known_documents(self) -> dict[str, _Known]:
+        with self.catalog.session() as session:
+            rows = session.execute(
+                select(
+                    Document.id,
+                    Document.path,
+                    Document.source_id,
+                    Document.size,
+                    Document.mtime_ns,
+                    Document.content_hash,
+                    Document.status,
+                    Document.pipeline_key,
+                    Document.meta,
+                ).where(Document.collection_id == self.collection.id)
+            )
+            return {
+                row.path: _Known(*row[:8], transient=bool((row.meta or {}).get("transient")))
+                for row in rows
+            }
+
+    def _reconcile(
+        self, report: RunReport, sources: list[Source], only_paths: Iterable[str] | None
+    ) -> None:
+        t0 = time.perf_counter()
+        scope_paths = set(only_paths) if only_paths is not None else None
+        found, scanned = self._scan(report, sources, scope_paths)
+        known = self._known_documents()
+        report.seconds["scan"] = time.perf_counter() - t0
+
+        def in_scope(doc: _Known) -> bool:
+            if doc.source_id is not None and doc.source_id not in scanned:
+                return False
+            if doc.source_id is None and not any(
+                _is_under(doc.path, s.path) for s in sources if s.id in scanned
+            ):
+                return False
+            return scope_paths is None or any(_is_under(doc.path, p) for p in scope_paths)
+
+        missing = {p: d for p, d in known.items() if p not in found and in_scope(d)}
+        movable: dict[str, list[_Known]] = {}
+        for doc in missing.values():
+            if doc.content_hash and doc.pipeline_key == self.pipeline_key:
+                movable.setdefault(doc.content_hash, []).append(doc)
+
+        jobs: list[Job] = []
+        for path, (candidate, _) in found.items():
+            doc = known.get(path)
+            if doc is not None and self._unchanged(doc, candidate):
+                report.record(path, "unchanged")
+                continue
+            if doc is not None:
+                skip = {doc.content_hash} if self._reusable(doc) else set()
+            else:
+                skip = set(movable)
+            jobs.append(self._job(candidate, frozenset(h for h in skip if h)))
+        self.on_event(Event("scanned", total=len(jobs)))
+
+        moved_ids: set[str] = set()
+
+        for result in self._extract_all(jobs, report):
+            candidate, source_id = found[result.path]
+            doc = known.get(result.path)
+            if result.status == "known" and doc is None:
+                twins = movable.get(result.content_hash or "", [])
+                if twins:
+                    twin = twins.pop(0)
+                    self._move(report, twin, result, source_id)
+                    moved_ids.add(twin.id)
+                    continue
+                # Its twin was claimed by another copy: this one needs a real parse.
+                result = extract(self._job(candidate, frozenset()))
+            self._save(report, result, doc, source_id)
+
+        for doc in missing.values():
+            if doc.id in moved_ids:
+                continue
+            with self.catalog.session() as session:
+                delete_document(session, doc.id)
+                self._log(report, doc.path, "removed", "no longer on disk", session)
+            self.on_event(Event("file", path=doc.path, outcome="removed"))
+
+    # -- decisions --------------------------------------------------------------
+
+    def _reusable(self, doc: _Known) -> bool:
+        return doc.status in SETTLED and not doc.transient and doc.pipeline_key == self.pipeline_key
+
+    def _unchanged(self, doc: _Known, candidate: Candidate) -> bool:
+        return (
+            self._reusable(doc)
+            and doc.size == candidate.size
+            and doc.mtime_ns == candidate.mtime_ns
+        )
+
+    def _job(self, candidate: Candidate, skip_hashes: frozenset[str]) -> Job:
+        ingest, chunking = self.settings.ingest, self.settings.chunking
+        return Job(
+            path=candidate.path,
+            size=candidate.size,
+            skip_hashes=skip_hashes,
+            max_bytes=int(ingest.max_file_mb * 1_000_000),
+            max_pages=ingest.max_pages,
+            max_chunks=ingest.max_chunks_per_file,
+            max_tokens=chunking.max_tokens,
+            overlap_tokens=chunking.overlap_tokens,
+            tokenizer=chunking.tokenizer,
+        )
+
+    # -- extraction -------------------------------------------------------------
+
+    def _workers(self, jobs: int) -> int:
+        wanted = self.settings.ingest.workers or os.cpu_count() or 1
+        return wanted if jobs >= 4 * wanted and wanted > 1 else 1
+
+    def _extract_all(self, jobs: list[Job], report: RunReport) -> Iterator[Extracted]:
+        workers = self._workers(len(jobs))
+        if workers == 1:
+            for job in jobs:
+                yield self._timed(report, extract(job))
+            return
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending: set[Future[Extracted]] = set()
+            queue = iter(jobs)
+            try:
+                while True:
+                    for job in queue:
+                        pending.add(pool.submit(extract, job))
+                        if len(pending) >= 4 * workers:
+                            break
+                    if not pending:
+                        return
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield self._timed(report, future.result())
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    @staticmethod
+    def _timed(report: RunReport, result: Extracted) -> Extracted:
+        for stage, seconds in result.seconds.items():
+            report.seconds[stage] = report.seconds.get(stage, 0.0) + seconds
+        if result.content_hash:
+            report.bytes_read += result.size
+        return result
+
+    # -- writes -----------------------------------------------------------------
+
+    def _save(
+        self, report: RunReport, result: Extracted, doc: _Known | None, source_id: int
+    ) -> None:
+        started = time.perf_counter()
+        with self.catalog.session() as session:
+            if result.status == "known":  # same content, new mtime: just remember the stat
+                session.execute(
+                    update(Document)
+                    .where(Document.id == doc.id)  # type: ignore[union-attr]
+                    .values(size=result.size, mtime_ns=result.mtime_ns, updated_at=utcnow())
+                )
+                outcome, reason = "unchanged", None
+                report.record(result.path, outcome)
+            else:
+                existing = session.get(Document, doc.id) if doc else None
+                _, inserted = save_extracted(
+                    session, self.collection.id, source_id, existing, result, self.pipeline_key
+                )
+                report.chunks_written += inserted
+                outcome, reason = result.status, result.reason
+                self._log(report, result.path, outcome, reason, session)
+        report.seconds["write"] = report.seconds.get("write", 0.0) + time.perf_counter() - started
+        self.on_event(Event("file", path=result.path, outcome=outcome))
+
+    def _move(self, report: RunReport, doc: _Known, result: Extracted, source_id: int) -> None:
+        with self.catalog.session() as session:
+            session.execute(
+                update(Document)
+                .where(Document.id == doc.id)
+                .values(
+                    path=result.path,
+                    source_id=source_id,
+                    size=result.size,
+                    mtime_ns=result.mtime_ns,
+                    updated_at=utcnow(),
+                )
+            )
+            self._log(report, result.path, "moved", f"from {doc.path}", session)
+        self.on_event(Event("file", path=result.path, outcome="moved"))
+
+    def _log(
+        self,
+        report: RunReport,
+        path: str,
+        outcome: str,
+        reason: str | None,
+        session: Session | None = None,
+    ) -> None:
+        """Count an outcome and keep it in the run's history (in ``session``'s transaction)."""
+        report.record(path, outcome, reason)
+        row = RunFile(run_id=report.run_id, path=path, outcome=outcome, reason=reason)
+        if session is not None:
+            session.add(row)
+            return
+        with self.catalog.session() as own:
+            own.add(row)
+
+
+def _is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
