@@ -49,9 +49,17 @@ def _read_ignore(directory: str) -> pathspec.PathSpec | None:
 
 
 def discover(
-    root: Path, include: Sequence[str], exclude: Sequence[str], settings: IngestSettings
+    root: Path,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    settings: IngestSettings,
+    within: Sequence[str] | None = None,
 ) -> Discovery:
-    """Every file under ``root`` that the settings and globs select."""
+    """Every file under ``root`` that the settings and globs select.
+
+    With ``within`` (absolute paths under ``root``), only those paths and what
+    lies below them are visited, judged by the same rules as a full walk.
+    """
     found = Discovery()
     root_str = os.path.abspath(root)
     try:
@@ -87,6 +95,8 @@ def discover(
         subdirs: list[str] = []
         for entry in entries:
             path = entry.path
+            if within is not None and not _relevant(path, within):
+                continue
             if entry.name.startswith(".") and not settings.include_hidden:
                 found.excluded += 1
                 continue
@@ -123,6 +133,14 @@ def discover(
                 found.problems.append((path, "not a regular file (device, socket or pipe)"))
         stack.extend((sub, specs) for sub in reversed(subdirs))
     return found
+
+
+def _relevant(path: str, within: Sequence[str]) -> bool:
+    """``path`` is one of ``within``, below one, or a folder on the way to one."""
+    for target in within:
+        if path == target or target.startswith(path + os.sep) or path.startswith(target + os.sep):
+            return True
+    return False
 
 
 def _ignored(path: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:

@@ -172,20 +172,19 @@ class Syncer:
                 )
                 continue
             scanned.add(source.id)
-            roots = [source.path]
+            within = None
             if only_paths is not None:
-                roots = [p for p in only_paths if _is_under(p, source.path)]
-            for root in roots:
-                if not os.path.lexists(root):
+                within = [p for p in only_paths if _is_under(p, source.path)]
+                if not within:
                     continue
-                discovery = discover(
-                    Path(root), source.include, source.exclude, self.settings.ingest
-                )
-                report.excluded += discovery.excluded
-                for path, reason in discovery.problems:
-                    self._log(report, path, "skipped", reason)
-                for candidate in discovery.files:
-                    found.setdefault(candidate.path, (candidate, source.id))
+            discovery = discover(
+                Path(source.path), source.include, source.exclude, self.settings.ingest, within
+            )
+            report.excluded += discovery.excluded
+            for path, reason in discovery.problems:
+                self._log(report, path, "skipped", reason)
+            for candidate in discovery.files:
+                found.setdefault(candidate.path, (candidate, source.id))
         return found, scanned
 
     def _known_documents(self) -> dict[str, _Known]:

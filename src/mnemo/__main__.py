@@ -1,0 +1,3 @@
+from mnemo.cli.app import run
+
+run()

@@ -1,0 +1,89 @@
+"""The `mnemo` command: global options, sub-commands, and error handling."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from mnemo import __version__
+from mnemo.cli import config, ingest, status
+from mnemo.cli.context import State
+from mnemo.cli.render import err
+from mnemo.errors import MnemoError
+
+app = typer.Typer(
+    name="mnemo",
+    help="Index your documents and search them, with citations you can check.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mnemo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Path | None = typer.Option(
+        None, "--home", help="Data directory (env MNEMO_HOME; default: the user data dir)."
+    ),
+    assignments: list[str] = typer.Option(
+        [], "--set", help="Override a setting, e.g. --set chunking.max_tokens=256; repeatable."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    ctx.obj = State(home=home, assignments=assignments, debug=debug)
+
+
+app.command()(ingest.add)
+app.command()(ingest.sync)
+app.command()(ingest.watch)
+app.command()(status.status)
+app.add_typer(ingest.sources_app, name="sources")
+app.add_typer(status.docs_app, name="docs")
+app.add_typer(config.config_app, name="config")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: domain errors become one line on stderr and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="mnemo", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        return 130
+    except MnemoError as exc:
+        if debug:
+            raise
+        err.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)",
+            markup=False,
+        )
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

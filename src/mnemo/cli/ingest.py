@@ -1,0 +1,102 @@
+"""Commands that change a collection: add, sync, watch, sources."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from mnemo import api
+from mnemo.cli.context import COLLECTION, JSON, state
+from mnemo.cli.render import err, out, print_json, print_report, progress, summary_line
+
+sources_app = typer.Typer(help="List or remove the paths a collection reads from.")
+
+
+def add(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files or folders (read recursively)."),
+    collection: str | None = COLLECTION,
+    include: list[str] = typer.Option(
+        [], "--include", "-i", help="Only files matching this glob (gitignore syntax); repeatable."
+    ),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", "-x", help="Leave out paths matching this glob; repeatable."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Add files or folders to a collection and index them."""
+    settings = state(ctx).settings(collection)
+    with progress(not as_json) as on_event:
+        report = api.add(paths, settings, include=include, exclude=exclude, on_event=on_event)
+    print_json(report.to_dict()) if as_json else print_report(report)
+    raise typer.Exit(report.exit_code)
+
+
+def sync(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON) -> None:
+    """Re-scan a collection's sources: index new and changed files, drop deleted ones."""
+    settings = state(ctx).settings(collection)
+    with progress(not as_json) as on_event:
+        report = api.sync(settings, on_event=on_event)
+    print_json(report.to_dict()) if as_json else print_report(report)
+    raise typer.Exit(report.exit_code)
+
+
+def watch(ctx: typer.Context, collection: str | None = COLLECTION) -> None:
+    """Keep a collection in step with its folders until interrupted (Ctrl-C)."""
+    from mnemo.ingest.watch import watch as watch_collection
+
+    settings = state(ctx).settings(collection)
+    stop = threading.Event()
+
+    def ready() -> None:
+        err.print(f"Watching collection {settings.collection!r}; press Ctrl-C to stop.")
+
+    try:
+        for report in watch_collection(settings, stop=stop, on_ready=ready):
+            if any(report.counts[k] for k in report.counts if k != "unchanged"):
+                print_report(report)
+            else:
+                out.print(summary_line(report))
+    except KeyboardInterrupt:
+        stop.set()
+    err.print("Stopped watching.")
+
+
+@sources_app.command("list")
+def sources_list(
+    ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON
+) -> None:
+    """The paths a collection reads from, with their globs."""
+    settings = state(ctx).settings(collection)
+    rows = [
+        {
+            "path": s.path,
+            "include": s.include,
+            "exclude": s.exclude,
+            "last_synced_at": s.last_synced_at,
+        }
+        for s in api.sources(settings)
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("No sources yet: add files with `mnemo add PATH`.")
+    for row in rows:
+        globs = " ".join([f"+{g}" for g in row["include"]] + [f"-{g}" for g in row["exclude"]])
+        out.print(f"{escape(row['path'])}  {escape(globs)}".rstrip())
+
+
+@sources_app.command("remove")
+def sources_remove(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="A path shown by `mnemo sources list`."),
+    collection: str | None = COLLECTION,
+) -> None:
+    """Stop reading a path and forget the documents found through it."""
+    settings = state(ctx).settings(collection)
+    removed = api.remove_source(settings, str(path))
+    out.print(f"Removed source {escape(str(path))} and {removed} document(s).")

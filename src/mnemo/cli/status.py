@@ -1,0 +1,69 @@
+"""Commands that report: status, docs list."""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from mnemo import api
+from mnemo.cli.context import COLLECTION, JSON, state
+from mnemo.cli.render import out, print_json
+
+docs_app = typer.Typer(help="Documents of a collection and their state.")
+
+
+def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON) -> None:
+    """Documents indexed, skipped and failed, chunks and the last run, per collection."""
+    settings = state(ctx).settings(collection)
+    found = api.status(settings, collection=collection)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        out.print(f"No collections yet in {escape(str(settings.home))}: try `mnemo add PATH`.")
+        return
+    table = Table("collection", "sources", "indexed", "skipped", "failed", "chunks", "last run")
+    for item in found:
+        run = item.last_run
+        last = "never"
+        if run is not None:
+            when = (run.finished_at or run.started_at).astimezone().strftime("%Y-%m-%d %H:%M")
+            last = f"{run.command} {run.status} {when}"
+        table.add_row(
+            item.name,
+            str(item.sources),
+            str(item.documents["indexed"]),
+            str(item.documents["skipped"]),
+            str(item.documents["failed"]),
+            str(item.chunks),
+            last,
+        )
+    out.print(table)
+
+
+@docs_app.command("list")
+def docs_list(
+    ctx: typer.Context,
+    collection: str | None = COLLECTION,
+    failed: bool = typer.Option(False, "--failed", help="Only files that failed."),
+    skipped: bool = typer.Option(False, "--skipped", help="Only files that were skipped."),
+    indexed: bool = typer.Option(False, "--indexed", help="Only indexed files."),
+    as_json: bool = JSON,
+) -> None:
+    """Files of a collection with their state and, if not indexed, the reason."""
+    chosen = [name for name, on in (("failed", failed), ("skipped", skipped), ("indexed", indexed)) if on]
+    if len(chosen) > 1:
+        raise typer.BadParameter("give at most one of --failed, --skipped, --indexed")
+    settings = state(ctx).settings(collection)
+    docs = api.documents(settings, state=chosen[0] if chosen else None)
+    if as_json:
+        print_json(docs)
+        return
+    if not docs:
+        out.print("No documents match.")
+        return
+    table = Table("state", "path", "chunks", "reason")
+    for doc in docs:
+        table.add_row(doc.status, escape(doc.path), str(doc.chunks), escape(doc.reason or ""))
+    out.print(table)
