@@ -94,13 +94,13 @@ def remove_source(settings: Settings, path: str, *, collection: str | None = Non
 
 
 def sources(settings: Settings, *, collection: str | None = None) -> list[Source]:
-    with open_catalog(settings) as catalog, catalog.session() as session:
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         return list_sources(session, get_collection(session, collection or settings.collection))
 
 
 def status(settings: Settings, *, collection: str | None = None) -> list[CollectionStatus]:
     """Per-collection totals; all collections unless one is named."""
-    with open_catalog(settings) as catalog, catalog.session() as session:
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         if collection is not None:
             collections = [get_collection(session, collection)]
         else:
@@ -111,6 +111,6 @@ def status(settings: Settings, *, collection: str | None = None) -> list[Collect
 def documents(
     settings: Settings, *, collection: str | None = None, state: str | None = None
 ) -> list[DocumentInfo]:
-    with open_catalog(settings) as catalog, catalog.session() as session:
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         coll = get_collection(session, collection or settings.collection)
         return list_documents(session, coll, state)

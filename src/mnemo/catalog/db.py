@@ -18,12 +18,20 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN, so that reads run in a real
+    # transaction too and see one snapshot (the pysqlite driver would not).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def alembic_config(engine: Engine, connection: Any = None) -> Any:
@@ -60,7 +68,13 @@ class Catalog:
             raise CatalogError(f"{path.parent}: cannot create data directory ({exc.strerror})")
         self.engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.engine, "begin", _sqlite_begin)
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        # Writers take the write lock at BEGIN, so a transaction that reads then
+        # writes never fails on a snapshot another process has moved past.
+        self._writes = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
         try:
             with FileLock(str(path) + ".migrate.lock", timeout=60):
                 _migrate(self.engine)
@@ -71,9 +85,12 @@ class Catalog:
             ) from exc
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
-        session = self._sessions()
+    def session(self, readonly: bool = False) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error.
+
+        Everything read inside one session comes from one consistent snapshot.
+        """
+        session = (self._reads if readonly else self._writes)()
         try:
             yield session
             session.commit()

@@ -188,7 +188,7 @@ class Syncer:
         return found, scanned
 
     def _known_documents(self) -> dict[str, _Known]:
-        with self.catalog.session() as session:
+        with self.catalog.session(readonly=True) as session:
             rows = session.execute(
                 select(
                     Document.id,
