@@ -13,7 +13,8 @@ from mnemo.config import Settings
 from mnemo.errors import SourceError
 from mnemo.ingest.report import RunReport
 from mnemo.ingest.sources import get_collection, list_sources, normalise_path, upsert_source
-from mnemo.ingest.sync import EventHandler, Syncer
+from mnemo.ingest.events import EventHandler
+from mnemo.ingest.sync import Syncer
 from mnemo.catalog.summary import CollectionStatus, DocumentInfo, collection_status, list_documents
 
 

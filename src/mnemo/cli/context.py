@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import typer
@@ -29,6 +30,13 @@ class State:
 
     def provenance(self) -> tuple[Settings, dict[str, str]]:
         return settings_provenance(self.home, self.overrides())
+
+
+def core() -> ModuleType:
+    """The Python API, imported only when a command needs it (fast --help)."""
+    from mnemo import api
+
+    return api
 
 
 def state(ctx: typer.Context) -> State:

@@ -8,8 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mnemo import api
-from mnemo.cli.context import COLLECTION, JSON, state
+from mnemo.cli.context import COLLECTION, JSON, core, state
 from mnemo.cli.render import err, out, print_json, print_report, progress, summary_line
 
 sources_app = typer.Typer(help="List or remove the paths a collection reads from.")
@@ -30,7 +29,7 @@ def add(
     """Add files or folders to a collection and index them."""
     settings = state(ctx).settings(collection)
     with progress(not as_json) as on_event:
-        report = api.add(paths, settings, include=include, exclude=exclude, on_event=on_event)
+        report = core().add(paths, settings, include=include, exclude=exclude, on_event=on_event)
     print_json(report.to_dict()) if as_json else print_report(report)
     raise typer.Exit(report.exit_code)
 
@@ -39,7 +38,7 @@ def sync(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool 
     """Re-scan a collection's sources: index new and changed files, drop deleted ones."""
     settings = state(ctx).settings(collection)
     with progress(not as_json) as on_event:
-        report = api.sync(settings, on_event=on_event)
+        report = core().sync(settings, on_event=on_event)
     print_json(report.to_dict()) if as_json else print_report(report)
     raise typer.Exit(report.exit_code)
 
@@ -78,7 +77,7 @@ def sources_list(
             "exclude": s.exclude,
             "last_synced_at": s.last_synced_at,
         }
-        for s in api.sources(settings)
+        for s in core().sources(settings)
     ]
     if as_json:
         print_json(rows)
@@ -98,5 +97,5 @@ def sources_remove(
 ) -> None:
     """Stop reading a path and forget the documents found through it."""
     settings = state(ctx).settings(collection)
-    removed = api.remove_source(settings, str(path))
+    removed = core().remove_source(settings, str(path))
     out.print(f"Removed source {escape(str(path))} and {removed} document(s).")

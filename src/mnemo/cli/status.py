@@ -6,8 +6,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mnemo import api
-from mnemo.cli.context import COLLECTION, JSON, state
+from mnemo.cli.context import COLLECTION, JSON, core, state
 from mnemo.cli.render import out, print_json
 
 docs_app = typer.Typer(help="Documents of a collection and their state.")
@@ -16,7 +15,7 @@ docs_app = typer.Typer(help="Documents of a collection and their state.")
 def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON) -> None:
     """Documents indexed, skipped and failed, chunks and the last run, per collection."""
     settings = state(ctx).settings(collection)
-    found = api.status(settings, collection=collection)
+    found = core().status(settings, collection=collection)
     if as_json:
         print_json(found)
         return
@@ -56,7 +55,7 @@ def docs_list(
     if len(chosen) > 1:
         raise typer.BadParameter("give at most one of --failed, --skipped, --indexed")
     settings = state(ctx).settings(collection)
-    docs = api.documents(settings, state=chosen[0] if chosen else None)
+    docs = core().documents(settings, state=chosen[0] if chosen else None)
     if as_json:
         print_json(docs)
         return

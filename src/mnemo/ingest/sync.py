@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from mnemo.chunking import Chunker
 from mnemo.config import Settings
 from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, discover
+from mnemo.ingest.events import Event, EventHandler
 from mnemo.ingest.extract import Extracted, Job, extract
 from mnemo.ingest.report import RunReport
 
@@ -36,17 +37,6 @@ from mnemo.ingest.report import RunReport
 SETTLED = ("indexed", "skipped", "failed")
 
 
-@dataclass(frozen=True)
-class Event:
-    """Progress, for front ends: ``scanned`` (``total`` files to check), ``file``, ``done``."""
-
-    kind: str
-    total: int = 0
-    path: str | None = None
-    outcome: str | None = None
-
-
-EventHandler = Callable[[Event], None]
 
 
 @dataclass

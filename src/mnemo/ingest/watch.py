@@ -10,7 +10,7 @@ from mnemo import api
 from mnemo.config import Settings
 from mnemo.errors import SourceError
 from mnemo.ingest.report import RunReport
-from mnemo.ingest.sync import EventHandler
+from mnemo.ingest.events import EventHandler
 
 
 def watch(

@@ -1,0 +1,19 @@
+"""Progress events a run reports to its front end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Event:
+    """``scanned`` (``total`` files to check), then ``file`` per file, then ``done``."""
+
+    kind: str
+    total: int = 0
+    path: str | None = None
+    outcome: str | None = None
+
+
+EventHandler = Callable[[Event], None]
