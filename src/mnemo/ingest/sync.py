@@ -10,11 +10,9 @@ leaves the catalog consistent, and the next run finishes the work.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, discover
 from mnemo.ingest.events import Event, EventHandler
 from mnemo.ingest.extract import Extracted, Job, extract
+from mnemo.ingest.pool import extract_in_processes
 from mnemo.ingest.report import RunReport
 
 #: Statuses whose outcome depends only on the file's content.
@@ -296,25 +295,8 @@ class Syncer:
             for job in jobs:
                 yield self._timed(report, extract(job))
             return
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            pending: set[Future[Extracted]] = set()
-            queue = iter(jobs)
-            try:
-                while True:
-                    for job in queue:
-                        pending.add(pool.submit(extract, job))
-                        if len(pending) >= 4 * workers:
-                            break
-                    if not pending:
-                        return
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield self._timed(report, future.result())
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+        for result in extract_in_processes(jobs, workers):
+            yield self._timed(report, result)
 
     @staticmethod
     def _timed(report: RunReport, result: Extracted) -> Extracted:

@@ -89,7 +89,9 @@ def format_for(path: Path, head: bytes | None = None) -> Format | str:
         return found
     if suffix in NOT_YET:
         return f"{suffix} files are not supported yet; convert to PDF or DOCX to index them"
-    guessed, _ = mimetypes.guess_type(path.name)
+    guessed, compression = mimetypes.guess_type(path.name)
+    if compression:
+        return f"compressed file ({compression}); decompress it to index its contents"
     if guessed and guessed.startswith(_BINARY_PREFIXES):
         return f"unsupported file type ({guessed})"
     if head is not None and head.strip() and not text.looks_binary(head):

@@ -1,0 +1,54 @@
+"""A parser that kills its process costs one file, not the run.
+
+The crashing parser is a real plugin, registered through the `mnemo.parsers`
+entry point exactly as a third-party parser would be.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mnemo import api
+from mnemo.config import load_settings
+
+PLUGIN = '''
+import os
+
+def crash(data, path, limits):
+    os._exit(3)  # what a segfault in a native parser looks like from outside
+
+def register(register):
+    register(["crash"], "crasher", crash, "application/x-crash")
+'''
+
+
+@pytest.fixture
+def crash_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    dist = site / "crashplugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "crashplugin.py").write_text(PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crashplugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[mnemo.parsers]\ncrash = crashplugin:register\n")
+    monkeypatch.syspath_prepend(str(site))  # spawned workers inherit sys.path
+
+
+def test_crashing_parser_fails_one_file_and_the_rest_is_indexed(
+    tmp_path: Path, home: Path, crash_plugin: None
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for i in range(20):
+        (root / f"note{i:02}.md").write_text(f"# Note {i}\n\nText of note {i}.\n")
+    (root / "evil.crash").write_text("boom")
+    settings = load_settings(home, {"ingest": {"workers": 2}})
+    report = api.add([root], settings)
+    assert report.counts["indexed"] == 20
+    assert report.counts["failed"] == 1
+    (failed,) = report.failed
+    assert failed.path == str(root / "evil.crash")
+    assert "parser crashed" in (failed.reason or "")
+    states = {Path(d.path).name: d.status for d in api.documents(settings)}
+    assert states["evil.crash"] == "failed" and list(states.values()).count("indexed") == 20
