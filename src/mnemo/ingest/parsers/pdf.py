@@ -40,18 +40,19 @@ def _open(data: bytes) -> object:
         raise ParseFailed(f"corrupt or truncated PDF ({exc}); re-download or re-export it") from exc
 
 
-def _outline(pdf: object) -> dict[int, list[tuple[int, str]]]:
-    """Bookmarks by 0-based page index, as (level, title)."""
+def _outline(pdf: object) -> tuple[dict[int, list[tuple[int, str]]], str | None]:
+    """Bookmarks by 0-based page index, as (level, title); and a warning, if unreadable."""
     by_page: dict[int, list[tuple[int, str]]] = {}
     try:
-        for item in pdf.get_toc(max_depth=6):  # type: ignore[attr-defined]
-            page = item.page_index
-            title = " ".join((item.title or "").split())
+        for bookmark in pdf.get_toc(max_depth=6):  # type: ignore[attr-defined]
+            destination = bookmark.get_dest()
+            page = destination.get_index() if destination is not None else None
+            title = " ".join((bookmark.get_title() or "").split())
             if page is not None and title:
-                by_page.setdefault(page, []).append((item.level + 1, title))
-    except Exception:  # a damaged outline must not cost the text
-        return {}
-    return by_page
+                by_page.setdefault(page, []).append((bookmark.level + 1, title))
+    except Exception as exc:  # a damaged outline must not cost the text
+        return {}, f"outline (bookmarks) unreadable: {exc}"
+    return by_page, None
 
 
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
@@ -63,13 +64,13 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
                 f"PDF has {count:,} pages, over the limit of {limits.max_pages:,} "
                 "(raise ingest.max_pages to index it)"
             )
-        outline = _outline(pdf)
+        outline, outline_problem = _outline(pdf)
         builder = DocumentBuilder()
         pages_with_text = 0
         for index in range(count):
+            builder.start_page(index + 1)  # a bookmark's heading belongs to its page
             for level, title in outline.get(index, []):
                 builder.heading(level, title)
-            builder.start_page(index + 1)
             page = pdf[index]  # type: ignore[index]
             try:
                 textpage = page.get_textpage()
@@ -93,6 +94,8 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     title = (metadata.get("Title") or "").strip() or None
     parsed = builder.build(title=title, markup="text", metadata={})
     parsed.metadata["pages"] = count
+    if outline_problem:
+        parsed.metadata["warning"] = outline_problem
     if pages_with_text < count:
         parsed.metadata["pages_without_text"] = count - pages_with_text
     return parsed

@@ -11,6 +11,7 @@ from mnemo.ingest.parsers.base import ParsedDocument, ParseLimits, ParseSkipped,
 name = "text"
 
 _SNIFF = 8192
+_PREFERRED = ("cp1252", "latin_1", "iso8859_15")
 
 
 def looks_binary(data: bytes) -> bool:
@@ -31,10 +32,15 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return _normalise(data.decode("utf-8-sig")), "utf-8"
     except UnicodeDecodeError:
         pass
-    match = charset_normalizer.from_bytes(data[: 1 << 20]).best()
-    if match is None or match.encoding is None:
+    matches = charset_normalizer.from_bytes(data[: 1 << 20])
+    best = matches.best()
+    if best is None or best.encoding is None:
         raise ParseSkipped("not valid text in any known encoding (binary?)")
-    return _normalise(data.decode(match.encoding, errors="replace")), match.encoding
+    # Short texts often fit several code pages equally well; then prefer the
+    # most common legacy one (Windows-1252, a superset of Latin-1's letters).
+    tied = [m.encoding for m in matches if m.chaos <= best.chaos and m.coherence >= best.coherence]
+    encoding = next((e for e in _PREFERRED if e in tied), best.encoding)
+    return _normalise(data.decode(encoding, errors="replace")), encoding
 
 
 def _normalise(text: str) -> str:
