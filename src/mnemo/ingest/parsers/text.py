@@ -24,8 +24,10 @@ def looks_binary(data: bytes) -> bool:
 
 def decode_text(data: bytes) -> tuple[str, str]:
     """Decode bytes to text and name the encoding; skip files that are not text."""
+    if not data:
+        raise ParseSkipped("empty file (0 bytes)")
     if not data.strip():
-        raise ParseSkipped("empty file (no text)")
+        raise ParseSkipped("no text (only whitespace)")
     if looks_binary(data):
         raise ParseSkipped("binary content, not text; exclude it or give it its real extension")
     try:
