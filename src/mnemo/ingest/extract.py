@@ -7,6 +7,7 @@ is written by the parent process only.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ _HEAD = 8192
 class Job:
     path: str
     size: int
-    skip_hashes: frozenset[str]  # content we already hold: hash it, do not parse it
+    known_hash: str | None  # content already indexed for this path: if unchanged, do not parse
     max_bytes: int
     max_pages: int
     max_chunks: int
@@ -51,6 +52,12 @@ class Extracted:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+# Parsing libraries log warnings about the files they read ("recursion depth
+# reached", "could not parse date"); the outcome and reason of each file say
+# what matters, so keep their chatter off the user's terminal.
+for _name in ("pypdfium2", "trafilatura", "htmldate", "courlan", "charset_normalizer", "docx"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
 _chunkers: dict[tuple[int, int, Path | None], Chunker] = {}
 
 
@@ -59,6 +66,18 @@ def _chunker(job: Job) -> Chunker:
     if key not in _chunkers:
         _chunkers[key] = Chunker(job.max_tokens, job.overlap_tokens, job.tokenizer)
     return _chunkers[key]
+
+
+def file_sha256(path: str) -> str | None:
+    """The file's content hash, or None if it cannot be read now."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _os_reason(exc: OSError) -> str:
@@ -110,7 +129,7 @@ def extract(job: Job) -> Extracted:
         return result
     result.content_hash = hashlib.sha256(data).hexdigest()
     result.seconds["read"] = time.perf_counter() - started
-    if result.content_hash in job.skip_hashes:
+    if result.content_hash == job.known_hash:
         result.status = "known"
         return result
     _parse_and_chunk(job, fmt, path, data, result)

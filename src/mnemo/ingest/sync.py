@@ -28,7 +28,7 @@ from mnemo.config import Settings
 from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, discover
 from mnemo.ingest.events import Event, EventHandler
-from mnemo.ingest.extract import Extracted, Job, extract
+from mnemo.ingest.extract import Extracted, Job, extract, file_sha256
 from mnemo.ingest.pool import extract_in_processes
 from mnemo.ingest.report import RunReport
 
@@ -220,34 +220,30 @@ class Syncer:
             if doc.content_hash and doc.pipeline_key == self.pipeline_key:
                 movable.setdefault(doc.content_hash, []).append(doc)
 
+        # A move keeps the file's size, so only new files of a missing file's size
+        # are hashed here to look for moves; everything else goes to extraction.
+        moved_sizes = {d.size for twins in movable.values() for d in twins}
+        moved_ids: set[str] = set()
         jobs: list[Job] = []
-        for path, (candidate, _) in found.items():
+        for path, (candidate, source_id) in found.items():
             doc = known.get(path)
             if doc is not None and self._unchanged(doc, candidate):
                 report.record(path, "unchanged")
                 continue
-            if doc is not None:
-                skip = {doc.content_hash} if self._reusable(doc) else set()
-            else:
-                skip = set(movable)
-            jobs.append(self._job(candidate, frozenset(h for h in skip if h)))
-        self.on_event(Event("scanned", total=len(jobs)))
-
-        moved_ids: set[str] = set()
-
-        for result in self._extract_all(jobs, report):
-            candidate, source_id = found[result.path]
-            doc = known.get(result.path)
-            if result.status == "known" and doc is None:
-                twins = movable.get(result.content_hash or "", [])
+            if doc is None and candidate.size in moved_sizes:
+                twins = movable.get(file_sha256(path) or "", [])
                 if twins:
                     twin = twins.pop(0)
-                    self._move(report, twin, result, source_id)
+                    self._move(report, twin, candidate, source_id)
                     moved_ids.add(twin.id)
                     continue
-                # Its twin was claimed by another copy: this one needs a real parse.
-                result = extract(self._job(candidate, frozenset()))
-            self._save(report, result, doc, source_id)
+            known_hash = doc.content_hash if doc is not None and self._reusable(doc) else None
+            jobs.append(self._job(candidate, known_hash))
+        self.on_event(Event("scanned", total=len(jobs)))
+
+        for result in self._extract_all(jobs, report):
+            _, source_id = found[result.path]
+            self._save(report, result, known.get(result.path), source_id)
 
         for doc in missing.values():
             if doc.id in moved_ids:
@@ -269,12 +265,12 @@ class Syncer:
             and doc.mtime_ns == candidate.mtime_ns
         )
 
-    def _job(self, candidate: Candidate, skip_hashes: frozenset[str]) -> Job:
+    def _job(self, candidate: Candidate, known_hash: str | None) -> Job:
         ingest, chunking = self.settings.ingest, self.settings.chunking
         return Job(
             path=candidate.path,
             size=candidate.size,
-            skip_hashes=skip_hashes,
+            known_hash=known_hash,
             max_bytes=int(ingest.max_file_mb * 1_000_000),
             max_pages=ingest.max_pages,
             max_chunks=ingest.max_chunks_per_file,
@@ -332,21 +328,21 @@ class Syncer:
         report.seconds["write"] = report.seconds.get("write", 0.0) + time.perf_counter() - started
         self.on_event(Event("file", path=result.path, outcome=outcome))
 
-    def _move(self, report: RunReport, doc: _Known, result: Extracted, source_id: int) -> None:
+    def _move(self, report: RunReport, doc: _Known, found: Candidate, source_id: int) -> None:
         with self.catalog.session() as session:
             session.execute(
                 update(Document)
                 .where(Document.id == doc.id)
                 .values(
-                    path=result.path,
+                    path=found.path,
                     source_id=source_id,
-                    size=result.size,
-                    mtime_ns=result.mtime_ns,
+                    size=found.size,
+                    mtime_ns=found.mtime_ns,
                     updated_at=utcnow(),
                 )
             )
-            self._log(report, result.path, "moved", f"from {doc.path}", session)
-        self.on_event(Event("file", path=result.path, outcome="moved"))
+            self._log(report, found.path, "moved", f"from {doc.path}", session)
+        self.on_event(Event("file", path=found.path, outcome="moved"))
 
     def _log(
         self,
