@@ -178,12 +178,12 @@ def ingest(corpus: Path, workers: int, label: str) -> dict[str, Any]:
 
 def parse_seconds_by_format(corpus: Path) -> dict[str, dict[str, float]]:
     """Parse each file directly (no chunking, no catalog) and total the time per format."""
-    from mnemo.ingest.parsers import ParseLimits, format_for
+    from mnemo.ingest.parsers import Format, ParseLimits, format_for
 
     totals: dict[str, dict[str, float]] = {}
     for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
         fmt = format_for(path)
-        if isinstance(fmt, str):
+        if not isinstance(fmt, Format):
             continue
         data = path.read_bytes()
         started = time.perf_counter()

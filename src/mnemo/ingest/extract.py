@@ -108,7 +108,7 @@ def extract(job: Job) -> Extracted:
     started = time.perf_counter()
     try:
         fmt = format_for(path)
-        if isinstance(fmt, str) and "not text" in fmt:  # unknown extension: sniff it
+        if fmt is None:  # the extension says nothing: look at the first bytes
             with open(path, "rb") as handle:
                 fmt = format_for(path, handle.read(_HEAD))
         if isinstance(fmt, str):

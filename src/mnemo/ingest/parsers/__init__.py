@@ -76,11 +76,12 @@ def _load_plugins() -> None:
         entry.load()(register)
 
 
-def format_for(path: Path, head: bytes | None = None) -> Format | str:
+def format_for(path: Path, head: bytes | None = None) -> Format | str | None:
     """The format that reads ``path``, or the reason it is skipped.
 
-    ``head`` (the file's first bytes) lets files with no known extension be
-    read as plain text when they are text.
+    A file whose extension says nothing needs a look at its first bytes: without
+    ``head`` the answer is None (read the head and ask again); with it, text is
+    read as plain text.
     """
     _load_plugins()
     suffix = path.suffix.lower() or path.name.lower()
@@ -94,7 +95,9 @@ def format_for(path: Path, head: bytes | None = None) -> Format | str:
         return f"compressed file ({compression}); decompress it to index its contents"
     if guessed and guessed.startswith(_BINARY_PREFIXES):
         return f"unsupported file type ({guessed})"
-    if head is not None and head.strip() and not text.looks_binary(head):
+    if head is None:
+        return None
+    if head.strip() and not text.looks_binary(head):
         return PLAIN_TEXT
     label = path.suffix or "no extension"
     return f"unsupported file type ({label}, not text)"

@@ -26,8 +26,7 @@ def _heading_level(style_name: str) -> int | None:
     return None
 
 
-def _list_prefix(paragraph: object) -> str | None:
-    style = paragraph.style.name if paragraph.style is not None else ""  # type: ignore[attr-defined]
+def _list_prefix(paragraph: object, style: str) -> str | None:
     ppr = paragraph._p.pPr  # type: ignore[attr-defined]
     numbered = ppr is not None and ppr.numPr is not None
     if style.startswith("List Number"):
@@ -58,6 +57,7 @@ def _table_markdown(table: object) -> str:
 
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     import docx
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -74,6 +74,10 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
 
     builder = DocumentBuilder()
     title = (document.core_properties.title or "").strip() or None
+    # python-docx resolves each paragraph's style by scanning all styles; one
+    # lookup table per document makes long documents an order faster.
+    style_names = {style.style_id: style.name or "" for style in document.styles}
+    default_style = getattr(document.styles.default(WD_STYLE_TYPE.PARAGRAPH), "name", "") or ""
     list_items: list[str] = []
 
     def flush_list() -> None:
@@ -90,14 +94,16 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
         text = item.text.strip()
         if not text:
             continue
-        level = _heading_level(item.style.name if item.style is not None else "")
+        style_id = item._p.style
+        style = style_names.get(style_id, "") if style_id else default_style
+        level = _heading_level(style)
         if level is not None:
             flush_list()
             builder.heading(level, text)
             if title is None:
                 title = " ".join(text.split())
             continue
-        prefix = _list_prefix(item)
+        prefix = _list_prefix(item, style)
         if prefix is not None:
             list_items.append(prefix + text)
             continue
