@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from mnemo.catalog import Catalog, Collection
 from mnemo.catalog.models import Source
+from mnemo.catalog.summary import CollectionStatus, DocumentInfo, collection_status, list_documents
 from mnemo.config import Settings
 from mnemo.errors import SourceError
+from mnemo.ingest.events import EventHandler
 from mnemo.ingest.report import RunReport
 from mnemo.ingest.sources import get_collection, list_sources, normalise_path, upsert_source
-from mnemo.ingest.events import EventHandler
 from mnemo.ingest.sync import Syncer
-from mnemo.catalog.summary import CollectionStatus, DocumentInfo, collection_status, list_documents
 
 
 def open_catalog(settings: Settings) -> Catalog:

@@ -71,7 +71,9 @@ class Catalog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CatalogError(f"{path.parent}: cannot create data directory ({exc.strerror})")
+            raise CatalogError(
+                f"{path.parent}: cannot create data directory ({exc.strerror})"
+            ) from exc
         self.engine = create_engine(f"sqlite:///{path}")
         event.listen(self.engine, "connect", _sqlite_pragmas)
         event.listen(self.engine, "begin", _sqlite_begin)

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from mnemo.cli.context import JSON, state
 from mnemo.cli.render import out, print_json
-from mnemo.config.settings import _flatten
+from mnemo.config.settings import flatten
 
 config_app = typer.Typer(help="Inspect settings.")
 
@@ -17,7 +17,7 @@ config_app = typer.Typer(help="Inspect settings.")
 def show(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Print every setting, its value and its origin (default, mnemo.toml, env or flag)."""
     settings, origins = state(ctx).provenance()
-    values = _flatten(settings.model_dump(mode="json"))
+    values = flatten(settings.model_dump(mode="json"))
     if as_json:
         print_json({key: {"value": values[key], "from": origins[key]} for key in values})
         return

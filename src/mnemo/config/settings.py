@@ -162,12 +162,12 @@ def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, dotted + "."))
+            flat.update(flatten(value, dotted + "."))
         else:
             flat[dotted] = value
     return flat
@@ -239,10 +239,10 @@ def _load(home: Path | str | None, flags: Mapping[str, Any]) -> tuple[Settings, 
     origins: dict[str, str] = {}
     for origin, values in [*_layers(resolved, flags), (home_origin, {"home": resolved})]:
         merged = _deep_merge(merged, values)
-        origins.update({key: origin for key in _flatten(values)})
+        origins.update({key: origin for key in flatten(values)})
     try:
         settings = Settings(**merged)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, origins)) from exc
-    effective = _flatten(settings.model_dump())
+    effective = flatten(settings.model_dump())
     return settings, {key: origins.get(key, "default") for key in effective}

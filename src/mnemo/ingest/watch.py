@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from mnemo import api
 from mnemo.config import Settings
 from mnemo.errors import SourceError
-from mnemo.ingest.report import RunReport
 from mnemo.ingest.events import EventHandler
+from mnemo.ingest.report import RunReport
 
 
 def watch(
