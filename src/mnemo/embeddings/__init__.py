@@ -26,7 +26,14 @@ def _sentence_transformers(**options: Any) -> Embedder:
     return SentenceTransformerEmbedder(**options)
 
 
+def _openai_compatible(**options: Any) -> Embedder:
+    from mnemo.embeddings.openai_compatible import OpenAICompatibleEmbedder
+
+    return OpenAICompatibleEmbedder(**options)
+
+
 register("sentence-transformers", _sentence_transformers)
+register("openai-compatible", _openai_compatible)
 
 
 def create(backend: str, **options: Any) -> Embedder:
