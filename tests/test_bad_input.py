@@ -46,7 +46,20 @@ def hostile(tmp_path: Path) -> Path:
     return root
 
 
+def make_warmup(parent: Path) -> Path:
+    folder = parent / "warm-up"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"note{n}.md").write_text(f"# Note {n}\n\n" + "Some words to index. " * 200)
+    return folder
+
+
 def test_every_hostile_file_gets_a_state(hostile: Path, settings: Settings) -> None:
+    from mnemo.embeddings.resolve import configured, load
+
+    # The model's and the index's own memory is not the file's: warm them up first.
+    load(configured(settings), settings).embed_documents(["A warm-up passage. " * 40] * 64)
+    api.add([make_warmup(hostile.parent)], settings, collection="warm-up")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = api.add([hostile], settings)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024

@@ -10,9 +10,28 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+from embedserver import serve
 from sqlalchemy import func, select
 
 from mnemo.catalog import Catalog, Chunk, Document, Run
+from mnemo.index.lance import TEXT, LanceStore
+
+# These runs embed through a local server speaking the OpenAI protocol: fast,
+# so that the tests are about crashes, not about the model's speed.
+EMBED_ENV: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _embedding_server() -> object:
+    with serve() as (url, _):
+        EMBED_ENV.update(
+            MNEMO_EMBEDDING__BACKEND="openai-compatible",
+            MNEMO_EMBEDDING__MODEL="nomic-embed",
+            MNEMO_EMBEDDING__BASE_URL=url,
+        )
+        yield
+        EMBED_ENV.clear()
 
 N_FILES = 160
 
@@ -49,9 +68,23 @@ def assert_consistent(home: Path) -> None:
         assert set(counts) <= {d[0] for d in docs}
 
 
+def assert_index_agrees(home: Path) -> None:
+    """The search index holds exactly the catalog's chunks, each with one vector."""
+    with Catalog(home / "catalog.db") as catalog, catalog.session(readonly=True) as session:
+        expected = set(
+            session.scalars(
+                select(Chunk.id).join(Document).where(Document.status == "indexed")
+            )
+        )
+    store = LanceStore(home / "index" / "default")
+    assert store.ids(TEXT) == expected and store.count(TEXT) == len(expected)
+    (vectors,) = store.vector_tables()
+    assert store.ids(vectors) == expected and store.count(vectors) == len(expected)
+
+
 def mnemo(home: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
-    env.update(MNEMO_HOME=str(home), MNEMO_INGEST__WORKERS="1")
+    env.update(MNEMO_HOME=str(home), MNEMO_INGEST__WORKERS="1", **EMBED_ENV)
     return subprocess.Popen(
         [sys.executable, "-m", "mnemo", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -94,6 +127,8 @@ def test_kill_mid_run_then_rerun_matches_a_clean_run(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert_consistent(crashed)
     assert catalog_snapshot(crashed, corpus) == catalog_snapshot(clean, corpus)
+    assert_index_agrees(crashed)
+    assert_index_agrees(clean)
     with Catalog(crashed / "catalog.db") as catalog, catalog.session() as session:
         statuses = [r.status for r in session.scalars(select(Run).order_by(Run.id))]
     assert statuses == ["interrupted", "completed"]

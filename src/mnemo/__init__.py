@@ -12,20 +12,30 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Filters",
     "MnemoError",
     "RunReport",
+    "SearchHit",
+    "SearchResponse",
     "Settings",
     "add",
     "documents",
     "load_settings",
+    "reindex",
     "remove_source",
+    "search",
     "sources",
     "status",
     "sync",
 ]
 
 _LAZY = {
+    "Filters": "mnemo.retrieval.filters",
     "MnemoError": "mnemo.errors",
+    "SearchHit": "mnemo.retrieval.search",
+    "SearchResponse": "mnemo.retrieval.search",
+    "reindex": "mnemo.api",
+    "search": "mnemo.api",
     "RunReport": "mnemo.ingest.report",
     "Settings": "mnemo.config",
     "load_settings": "mnemo.config",
@@ -38,10 +48,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from mnemo.api import add, documents, remove_source, sources, status, sync
+    from mnemo.api import add, documents, reindex, remove_source, search, sources, status, sync
     from mnemo.config import Settings, load_settings
     from mnemo.errors import MnemoError
     from mnemo.ingest.report import RunReport
+    from mnemo.retrieval.filters import Filters
+    from mnemo.retrieval.search import SearchHit, SearchResponse
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -16,6 +17,10 @@ from mnemo.ingest.events import EventHandler
 from mnemo.ingest.report import RunReport
 from mnemo.ingest.sources import get_collection, list_sources, normalise_path, upsert_source
 from mnemo.ingest.sync import Syncer
+from mnemo.retrieval.filters import Filters
+
+if TYPE_CHECKING:
+    from mnemo.retrieval.search import SearchResponse
 
 
 def open_catalog(settings: Settings) -> Catalog:
@@ -115,3 +120,43 @@ def documents(
     with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         coll = get_collection(session, collection or settings.collection)
         return list_documents(session, coll, state)
+
+
+def search(
+    query: str,
+    settings: Settings,
+    *,
+    collection: str | None = None,
+    k: int = 10,
+    mode: str | None = None,
+    filters: Filters | None = None,
+    rerank: bool | None = None,
+) -> SearchResponse:
+    """The ``k`` passages that best answer ``query``: see :mod:`mnemo.retrieval.search`."""
+    from mnemo.retrieval.search import search as run_search
+
+    return run_search(
+        query,
+        settings,
+        collection=collection,
+        k=k,
+        mode=mode,  # type: ignore[arg-type]
+        filters=filters,
+        rerank=rerank,
+    )
+
+
+def reindex(settings: Settings, *, collection: str | None = None) -> int:
+    """Rebuild a collection's search index from the catalog; returns documents written.
+
+    Stored vectors are reused: nothing is parsed or embedded again.
+    """
+    from mnemo.index.updater import IndexUpdater
+    from mnemo.ingest.sync import collection_lock
+
+    name = collection or settings.collection
+    with open_catalog(settings) as catalog:
+        with catalog.session(readonly=True) as session:
+            coll = get_collection(session, name)
+        with collection_lock(settings, name, 5.0):
+            return IndexUpdater(settings, catalog, coll).rebuild()

@@ -9,7 +9,10 @@ the vendor, so front ends only ever handle this tree::
     ├── CatalogError       the catalog cannot be opened or migrated
     ├── CollectionError    a collection name is invalid or unknown
     ├── SourceError        a path given to add/sync cannot be used
-    └── BusyError          another run holds the collection's write lock
+    ├── BusyError          another run holds the collection's write lock
+    ├── QueryError         a search query or filter cannot be used
+    ├── IndexDamagedError  the search index cannot be read or written
+    └── EmbeddingError     the embedder cannot be loaded or reached
 """
 
 from __future__ import annotations
@@ -47,3 +50,17 @@ class BusyError(MnemoError):
     """Another Mnemo process is writing to the same collection."""
 
     exit_code = 3
+
+
+class QueryError(MnemoError):
+    """A search query or one of its filters cannot be used."""
+
+    exit_code = 2
+
+
+class IndexDamagedError(MnemoError):
+    """The search index cannot be read or written; it can be rebuilt from the catalog."""
+
+
+class EmbeddingError(MnemoError):
+    """The embedder cannot be loaded, or its service cannot be reached."""

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    LargeBinary,
     DateTime,
     ForeignKey,
     Index,
@@ -103,6 +104,48 @@ class Chunk(Base):
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
     token_count: Mapped[int] = mapped_column(Integer)
+    #: Hash of the text the embedder sees (title, headings and passage).
+    embed_hash: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+
+
+class CollectionEmbedder(Base):
+    """An embedder a collection uses: the ``active`` one serves queries, a
+    ``building`` one is being filled in to replace it."""
+
+    __tablename__ = "collection_embedders"
+    __table_args__ = (UniqueConstraint("collection_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    dimension: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # how to build it again; no secrets
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Embedding(Base):
+    """One vector, shared by every chunk whose embedding input hashes the same."""
+
+    __tablename__ = "embeddings"
+
+    embedder_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    embed_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IndexPending(Base):
+    """Documents whose rows in the search index must be rewritten (an outbox).
+
+    Written in the same transaction as the catalog change, removed once the
+    index holds the change, so a crash in between is healed by the next run.
+    """
+
+    __tablename__ = "index_pending"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(String(32), index=True)
 
 
 class Run(Base):

@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mnemo.catalog.models import Chunk, Collection, Document, Run, Source
+from mnemo.catalog.models import (
+    Chunk,
+    Collection,
+    CollectionEmbedder,
+    Document,
+    Embedding,
+    Run,
+    Source,
+)
 
 
 @dataclass(frozen=True)
@@ -23,12 +31,20 @@ class LastRun:
 
 
 @dataclass(frozen=True)
+class EmbeddingStatus:
+    embedder: str
+    state: str  # active: serves queries; building: being filled in to replace it
+    embedded: int  # chunks with a vector from this embedder
+
+
+@dataclass(frozen=True)
 class CollectionStatus:
     name: str
     sources: int
     documents: dict[str, int]  # by state: indexed, skipped, failed
     chunks: int
     last_run: LastRun | None
+    embeddings: list[EmbeddingStatus]
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,29 @@ def collection_status(session: Session, collection: Collection) -> CollectionSta
         last = LastRun(
             run.id, run.command, run.status, run.started_at, run.finished_at, dict(run.counts)
         )
-    return CollectionStatus(collection.name, sources or 0, by_status, chunks or 0, last)
+    return CollectionStatus(
+        collection.name, sources or 0, by_status, chunks or 0, last, _embeddings(session, collection)
+    )
+
+
+def _embeddings(session: Session, collection: Collection) -> list[EmbeddingStatus]:
+    found = []
+    for row in session.scalars(
+        select(CollectionEmbedder)
+        .where(CollectionEmbedder.collection_id == collection.id)
+        .order_by(CollectionEmbedder.state)
+    ):
+        embedded = session.scalar(
+            select(func.count(Chunk.id))
+            .join(Document, Chunk.document_id == Document.id)
+            .join(
+                Embedding,
+                (Embedding.embed_hash == Chunk.embed_hash) & (Embedding.embedder_key == row.key),
+            )
+            .where(Document.collection_id == collection.id, Document.status == "indexed")
+        )
+        found.append(EmbeddingStatus(row.key, row.state, embedded or 0))
+    return found
 
 
 def list_documents(

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from mnemo.catalog.models import Chunk, Document, utcnow
+from mnemo.catalog.models import Chunk, Document, IndexPending, utcnow
 from mnemo.chunking import chunk_id
+from mnemo.embeddings.inputs import embed_hash
 
 if TYPE_CHECKING:
     from mnemo.ingest.extract import Extracted
@@ -60,7 +61,13 @@ def save_extracted(
     document.chunk_count = len(result.chunks)
     session.flush()
     inserted = _replace_chunks(session, document.id, result)
+    mark_for_index(session, collection_id, document.id)
     return document, inserted
+
+
+def mark_for_index(session: Session, collection_id: int, document_id: str) -> None:
+    """Queue the document's rows in the search index for rewriting, in this transaction."""
+    session.add(IndexPending(collection_id=collection_id, document_id=document_id))
 
 
 def _replace_chunks(session: Session, document_id: str, result: Extracted) -> int:
@@ -81,6 +88,7 @@ def _replace_chunks(session: Session, document_id: str, result: Extracted) -> in
                 "char_start": draft.char_start,
                 "char_end": draft.char_end,
                 "token_count": draft.token_count,
+                "embed_hash": embed_hash(result.title, draft.heading_path, draft.text),
             }
         )
         seen[draft.text_hash] += 1
@@ -102,5 +110,8 @@ def _replace_chunks(session: Session, document_id: str, result: Extracted) -> in
 
 
 def delete_document(session: Session, document_id: str) -> None:
+    collection_id = session.scalar(select(Document.collection_id).where(Document.id == document_id))
+    if collection_id is not None:
+        mark_for_index(session, collection_id, document_id)
     session.execute(delete(Chunk).where(Chunk.document_id == document_id))
     session.execute(delete(Document).where(Document.id == document_id))

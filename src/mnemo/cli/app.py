@@ -9,7 +9,7 @@ import click
 import typer
 
 from mnemo import __version__
-from mnemo.cli import config, ingest, status
+from mnemo.cli import config, ingest, search, status
 from mnemo.cli.context import State
 from mnemo.cli.render import err
 from mnemo.errors import MnemoError
@@ -49,7 +49,9 @@ def root(
 app.command()(ingest.add)
 app.command()(ingest.sync)
 app.command()(ingest.watch)
+app.command()(search.search)
 app.command()(status.status)
+app.command()(search.reindex)
 app.add_typer(ingest.sources_app, name="sources")
 app.add_typer(status.docs_app, name="docs")
 app.add_typer(config.config_app, name="config")

@@ -66,12 +66,18 @@ def progress(enabled: bool = True) -> Iterator[EventHandler]:
         disable=not (enabled and err.is_terminal),
     )
     task = bar.add_task("Scanning", total=None)
+    unit = bar.columns[4]
 
     def handle(event: Event) -> None:
         if event.kind == "scanned":
             bar.update(task, description="Indexing", total=event.total, completed=0)
         elif event.kind == "file" and event.outcome != "removed":
             bar.advance(task)
+        elif event.kind == "embedding":
+            unit.text_format = "chunks"  # type: ignore[attr-defined]
+            bar.update(task, description="Embedding", total=event.total, completed=0)
+        elif event.kind == "embedded":
+            bar.advance(task, event.total)
 
     with bar:
         yield handle
@@ -87,6 +93,18 @@ def summary_line(report: RunReport) -> str:
 
 def print_report(report: RunReport) -> None:
     out.print(summary_line(report))
+    embedding = report.embedding
+    if embedding.embedded or embedding.pending:
+        waiting = f", {embedding.pending} waiting" if embedding.pending else ""
+        out.print(f"Embedded {embedding.embedded} chunk(s){waiting} ({embedding.seconds:.1f} s).")
+    if embedding.error:
+        err.print(
+            f"embedding stopped: {embedding.error}. Keyword search works meanwhile; "
+            "run `mnemo sync` again to finish.",
+            markup=False,
+        )
+    for note in [*embedding.notes, *report.index_repairs]:
+        err.print(f"note: {note}", markup=False)
     for outcome, label in (("failed", "Failed"), ("skipped", "Skipped")):
         items = [o for o in report.outcomes if o.outcome == outcome]
         if not items:

@@ -22,7 +22,9 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
     if not found:
         out.print(f"No collections yet in {escape(str(settings.home))}: try `mnemo add PATH`.")
         return
-    table = Table("collection", "sources", "indexed", "skipped", "failed", "chunks", "last run")
+    table = Table(
+        "collection", "sources", "indexed", "skipped", "failed", "chunks", "embedded", "last run"
+    )
     for item in found:
         run = item.last_run
         last = "never"
@@ -36,9 +38,27 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
             str(item.documents["skipped"]),
             str(item.documents["failed"]),
             str(item.chunks),
+            _embedded(item),
             last,
         )
     out.print(table)
+    for item in found:
+        for emb in item.embeddings:
+            label = "serving" if emb.state == "active" else "re-embedding, not serving yet"
+            out.print(
+                f"[dim]{escape(item.name)}: {escape(emb.embedder)} ({label}): "
+                f"{emb.embedded}/{item.chunks} chunks[/dim]"
+            )
+
+
+def _embedded(item: object) -> str:
+    """Chunks with vectors from the serving embedder, as a share of all chunks."""
+    active = [e for e in item.embeddings if e.state == "active"]  # type: ignore[attr-defined]
+    chunks = item.chunks  # type: ignore[attr-defined]
+    if not active:
+        return "0" if chunks else "-"
+    done = active[0].embedded
+    return f"{done}" if done == chunks else f"{done} ({done * 100 // max(chunks, 1)}%)"
 
 
 @docs_app.command("list")

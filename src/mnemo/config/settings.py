@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -75,6 +85,79 @@ class ChunkingSettings(BaseModel):
         return self
 
 
+class EmbeddingSettings(BaseModel):
+    """Which embedder turns chunks into vectors (stored per collection)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field(
+        "sentence-transformers",
+        description="sentence-transformers, openai-compatible, or none (keyword search only).",
+    )
+    model: str | None = Field(
+        None,
+        description="sentence-transformers: a local model folder (default: the packaged "
+        "all-MiniLM-L6-v2); openai-compatible: the model name.",
+    )
+    base_url: str | None = Field(
+        None, description="openai-compatible: the server's URL, e.g. http://localhost:11434/v1."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="openai-compatible: the key (set it with MNEMO_EMBEDDING__API_KEY)."
+    )
+    device: str | None = Field(None, description="cpu, cuda, mps; default: a GPU if present.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts per model call.")
+    quantize: bool = Field(
+        False,
+        description="sentence-transformers on CPU: int8 weights for the linear layers "
+        "(faster, same retrieval quality; see docs/benchmarks.md).",
+    )
+
+
+class SearchSettings(BaseModel):
+    """How queries are answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["hybrid", "bm25", "dense"] = Field("hybrid", description="Default mode.")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex", description="hybrid: score-normalised convex combination, or reciprocal rank."
+    )
+    dense_weight: float = Field(
+        0.7, ge=0, le=1, description="convex fusion: weight of the dense score (tuned on msmarco)."
+    )
+    rrf_k: int = Field(60, ge=1, description="rrf fusion: the k in 1/(k + rank).")
+    candidates: int = Field(
+        100, ge=1, le=10000, description="Passages each retriever hands to fusion."
+    )
+    max_query_chars: int = Field(
+        2000, ge=16, description="Longer queries are cut to this many characters."
+    )
+    rerank_model: Path | None = Field(
+        None, description="A local cross-encoder model folder; reranking is off without one."
+    )
+    rerank_candidates: int = Field(30, ge=1, le=1000, description="Passages the reranker sees.")
+
+
+class IndexSettings(BaseModel):
+    """The LanceDB index kept beside the catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ann_min_rows: int = Field(
+        50_000,
+        ge=256,
+        description="Build an approximate vector index once a collection has this many vectors.",
+    )
+    ann_nprobes: int = Field(32, ge=1, description="IVF partitions searched per query.")
+    ann_refine_factor: int = Field(
+        4, ge=1, description="Candidates re-scored exactly, as a multiple of k."
+    )
+    keep_versions_minutes: float = Field(
+        10.0, ge=0, description="Old index versions are deleted after this many minutes."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Mnemo can be told. Passed explicitly to core functions."""
 
@@ -86,6 +169,9 @@ class Settings(BaseSettings):
     collection: str = Field("default", description="Collection used when none is named.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
 
     @field_validator("collection")
     @classmethod
@@ -108,6 +194,10 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.home / "catalog.db"
+
+    @property
+    def index_path(self) -> Path:
+        return self.home / "index"
 
     @property
     def settings_file(self) -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mnemo.embeddings.base import EmbedderIdentity
-from mnemo.errors import MnemoError
+from mnemo.errors import EmbeddingError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 BACKEND = "openai-compatible"
 
 
-class EmbeddingServiceError(MnemoError):
+class EmbeddingServiceError(EmbeddingError):
     """The embedding endpoint could not be reached or refused the request."""
 
 

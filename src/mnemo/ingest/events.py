@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Event:
-    """``scanned`` (``total`` files to check), then ``file`` per file, then ``done``."""
+    """``scanned`` (``total`` files to check), ``file`` per file, ``embedding`` (``total``
+    chunks to embed), ``embedded`` (``total`` more done), then ``done``."""
 
     kind: str
     total: int = 0

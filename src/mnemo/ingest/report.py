@@ -16,6 +16,18 @@ class Outcome:
 
 
 @dataclass
+class EmbeddingReport:
+    """What the embedding step of a run did."""
+
+    embedder: str | None = None
+    embedded: int = 0  # chunks that got vectors in this run
+    pending: int = 0  # chunks still without one
+    seconds: float = 0.0
+    error: str | None = None  # why embedding stopped; keyword search still works
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class RunReport:
     run_id: int
     collection: str
@@ -26,6 +38,8 @@ class RunReport:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     status: str = "running"
+    embedding: EmbeddingReport = field(default_factory=EmbeddingReport)
+    index_repairs: list[str] = field(default_factory=list)
 
     def record(self, path: str, outcome: str, reason: str | None = None) -> Outcome:
         self.counts[outcome] += 1
@@ -40,8 +54,8 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """Non-zero only when the user should act: some file failed."""
-        return 1 if self.counts["failed"] else 0
+        """Non-zero only when the user should act: a file failed or embedding stopped."""
+        return 1 if self.counts["failed"] or self.embedding.error else 0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from mnemo.catalog import Catalog, Collection, Document, Run, RunFile, Source
 from mnemo.catalog.models import utcnow
-from mnemo.catalog.writes import delete_document, save_extracted
+from mnemo.catalog.writes import delete_document, mark_for_index, save_extracted
 from mnemo.chunking import Chunker
 from mnemo.config import Settings
 from mnemo.errors import BusyError
@@ -30,10 +30,13 @@ from mnemo.ingest.discovery import Candidate, discover
 from mnemo.ingest.events import Event, EventHandler
 from mnemo.ingest.extract import Extracted, Job, extract, file_sha256
 from mnemo.ingest.pool import extract_in_processes
+from mnemo.index.updater import IndexUpdater
 from mnemo.ingest.report import RunReport
 
 #: Statuses whose outcome depends only on the file's content.
 SETTLED = ("indexed", "skipped", "failed")
+#: While files are parsed, the keyword index catches up this often (seconds).
+FLUSH_SECONDS = 2.0
 
 
 
@@ -128,7 +131,10 @@ class Syncer:
         report = self._start_run(command)
         started = time.perf_counter()
         try:
+            self.updater = IndexUpdater(self.settings, self.catalog, self.collection, self.on_event)
+            report.index_repairs = self.updater.heal()
             self._reconcile(report, sources, only_paths)
+            self._update_index(report)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             self._finish_run(report, status, error=f"{type(exc).__name__}: {exc}")
@@ -143,6 +149,20 @@ class Syncer:
         self._finish_run(report, "completed")
         self.on_event(Event("done"))
         return report
+
+    def _update_index(self, report: RunReport) -> None:
+        """Keyword index first, then embeddings, then index upkeep."""
+        started = time.perf_counter()
+        self.updater.flush()
+        report.seconds["index"] = time.perf_counter() - started
+        report.embedding = self.updater.embed()
+        report.seconds["embed"] = report.embedding.seconds
+        started = time.perf_counter()
+        changed = any(report.counts[k] for k in ("indexed", "removed", "skipped", "failed"))
+        if changed or report.embedding.embedded:
+            self.updater.forget_unused_vectors()
+        self.updater.finish()
+        report.seconds["index"] += time.perf_counter() - started
 
     def _scan(
         self, report: RunReport, sources: list[Source], only_paths: set[str] | None
@@ -316,6 +336,7 @@ class Syncer:
                     .values(size=result.size, mtime_ns=result.mtime_ns, updated_at=utcnow())
                 )
                 outcome, reason = "unchanged", None
+                mark_for_index(session, self.collection.id, doc.id)  # type: ignore[union-attr]
                 report.record(result.path, outcome)
             else:
                 existing = session.get(Document, doc.id) if doc else None
@@ -327,6 +348,7 @@ class Syncer:
                 self._log(report, result.path, outcome, reason, session)
         report.seconds["write"] = report.seconds.get("write", 0.0) + time.perf_counter() - started
         self.on_event(Event("file", path=result.path, outcome=outcome))
+        self.updater.flush_every(FLUSH_SECONDS)
 
     def _move(self, report: RunReport, doc: _Known, found: Candidate, source_id: int) -> None:
         with self.catalog.session() as session:
@@ -341,6 +363,7 @@ class Syncer:
                     updated_at=utcnow(),
                 )
             )
+            mark_for_index(session, self.collection.id, doc.id)
             self._log(report, found.path, "moved", f"from {doc.path}", session)
         self.on_event(Event("file", path=found.path, outcome="moved"))
 

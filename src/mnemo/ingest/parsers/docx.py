@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from mnemo.ingest.parsers.base import (
@@ -39,12 +40,21 @@ def _list_prefix(paragraph: object, style: str) -> str | None:
     return None
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+def _cell_text(cell: object) -> str:
+    """A cell's paragraphs, and the cells of tables nested in it, as one line."""
+    from docx.table import Table
+
+    parts = []
+    for item in cell.iter_inner_content():  # type: ignore[attr-defined]
+        if isinstance(item, Table):
+            parts += [_cell_text(c) for row in item.rows for c in row.cells]
+        else:
+            parts.append(item.text)
+    return " ".join(" ".join(parts).split()).replace("|", "\\|")
 
 
 def _table_markdown(table: object) -> str:
-    rows = [[_cell(c.text) for c in row.cells] for row in table.rows]  # type: ignore[attr-defined]
+    rows = [[_cell_text(c) for c in row.cells] for row in table.rows]  # type: ignore[attr-defined]
     rows = [r for r in rows if any(r)]
     if not rows:
         return ""
@@ -53,6 +63,23 @@ def _table_markdown(table: object) -> str:
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(lines)
+
+
+def _blocks(element: object, parent: object) -> Iterator[object]:
+    """Paragraphs and tables in body order, including those inside content controls."""
+    from docx.oxml.ns import qn
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    for child in element.iterchildren():  # type: ignore[attr-defined]
+        if child.tag == qn("w:p"):
+            yield Paragraph(child, parent)  # type: ignore[arg-type]
+        elif child.tag == qn("w:tbl"):
+            yield Table(child, parent)  # type: ignore[arg-type]
+        elif child.tag == qn("w:sdt"):  # a content control: cover pages, forms, abstracts
+            content = child.find(qn("w:sdtContent"))
+            if content is not None:
+                yield from _blocks(content, parent)
 
 
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
@@ -65,6 +92,11 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            raise ParseFailed(
+                "not a valid Word (.docx) file: not a zip package at all (an old .doc, or "
+                "another kind of file renamed?); open it and save it as .docx"
+            ) from exc
         raise ParseFailed(
             "not a valid Word (.docx) file: the zip holds no Word document; "
             "re-save it from Word or LibreOffice"
@@ -85,7 +117,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             builder.block("\n".join(list_items))
             list_items.clear()
 
-    for item in document.iter_inner_content():
+    for item in _blocks(document.element.body, document._body):
         if isinstance(item, Table):
             flush_list()
             builder.block(_table_markdown(item))

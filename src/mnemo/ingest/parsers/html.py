@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mnemo.ingest.parsers.base import ParsedDocument, ParseLimits, ParseSkipped
@@ -10,12 +11,16 @@ from mnemo.ingest.parsers.text import decode_text
 
 name = "html"
 
+# lxml refuses a decoded string that still declares its encoding (XHTML does).
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+
 
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     import trafilatura
     from lxml import html as lxml_html
 
     source, encoding = decode_text(data)
+    source = _XML_DECLARATION.sub("", source)
     try:
         tree = lxml_html.document_fromstring(source)
     except Exception as exc:  # lxml raises several unrelated types on garbage

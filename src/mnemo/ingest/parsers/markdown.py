@@ -20,16 +20,31 @@ _WIKILINK = re.compile(r"(!?)\[\[([^\[\]|#^\n]*)(?:[#^][^\[\]|\n]*)?(?:\|[^\[\]\
 # Obsidian tags: '#' then letters, digits, '_', '-', '/', with at least one non-digit.
 _TAG = re.compile(r"(?<![\w/#&'\"`])#([\w/-]*[^\W\d][\w/-]*)")
 _INLINE_CODE = re.compile(r"(`+)[^`].*?\1", re.DOTALL)
+# The target of an inline link, `[text](#anchor)`: an address, not a tag.
+_LINK_TARGET = re.compile(r"\]\([^)\n]*\)")
+# More values than any note's front matter holds: YAML aliases can make a few
+# lines expand to billions of them.
+_MAX_FRONT_MATTER_VALUES = 10_000
 
 _md = MarkdownIt("commonmark").enable("table")
 
 
-def _plain(value: Any) -> Any:
-    """Front matter as JSON-safe values (YAML dates become ISO strings)."""
+class _TooLarge(Exception):
+    pass
+
+
+def _plain(value: Any, budget: list[int]) -> Any:
+    """Front matter as JSON-safe values (YAML dates become ISO strings).
+
+    ``budget`` counts down the values still allowed; _TooLarge when spent.
+    """
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, budget) for v in value]
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -44,11 +59,17 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:
         return {}, text, None
     try:
         data = yaml.safe_load(match.group(1) or "") or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date like 2024-02-30
         return {}, text, f"front matter is not valid YAML ({str(exc).splitlines()[0]})"
+    except RecursionError:
+        return {}, text, "front matter is nested too deeply"
     if not isinstance(data, dict):
         return {}, text, "front matter is not a mapping"
-    return _plain(data), text[match.end() :], None
+    try:
+        return _plain(data, [_MAX_FRONT_MATTER_VALUES]), text[match.end() :], None
+    except (_TooLarge, RecursionError):
+        limit = f"{_MAX_FRONT_MATTER_VALUES:,}"
+        return {}, text, f"front matter is too large (over {limit} values) or nested too deeply"
 
 
 def _front_matter_tags(front: dict[str, Any]) -> list[str]:
@@ -100,6 +121,7 @@ def markdown_document(
 
     prose = _blank(text, code_spans)
     prose = _INLINE_CODE.sub(lambda m: " " * len(m.group(0)), prose)
+    prose = _LINK_TARGET.sub("] ", prose)
     links: list[str] = []
     embeds: list[str] = []
     for match in _WIKILINK.finditer(prose):

@@ -16,6 +16,8 @@ from mnemo.ingest.parsers.base import (
 name = "pdf"
 
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+# What PDF writers put in the Title field when nobody gave one (reportlab: "untitled").
+_PLACEHOLDER_TITLES = {"untitled", "untitled document", "no title"}
 
 
 def _clean(text: str) -> str:
@@ -92,6 +94,8 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             "OCR is not supported yet: run it through an OCR tool such as ocrmypdf first"
         )
     title = (metadata.get("Title") or "").strip() or None
+    if title is not None and title.lower() in _PLACEHOLDER_TITLES:
+        title = None
     parsed = builder.build(title=title, markup="text", metadata={})
     parsed.metadata["pages"] = count
     if outline_problem:

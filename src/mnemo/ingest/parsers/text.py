@@ -34,7 +34,14 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return _normalise(data.decode("utf-8-sig")), "utf-8"
     except UnicodeDecodeError:
         pass
-    matches = charset_normalizer.from_bytes(data[: 1 << 20])
+    # UTF-8 with a few damaged bytes (a stray Latin-1 byte in a log, a cut
+    # character) is still UTF-8: its valid multi-byte letters outnumber the bad bytes.
+    damaged = data.decode("utf-8-sig", errors="replace")
+    invalid = damaged.count("\ufffd")
+    if len(damaged) - len(damaged.encode("ascii", "ignore")) - invalid >= invalid:
+        return _normalise(damaged), "utf-8"
+    sample = data[: 1 << 20]
+    matches = charset_normalizer.from_bytes(sample)
     best = matches.best()
     if best is None or best.encoding is None:
         raise ParseSkipped("not valid text in any known encoding (binary?)")
@@ -42,7 +49,20 @@ def decode_text(data: bytes) -> tuple[str, str]:
     # most common legacy one (Windows-1252, a superset of Latin-1's letters).
     tied = [m.encoding for m in matches if m.chaos <= best.chaos and m.coherence >= best.coherence]
     encoding = next((e for e in _PREFERRED if e in tied), best.encoding)
+    if encoding not in _PREFERRED and _reads_as_cp1252(sample, best.chaos):
+        encoding = "cp1252"
     return _normalise(data.decode(encoding, errors="replace")), encoding
+
+
+def _reads_as_cp1252(sample: bytes, best_chaos: float) -> bool:
+    """Windows-1252 reads ``sample`` about as cleanly as the detector's favourite.
+
+    On a few words the detector has no evidence and picks among dozens of code
+    pages (``café`` came out as Urdu cp1006, ``São`` as Big5), and on a long file
+    it only samples, so accents after an ASCII start went unseen.
+    """
+    found = charset_normalizer.from_bytes(sample, cp_isolation=["cp1252"]).best()
+    return found is not None and found.encoding == "cp1252" and found.chaos <= best_chaos + 0.1
 
 
 def _normalise(text: str) -> str:

@@ -1,0 +1,64 @@
+"""From settings (or a collection's stored record) to a loaded embedder.
+
+A collection stores how its embedder was configured, secrets left out, so the
+embedder that made its vectors can be built again to embed queries, even after
+the settings name another one. Loaded embedders are kept per process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from mnemo.config import Settings
+from mnemo.embeddings import Embedder, create
+from mnemo.errors import ConfigError, EmbeddingError, MnemoError
+
+NONE = "none"
+_loaded: dict[str, Embedder] = {}
+_lock = threading.Lock()
+
+
+def configured(settings: Settings) -> dict[str, Any] | None:
+    """The settings' embedder as a storable record; None when embedding is off."""
+    cfg = settings.embedding
+    if cfg.backend == NONE:
+        return None
+    if cfg.backend == "openai-compatible":
+        if not cfg.model or not cfg.base_url:
+            raise ConfigError(
+                "embedding: the openai-compatible backend needs embedding.model and "
+                "embedding.base_url (e.g. http://localhost:11434/v1)"
+            )
+        return {"backend": cfg.backend, "model": cfg.model, "base_url": cfg.base_url}
+    record: dict[str, Any] = {"backend": cfg.backend, "model": cfg.model}
+    if cfg.backend == "sentence-transformers":
+        record["quantize"] = cfg.quantize
+    return record
+
+
+def load(record: dict[str, Any], settings: Settings) -> Embedder:
+    """The embedder a record describes (built once per process)."""
+    cache_key = json.dumps(record, sort_keys=True)
+    with _lock:
+        if cache_key in _loaded:
+            return _loaded[cache_key]
+        options = {k: v for k, v in record.items() if k != "backend"}
+        cfg = settings.embedding
+        options["batch_size"] = cfg.batch_size
+        if record["backend"] == "sentence-transformers":
+            options["device"] = cfg.device
+        if record["backend"] == "openai-compatible" and cfg.api_key is not None:
+            if record.get("base_url") == cfg.base_url:
+                options["api_key"] = cfg.api_key.get_secret_value()
+        try:
+            embedder = create(record["backend"], **options)
+        except MnemoError:
+            raise
+        except TypeError as exc:
+            raise ConfigError(f"embedding: bad options for {record['backend']} ({exc})") from exc
+        except Exception as exc:  # a plugin backend's own failure
+            raise EmbeddingError(f"embedding: cannot load {record['backend']} ({exc})") from exc
+        _loaded[cache_key] = embedder
+        return embedder

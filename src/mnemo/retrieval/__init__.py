@@ -1,0 +1,1 @@
+"""Retrieval: keyword and dense search, fusion, filters, reranking, context."""

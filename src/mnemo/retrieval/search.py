@@ -1,0 +1,277 @@
+"""Search a collection: keyword (BM25), dense, or both fused; the one function
+every front end calls.
+
+The index proposes chunk ids; the catalog decides what is shown. A chunk whose
+document version is not committed as indexed is never returned, whatever the
+index still holds, and filters are checked again on the catalog's rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from mnemo.catalog import Catalog, Chunk, Collection, Document
+from mnemo.catalog.models import CollectionEmbedder
+from mnemo.config import Settings
+from mnemo.embeddings.resolve import configured, load
+from mnemo.errors import MnemoError, QueryError
+from mnemo.index import Hit, open_store
+from mnemo.retrieval import fusion
+from mnemo.retrieval.filters import Filters
+from mnemo.retrieval.snippets import make_snippet, query_terms
+
+Mode = Literal["hybrid", "bm25", "dense"]
+MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One passage, with everything needed to cite it."""
+
+    chunk_id: str
+    document_id: str
+    path: str
+    title: str | None
+    media_type: str | None
+    page_start: int | None
+    page_end: int | None
+    heading_path: list[str]
+    ordinal: int
+    char_start: int
+    char_end: int
+    text: str
+    snippet: str
+    highlights: list[tuple[int, int]]  # matched words, as spans into ``snippet``
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)  # each retriever's own score
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    collection: str
+    mode: Mode  # what was asked for
+    used: list[str]  # retrievers that actually ran: bm25, dense, rerank
+    hits: list[SearchHit]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    embedder: str | None = None  # the embedder whose vectors served dense search
+
+
+def search(
+    query: str,
+    settings: Settings,
+    *,
+    collection: str | None = None,
+    k: int = 10,
+    mode: Mode | None = None,
+    filters: Filters | None = None,
+    rerank: bool | None = None,
+) -> SearchResponse:
+    """The ``k`` best passages for ``query`` in a collection."""
+    from mnemo.api import open_catalog
+    from mnemo.ingest.sources import get_collection
+
+    started = time.perf_counter()
+    mode = mode or settings.search.mode
+    if mode not in MODES:
+        raise QueryError(f"--mode: unknown {mode!r}; choose one of {', '.join(MODES)}")
+    if k < 1:
+        raise QueryError(f"-k must be at least 1 (got {k})")
+    filters = filters or Filters()
+    text, warnings = _clean(query, settings.search.max_query_chars)
+    name = collection or settings.collection
+    with open_catalog(settings) as catalog:
+        with catalog.session(readonly=True) as session:
+            coll = get_collection(session, name)
+            active = session.scalar(
+                select(CollectionEmbedder).where(
+                    CollectionEmbedder.collection_id == coll.id,
+                    CollectionEmbedder.state == "active",
+                )
+            )
+        response = SearchResponse(query=text, collection=name, mode=mode, used=[], hits=[])
+        response.warnings += warnings
+        retriever = _Retriever(settings, coll, active, response)
+        ranked = retriever.run(text, mode, filters)
+        hits = _hydrate(catalog, coll, ranked, filters, text)
+    if rerank if rerank is not None else settings.search.rerank_model is not None:
+        from mnemo.retrieval.rerank import rerank_hits
+
+        hits = rerank_hits(settings, text, hits)
+        response.used.append("rerank")
+    response.hits = hits[:k]
+    if not response.hits and not response.warnings:
+        response.warnings.append(_why_empty(catalog_path=settings, coll=coll, filters=filters))
+    response.seconds = time.perf_counter() - started
+    return response
+
+
+def _clean(query: str, limit: int) -> tuple[str, list[str]]:
+    text = " ".join(query.split())
+    if not text:
+        raise QueryError("empty query: give some words to search for")
+    if len(text) > limit:
+        return text[:limit], [
+            f"query cut to its first {limit:,} of {len(text):,} characters "
+            "(search.max_query_chars)"
+        ]
+    return text, []
+
+
+class _Retriever:
+    def __init__(
+        self,
+        settings: Settings,
+        collection: Collection,
+        active: CollectionEmbedder | None,
+        response: SearchResponse,
+    ) -> None:
+        self.settings = settings
+        self.collection = collection
+        self.active = active
+        self.response = response
+        self.store = open_store(settings, collection.name)
+
+    def run(self, text: str, mode: Mode, filters: Filters) -> list[tuple[Hit, dict[str, float]]]:
+        cfg = self.settings.search
+        where = filters.where()
+        depth = cfg.candidates
+        keyword: list[Hit] = []
+        dense: list[Hit] = []
+        if mode in ("bm25", "hybrid"):
+            keyword = self.store.keyword(text, where, depth)
+            self.response.used.append("bm25")
+        if mode in ("dense", "hybrid"):
+            vector = self._query_vector(text, mode)
+            if vector is not None and self.active is not None:
+                dense = self.store.dense(
+                    self.active.key,
+                    vector,
+                    where,
+                    depth,
+                    self.settings.index.ann_nprobes,
+                    self.settings.index.ann_refine_factor,
+                )
+                self.response.used.append("dense")
+            elif mode == "dense":  # nothing else to fall back on
+                keyword = self.store.keyword(text, where, depth)
+                self.response.used.append("bm25")
+        by_id = {h.chunk_id: h.score for h in keyword}
+        dense_by_id = {h.chunk_id: h.score for h in dense}
+        if keyword and dense:
+            if cfg.fusion == "rrf":
+                ranked = fusion.rrf(keyword, dense, cfg.rrf_k)
+            else:
+                ranked = fusion.convex(keyword, dense, cfg.dense_weight)
+        else:
+            ranked = list(keyword or dense)
+        out = []
+        for hit in ranked:
+            scores: dict[str, float] = {}
+            if hit.chunk_id in by_id:
+                scores["bm25"] = by_id[hit.chunk_id]
+            if hit.chunk_id in dense_by_id:
+                scores["dense"] = dense_by_id[hit.chunk_id]
+            out.append((hit, scores))
+        return out
+
+    def _query_vector(self, text: str, mode: Mode) -> Any | None:
+        fallback = "keyword search only" if mode == "hybrid" else "showing keyword results instead"
+        if configured(self.settings) is None:
+            self.response.warnings.append(
+                f"dense search is off: embedding.backend is none; {fallback}"
+            )
+            return None
+        if self.active is None:
+            self.response.warnings.append(
+                "dense search is off: this collection has no vectors yet "
+                f"(run `mnemo sync` to embed it); {fallback}"
+            )
+            return None
+        try:
+            embedder = load(self.active.config, self.settings)
+            if embedder.identity.key != self.active.key:
+                raise MnemoError(
+                    f"the embedder now loads as {embedder.identity.key}, not {self.active.key} "
+                    "which made the vectors; run `mnemo sync` to re-embed"
+                )
+            vector = embedder.embed_query(text)
+            self.response.embedder = self.active.key
+            return vector
+        except MnemoError as exc:
+            self.response.warnings.append(f"dense search is off: {exc}; {fallback}")
+            return None
+
+
+def _hydrate(
+    catalog: Catalog,
+    collection: Collection,
+    ranked: Sequence[tuple[Hit, dict[str, float]]],
+    filters: Filters,
+    query: str,
+) -> list[SearchHit]:
+    if not ranked:
+        return []
+    ids = [hit.chunk_id for hit, _ in ranked]
+    with catalog.session(readonly=True) as session:
+        rows = {
+            row.Chunk.id: row
+            for row in session.execute(
+                select(Chunk, Document)
+                .join(Document, Chunk.document_id == Document.id)
+                .where(
+                    Chunk.id.in_(ids),
+                    Document.collection_id == collection.id,
+                    Document.status == "indexed",
+                )
+            )
+        }
+    terms = query_terms(query)
+    hits = []
+    for hit, scores in ranked:
+        row = rows.get(hit.chunk_id)
+        if row is None:  # the index is ahead of or behind the catalog: trust the catalog
+            continue
+        chunk, doc = row.Chunk, row.Document
+        tags = list((doc.meta or {}).get("tags") or [])
+        if not filters.matches(doc.path, doc.media_type, tags, doc.mtime_ns / 1e9):
+            continue
+        snippet = make_snippet(chunk.text, terms)
+        hits.append(
+            SearchHit(
+                chunk_id=chunk.id,
+                document_id=doc.id,
+                path=doc.path,
+                title=doc.title,
+                media_type=doc.media_type,
+                page_start=chunk.page_start,
+                page_end=chunk.page_end,
+                heading_path=list(chunk.heading_path or []),
+                ordinal=chunk.ordinal,
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+                text=chunk.text,
+                snippet=snippet.text,
+                highlights=snippet.highlights,
+                score=hit.score,
+                scores=scores,
+            )
+        )
+    return hits
+
+
+def _why_empty(catalog_path: Settings, coll: Collection, filters: Filters) -> str:
+    from mnemo.api import status
+
+    found = status(catalog_path, collection=coll.name)
+    if found and not found[0].documents["indexed"]:
+        return f"collection {coll.name!r} has no indexed documents yet: add some with `mnemo add PATH`"
+    if not filters.empty:
+        return "no passage matches the query within the filters; try fewer filters"
+    return "no passage matches the query"
