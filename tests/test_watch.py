@@ -16,6 +16,14 @@ from sqlalchemy import select
 from mnemo.catalog import Catalog, Chunk
 
 
+def _first_run_done(cli: Callable[..., subprocess.CompletedProcess[str]]) -> bool:
+    found = cli("status", "--json")
+    if found.returncode != 0 or not found.stdout.strip():
+        return False
+    runs = [c["last_run"] for c in json.loads(found.stdout) if c["last_run"]]
+    return any(r["status"] == "completed" for r in runs)
+
+
 def wait_for(check: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -45,6 +53,7 @@ def test_watch_follows_new_edited_moved_and_deleted_files(tmp_path: Path, home: 
 
     try:
         wait_for(lambda: (home / "catalog.db").exists())
+        wait_for(lambda: _first_run_done(cli))  # the first sync loads the embedder
         time.sleep(2)  # let the watcher start
         (notes / "second.md").write_text("# Second\n\nA new note.\n")
         (notes / ".draft.md").write_text("# hidden, never indexed\n")

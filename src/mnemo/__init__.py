@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "ContextPassage",
     "Filters",
     "MnemoError",
     "RunReport",
@@ -19,6 +20,7 @@ __all__ = [
     "SearchResponse",
     "Settings",
     "add",
+    "assemble_context",
     "documents",
     "load_settings",
     "reindex",
@@ -30,6 +32,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ContextPassage": "mnemo.retrieval.context",
+    "assemble_context": "mnemo.retrieval.context",
     "Filters": "mnemo.retrieval.filters",
     "MnemoError": "mnemo.errors",
     "SearchHit": "mnemo.retrieval.search",
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
     from mnemo.config import Settings, load_settings
     from mnemo.errors import MnemoError
     from mnemo.ingest.report import RunReport
+    from mnemo.retrieval.context import ContextPassage, assemble_context
     from mnemo.retrieval.filters import Filters
     from mnemo.retrieval.search import SearchHit, SearchResponse
 

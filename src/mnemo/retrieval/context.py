@@ -1,28 +1,24 @@
 """Turn search hits into numbered, citable passages for an answering prompt.
 
-Rules, applied to the hits in rank order:
+Hits are taken in rank order. Each adds its own chunk, then up to ``neighbours``
+chunks on each side, nearest first, from the same document and section
+(identical heading path): a passage never crosses a heading. A side stops at
+the first chunk that is missing, already used, or over the budget.
 
-* A hit contributes its own chunk, then up to ``neighbours`` chunks on each side
-  (nearest first, alternating before/after), read from the catalog. Neighbours
-  come from the same document and the same section (identical heading path), so
-  a passage never crosses a heading; a side stops at the first chunk that is
-  missing, already used, from another section, or over the budget.
-* The token budget counts ``Chunk.token_count`` of every chunk used (overlap is
-  not subtracted: slightly conservative). A hit whose own chunk does not fit is
-  skipped; a later, smaller one may still fit.
-* No chunk is used twice, and a chunk whose text was already used (a copy of
-  the file elsewhere) is skipped. Passages of one document and section whose
-  chunks touch or overlap become one passage, keeping the smaller number and
-  the best score.
-* Consecutive chunks share text (the chunker's overlap); passages are joined by
-  character offsets so that text appears once, with a blank line over gaps.
-* Numbers follow the relevance of the hit a passage grew from: 1..n, no gaps.
+The budget counts ``Chunk.token_count`` of every chunk used (overlap is not
+subtracted: slightly conservative). A hit whose own chunk does not fit is
+skipped; a later, smaller one may still fit. No chunk is used twice, nor a text
+already used (a copy of the file elsewhere). Passages of one section whose
+chunks touch become one, keeping the smaller number and the best score.
+Consecutive chunks share text (the chunker's overlap), so texts are joined by
+character offsets, the shared part once, with a blank line over gaps.
+Numbers follow the relevance of the hit a passage grew from: 1..n, no gaps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -49,14 +45,11 @@ class ContextPassage:
 
 @dataclass
 class _Group:
-    """A run of consecutive chunks (by ordinal) of one document section."""
+    """Consecutive chunks (by ordinal) of one document section."""
 
     number: int
-    document_id: str
-    lo: int
-    hi: int
     score: float
-    ordinals: set[int] = field(default_factory=set)
+    chunks: list[Chunk]  # in document order
 
 
 def assemble_context(
@@ -76,70 +69,47 @@ def assemble_context(
         return []
     docs, chunks = _load(settings, {h.document_id for h in hits}, collection)
     by_id = {c.id: c for doc_chunks in chunks.values() for c in doc_chunks.values()}
-    used: dict[str, _Group] = {}  # chunk id -> the passage it went into
-    hashes: set[str] = set()
-    spent = 0
+    used: dict[str, _Group] = {}  # chunk id -> the group it went into
+    texts: set[str] = set()
     groups: list[_Group] = []
+    spent = 0
 
-    def take(chunk: Chunk, group: _Group) -> None:
+    def fits(chunk: Chunk, heading: list[str]) -> bool:
+        return (
+            chunk.id not in used
+            and chunk.text_hash not in texts
+            and list(chunk.heading_path or []) == heading
+            and spent + chunk.token_count <= max_tokens
+        )
+
+    def take(chunk: Chunk, group: _Group, before: bool = False) -> None:
         nonlocal spent
         used[chunk.id] = group
-        hashes.add(chunk.text_hash)
+        texts.add(chunk.text_hash)
         spent += chunk.token_count
-        group.ordinals.add(chunk.ordinal)
-        group.lo, group.hi = min(group.lo, chunk.ordinal), max(group.hi, chunk.ordinal)
+        group.chunks.insert(0 if before else len(group.chunks), chunk)
 
     for hit in hits:
         chunk = by_id.get(hit.chunk_id)
         if chunk is not None and chunk.id in used:  # already shown, maybe as a neighbour
             used[chunk.id].score = max(used[chunk.id].score, hit.score)
             continue
-        if chunk is None or chunk.text_hash in hashes:  # not indexed, or a copy's text
+        heading = list(chunk.heading_path or []) if chunk is not None else []
+        if chunk is None or not fits(chunk, heading):  # not indexed, a copy, or too big
             continue
-        if spent + chunk.token_count > max_tokens:
-            continue
-        group = _Group(len(groups) + 1, chunk.document_id, chunk.ordinal, chunk.ordinal, hit.score)
+        group = _Group(len(groups) + 1, hit.score, [])
         groups.append(group)
         take(chunk, group)
-        doc_chunks = chunks[chunk.document_id]
-        open_sides = {-1: True, 1: True}
+        siblings, sides = chunks[chunk.document_id], [-1, 1]
         for _ in range(neighbours):
-            for side in (-1, 1):
-                if not open_sides[side]:
-                    continue
-                near = doc_chunks.get(group.lo - 1 if side < 0 else group.hi + 1)
-                if (
-                    near is None
-                    or near.id in used
-                    or near.text_hash in hashes
-                    or list(near.heading_path or []) != list(chunk.heading_path or [])
-                    or spent + near.token_count > max_tokens
-                ):
-                    open_sides[side] = False
+            for side in list(sides):
+                edge = group.chunks[0] if side < 0 else group.chunks[-1]
+                near = siblings.get(edge.ordinal + side)
+                if near is not None and fits(near, heading):
+                    take(near, group, before=side < 0)
                 else:
-                    take(near, group)
-    passages = []
-    for number, group in enumerate(_merge(groups, chunks), start=1):
-        parts = [chunks[group.document_id][o] for o in sorted(group.ordinals)]
-        doc = docs[group.document_id]
-        pages_from = [c.page_start for c in parts if c.page_start is not None]
-        pages_to = [c.page_end for c in parts if c.page_end is not None]
-        passages.append(
-            ContextPassage(
-                number=number,
-                document_id=doc.id,
-                path=doc.path,
-                title=doc.title,
-                heading_path=list(parts[0].heading_path or []),
-                page_start=min(pages_from) if pages_from else None,
-                page_end=max(pages_to) if pages_to else None,
-                chunk_ids=[c.id for c in parts],
-                text=join_chunks(parts),
-                tokens=sum(c.token_count for c in parts),
-                score=group.score,
-            )
-        )
-    return passages
+                    sides.remove(side)
+    return [_passage(n, g, docs) for n, g in enumerate(_merge(groups), start=1)]
 
 
 def join_chunks(parts: Sequence[Chunk]) -> str:
@@ -154,30 +124,50 @@ def join_chunks(parts: Sequence[Chunk]) -> str:
     return text
 
 
-def _merge(groups: list[_Group], chunks: dict[str, dict[int, Chunk]]) -> list[_Group]:
-    """Join groups of one document section whose ordinals touch; ordered by number."""
+def _merge(groups: list[_Group]) -> list[_Group]:
+    """Join groups of one document section whose chunks touch; ordered by number."""
     merged: list[_Group] = []
-    for group in sorted(groups, key=lambda g: (g.document_id, g.lo)):
-        last = merged[-1] if merged else None
-        doc = chunks[group.document_id]
+    for group in sorted(groups, key=lambda g: (g.chunks[0].document_id, g.chunks[0].ordinal)):
+        last = merged[-1].chunks[-1] if merged else None
+        first = group.chunks[0]
         if (
             last is not None
-            and last.document_id == group.document_id
-            and group.lo <= last.hi + 1
-            and doc[group.lo].heading_path == doc[last.hi].heading_path
+            and last.document_id == first.document_id
+            and first.ordinal == last.ordinal + 1
+            and last.heading_path == first.heading_path
         ):
-            last.ordinals |= group.ordinals
-            last.hi, last.number = max(last.hi, group.hi), min(last.number, group.number)
-            last.score = max(last.score, group.score)
+            merged[-1].chunks += group.chunks
+            merged[-1].number = min(merged[-1].number, group.number)
+            merged[-1].score = max(merged[-1].score, group.score)
         else:
             merged.append(group)
     return sorted(merged, key=lambda g: g.number)
 
 
+def _passage(number: int, group: _Group, docs: dict[str, Document]) -> ContextPassage:
+    parts = group.chunks
+    doc = docs[parts[0].document_id]
+    starts = [c.page_start for c in parts if c.page_start is not None]
+    ends = [c.page_end for c in parts if c.page_end is not None]
+    return ContextPassage(
+        number=number,
+        document_id=doc.id,
+        path=doc.path,
+        title=doc.title,
+        heading_path=list(parts[0].heading_path or []),
+        page_start=min(starts) if starts else None,
+        page_end=max(ends) if ends else None,
+        chunk_ids=[c.id for c in parts],
+        text=join_chunks(parts),
+        tokens=sum(c.token_count for c in parts),
+        score=group.score,
+    )
+
+
 def _load(
     settings: Settings, document_ids: set[str], collection: str | None
 ) -> tuple[dict[str, Document], dict[str, dict[int, Chunk]]]:
-    """Indexed documents among ``document_ids`` and their chunks by ordinal."""
+    """Indexed documents among ``document_ids``, and their chunks by ordinal."""
     from mnemo.api import open_catalog
     from mnemo.ingest.sources import get_collection
 
