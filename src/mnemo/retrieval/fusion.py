@@ -1,8 +1,9 @@
 """Combining the keyword and the dense ranking into one.
 
-Convex combination of normalised scores beats reciprocal-rank fusion on both
-shared sets (docs/benchmarks.md): RRF throws the scores away, and with them
-how much better the first hit is than the tenth. Keyword scores (BM25) are
+Convex combination of normalised scores is the default: RRF throws the scores
+away, and with them how much better the first hit is than the tenth, and it
+lost to dense alone on both shared sets (issue 3). benchmarks/retrieval.py
+measures both and tunes the weight on msmarco. Keyword scores (BM25) are
 min-max normalised per query; dense scores are cosines, whose scale is the
 same for every query, so they are min-max normalised with a fixed ceiling of
 1 (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023).
