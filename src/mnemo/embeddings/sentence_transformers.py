@@ -111,6 +111,7 @@ def _quantize_linear_layers(model: object) -> None:
         warnings.simplefilter("ignore")  # torch marks eager-mode quantization deprecated
         from torch.ao.quantization import quantize_dynamic
 
+        # In place: auto_model is a read-only property, so assigning a copy would
+        # leave the model running unquantized.
         transformer = model[0].auto_model  # type: ignore[index]
-        quantized = quantize_dynamic(transformer, {torch.nn.Linear}, dtype=torch.qint8)
-        model[0].auto_model = quantized  # type: ignore[index]
+        quantize_dynamic(transformer, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
