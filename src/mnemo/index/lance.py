@@ -224,7 +224,7 @@ class LanceStore:
         if table is None:
             return False
         with self._errors("list its indexes"):
-            return any(kind in str(ix.index_type) for ix in table.list_indices())
+            return any(kind.lower() in str(ix.index_type).lower() for ix in table.list_indices())
 
     def ensure_text_index(self) -> None:
         from lancedb.index import FTS
@@ -253,7 +253,9 @@ class LanceStore:
         with self._errors("build its vector index"):
             table.create_index(
                 "vector",
-                config=IvfSq(distance_type="dot", num_partitions=max(1, int(rows**0.5))),
+                # A partition size, not a count: optimize() keeps it as rows grow
+                # (a fixed count was retrained down to 7 partitions by LanceDB 0.40).
+                config=IvfSq(distance_type="dot", target_partition_size=1000),
             )
         return True
 

@@ -391,3 +391,7 @@ class IndexUpdater:
             self.store.ensure_vector_index(key, self.settings.index.ann_min_rows)
         minutes = self.settings.index.keep_versions_minutes
         self.store.optimize(timedelta(minutes=minutes))
+        # Planner statistics: without them SQLite answered the search's chunk
+        # lookup by scanning every chunk (194 ms -> 2.6 ms at 200k chunks).
+        with self.catalog.engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA optimize=0x10002")
