@@ -256,16 +256,16 @@ class IndexUpdater:
         if building is not None:
             self._switch_if_complete(active, building, report)
 
+    def _embedder_rows(self, session: object) -> list[CollectionEmbedder]:
+        query = select(CollectionEmbedder).where(
+            CollectionEmbedder.collection_id == self.collection.id
+        )
+        return list(session.scalars(query))  # type: ignore[attr-defined]
+
     def _settled(self, record: dict[str, object]) -> bool:
         """Nothing to do for the configured embedder (checked without loading it)."""
         with self.catalog.session(readonly=True) as session:
-            rows = list(
-                session.scalars(
-                    select(CollectionEmbedder).where(
-                        CollectionEmbedder.collection_id == self.collection.id
-                    )
-                )
-            )
+            rows = self._embedder_rows(session)
             if len(rows) != 1 or rows[0].config != record:
                 return False
             return not catalog_rows.count_missing(session, self.collection.id, rows[0].key)
@@ -275,13 +275,7 @@ class IndexUpdater:
     ) -> tuple[CollectionEmbedder, CollectionEmbedder | None]:
         key = target.identity.key
         with self.catalog.session() as session:
-            rows = list(
-                session.scalars(
-                    select(CollectionEmbedder).where(
-                        CollectionEmbedder.collection_id == self.collection.id
-                    )
-                )
-            )
+            rows = self._embedder_rows(session)
             active = next((r for r in rows if r.state == "active"), None)
             building = next((r for r in rows if r.state == "building"), None)
             if active is None:
