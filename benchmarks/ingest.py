@@ -1,8 +1,19 @@
-"""Ingestion benchmark: parse + chunk + catalog throughput, and PDF library comparison.
+"""Ingestion benchmark: parse + chunk + catalog throughput, end-to-end throughput
+with embeddings against raw sentence-transformers encoding, and PDF library
+comparison.
 
     python benchmarks/ingest.py                          # 2,000 generated mixed files
-    python benchmarks/ingest.py --generate 0 --pdf-dir DIR   # real PDFs only
+    python benchmarks/ingest.py --generate 0 --embed-files 300   # embeddings only
+    python benchmarks/ingest.py --generate 0 --embed-files 0 --pdf-dir DIR   # real PDFs only
     python benchmarks/ingest.py --pdf-dir DIR --json out.json
+
+The parse/chunk/catalog runs have embedding off (``embedding.backend = none``)
+so that they stay comparable with the figures before embeddings existed. The
+embedding section generates its own corpus (``--embed-files``), runs
+``mnemo add`` end to end with the default embedder, then, in a fresh process,
+encodes exactly the texts Mnemo embedded with plain sentence-transformers
+(``SentenceTransformer.encode``, batch 64, all of them in one call, same
+threads): the pipeline's overhead is the difference.
 
 The generated corpus is built from the real passages in ../shared/bench/data
 (msmarco, dbpedia corpus.jsonl), read at run time; nothing from them is stored
@@ -118,7 +129,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for name in ("pypdfium2", "pypdf", "pdfminer.six", "semantic-text-splitter", "tokenizers"):
+    for name in ("pypdfium2", "pypdf", "pdfminer.six", "semantic-text-splitter", "tokenizers", "sentence-transformers", "torch"):
         try:
             from importlib.metadata import version
 
@@ -269,14 +280,20 @@ def tree_bytes(root: Path) -> int:
 # -- one Mnemo run, in a child process ---------------------------------------------
 
 
-def child_ingest(corpus: Path, workers: int) -> dict[str, Any]:
-    """Runs inside the child: ``api.add`` with a fresh data dir, then a no-op ``api.sync``."""
+def child_ingest(corpus: Path, workers: int, texts_out: Path | None = None) -> dict[str, Any]:
+    """Runs inside the child: ``api.add`` with a fresh data dir, then a no-op ``api.sync``.
+
+    With ``texts_out`` the default embedder is on and the texts it embedded are
+    written there (one JSON list); without, embedding is off."""
     from mnemo import api
     from mnemo.config import load_settings
 
     home = Path(tempfile.mkdtemp(prefix="mnemo-bench-home-"))
     try:
-        settings = load_settings(home, {"ingest": {"workers": workers}})
+        overrides: dict[str, Any] = {"ingest": {"workers": workers}}
+        if texts_out is None:
+            overrides["embedding"] = {"backend": "none"}
+        settings = load_settings(home, overrides)
         started = time.perf_counter()
         report = api.add([corpus], settings)
         wall = time.perf_counter() - started
@@ -289,10 +306,22 @@ def child_ingest(corpus: Path, workers: int) -> dict[str, Any]:
             if o.outcome in ("skipped", "failed"):
                 key = f"{o.outcome}: {(o.reason or '')[:60]}"
                 reasons[key] = reasons.get(key, 0) + 1
+        embedding: dict[str, Any] = {}
+        if texts_out is not None:
+            texts = embedded_texts(settings)
+            texts_out.write_text(json.dumps(texts))
+            embedding = {
+                "embedder": report.embedding.embedder,
+                "embedded": report.embedding.embedded,
+                "unique_texts": len(texts),
+                "seconds": report.embedding.seconds,
+                "error": report.embedding.error,
+            }
         started = time.perf_counter()
         again = api.sync(settings)
         noop = time.perf_counter() - started
         return {
+            "embedding": embedding,
             "workers_setting": workers,
             "wall_s": wall,
             "report_total_s": report.seconds.get("total"),
@@ -322,6 +351,121 @@ def child_ingest(corpus: Path, workers: int) -> dict[str, Any]:
         }
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def embedded_texts(settings: Any) -> list[str]:
+    """The distinct strings the embedder was given: each chunk's embedding input."""
+    from sqlalchemy import select
+
+    from mnemo.api import open_catalog
+    from mnemo.catalog import Chunk, Document
+    from mnemo.embeddings.inputs import embedding_input
+
+    texts: dict[str, str] = {}
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        for chunk, doc in session.execute(
+            select(Chunk, Document).join(Document, Chunk.document_id == Document.id)
+        ):
+            texts.setdefault(chunk.embed_hash, embedding_input(doc.title, chunk.heading_path or [], chunk.text))
+    return list(texts.values())
+
+
+def child_encode(texts_file: Path, batch_size: int) -> dict[str, Any]:
+    """Runs inside the child: plain sentence-transformers on the same texts."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from mnemo.embeddings.sentence_transformers import default_model_path
+
+    texts = json.loads(texts_file.read_text())
+    started = time.perf_counter()
+    model = SentenceTransformer(str(default_model_path()), device="cpu", local_files_only=True)
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    encode_s = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "texts": len(texts),
+        "dimension": int(vectors.shape[1]),
+        "batch_size": batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "model_load_s": load_s,
+        "encode_s": encode_s,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def _child(*arguments: str) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def embed_run(corpus: Path) -> dict[str, Any]:
+    """``mnemo add`` with embeddings, then raw encoding of the same texts; each in its own process."""
+    with tempfile.TemporaryDirectory(prefix="mnemo-bench-texts-") as scratch:
+        texts_file = Path(scratch) / "texts.json"
+        say("running add with the default embedder ...")
+        mnemo_run = _child("--child-ingest", str(corpus), "--child-workers", "0", "--child-texts", str(texts_file))
+        say("running raw sentence-transformers on the same texts ...")
+        raw = _child("--child-encode", str(texts_file))
+    wall = mnemo_run["wall_s"]
+    emb = mnemo_run["embedding"]
+    counts = mnemo_run["counts"]
+    raw_total = raw["model_load_s"] + raw["encode_s"]
+    return {
+        "files": sum(counts[k] for k in ("indexed", "skipped", "failed")),
+        "counts": counts,
+        "chunks": mnemo_run["chunks"],
+        "embedded": emb["embedded"],
+        "unique_texts": emb["unique_texts"],
+        "embedder": emb["embedder"],
+        "error": emb["error"],
+        "mnemo": {
+            "wall_s": round(wall, 1),
+            "chunks_per_s": round(mnemo_run["chunks"] / wall, 1),
+            "embedding_step_s": round(emb["seconds"], 1),
+            "before_embedding_s": round(wall - emb["seconds"], 1),
+            "stage_seconds": {k: round(v, 2) for k, v in mnemo_run["stage_seconds"].items()},
+            "cpu_s": {k: round(v, 1) for k, v in mnemo_run["cpu_s"].items()},
+            "peak_rss_mb": {k: round(v, 1) for k, v in mnemo_run["peak_rss_mb"].items()},
+        },
+        "raw": {
+            "texts": raw["texts"],
+            "batch_size": raw["batch_size"],
+            "torch_threads": raw["torch_threads"],
+            "model_load_s": round(raw["model_load_s"], 1),
+            "encode_s": round(raw["encode_s"], 1),
+            "texts_per_s": round(raw["texts"] / raw["encode_s"], 1),
+            "peak_rss_mb": round(raw["peak_rss_mb"], 1),
+        },
+        # Mnemo's whole run (read, parse, chunk, write, model load, embed, index)
+        # against raw encoding of the same texts, with and without the model load.
+        "overhead_vs_encode": round(wall / raw["encode_s"] - 1, 3),
+        "overhead_vs_load_and_encode": round(wall / raw_total - 1, 3),
+    }
+
+
+def print_embed_run(r: dict[str, Any]) -> None:
+    say(
+        table(
+            ["run", "texts embedded", "wall s", "chunks/s", "peak RSS MB"],
+            [
+                ["mnemo add (read, parse, chunk, write, load model, embed, index)", r["unique_texts"],
+                 r["mnemo"]["wall_s"], r["mnemo"]["chunks_per_s"], r["mnemo"]["peak_rss_mb"]["parent"]],
+                [f"raw encode, batch {r['raw']['batch_size']}, {r['raw']['torch_threads']} threads (model load {r['raw']['model_load_s']} s not counted)",
+                 r["raw"]["texts"], r["raw"]["encode_s"], r["raw"]["texts_per_s"], r["raw"]["peak_rss_mb"]],
+            ],
+        )
+    )
+    say()
+    say(f"Mnemo's overhead on raw encoding: {100 * r['overhead_vs_encode']:.1f} % "
+        f"({100 * r['overhead_vs_load_and_encode']:.1f} % counting the model load in both); "
+        f"embedding step {r['mnemo']['embedding_step_s']} s, everything before it {r['mnemo']['before_embedding_s']} s")
+    say()
 
 
 def ingest(corpus: Path, workers: int, label: str) -> dict[str, Any]:
@@ -791,10 +935,16 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write all figures here")
     parser.add_argument("--child-ingest", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-workers", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-texts", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-encode", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--embed-files", type=int, default=300, help="files in the corpus for the embedding run (0: none)")
     args = parser.parse_args()
 
     if args.child_ingest:
-        print(json.dumps(child_ingest(args.child_ingest, args.child_workers)))
+        print(json.dumps(child_ingest(args.child_ingest, args.child_workers, args.child_texts)))
+        return 0
+    if args.child_encode:
+        print(json.dumps(child_encode(args.child_encode, batch_size=64)))
         return 0
 
     results: dict[str, Any] = {
@@ -843,6 +993,14 @@ def main() -> int:
             print_profile(results["generated_profile"])
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
+
+    if args.embed_files:
+        with tempfile.TemporaryDirectory(prefix="mnemo-bench-embed-") as work:
+            corpus = Path(work) / "corpus"
+            generate(corpus, args.embed_files, args.data, args.seed + 1)
+            say(f"## End to end with embeddings: {args.embed_files} generated files")
+            results["embedding"] = embed_run(corpus)
+        print_embed_run(results["embedding"])
 
     if args.pdf_dir:
         files = pdf_files(args.pdf_dir, args.pdf_limit, args.seed)

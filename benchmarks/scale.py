@@ -485,7 +485,7 @@ class Stages:
         targets = [
             (mnemo.api, "open_catalog", "catalog open"),
             (mnemo.ingest.sources, "get_collection", "collection lookup"),
-            (search_mod, "open_store", "index open"),
+            (search_mod, "reader", "index open"),
             (search_mod._Retriever, "_query_vector", "embed query"),
             (LanceStore, "keyword", "full-text search"),
             (LanceStore, "dense", "vector search"),

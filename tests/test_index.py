@@ -7,6 +7,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,30 +94,62 @@ def test_switching_embedders_keeps_old_vectors_serving_until_the_new_are_complet
 
 
 def test_approximate_vector_index_keeps_recall(tmp_path: Path) -> None:
-    """Past the threshold an IVF index is built; its top 10 agree with exact search."""
+    """Past the threshold an IVF index is built; its top 10 agree with exact search,
+    also after many small syncs and after the collection has doubled."""
+    from datetime import timedelta
+
+    from mnemo.index.lance import MAX_INDEX_SEGMENTS
     from mnemo.index.rows import ChunkRow, vector_table_rows
 
     rng = np.random.default_rng(7)
-    dim, clusters, rows = 64, 40, 6000
+    dim, clusters = 64, 40
     centres = rng.normal(size=(clusters, dim))
-    data = centres[rng.integers(0, clusters, rows)] + 0.35 * rng.normal(size=(rows, dim))
-    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
-    chunks = [
-        ChunkRow(f"c{i}", f"d{i}", f"h{i}", "", f"/x/{i}.md", "text/markdown", 0.0, [])
-        for i in range(rows)
-    ]
+
+    def rows(start: int, count: int) -> Any:
+        data = centres[rng.integers(0, clusters, count)] + 0.35 * rng.normal(size=(count, dim))
+        data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+        chunks = [
+            ChunkRow(f"c{i}", f"d{i}", f"h{i}", "", f"/x/{i}.md", "text/markdown", 0.0, [])
+            for i in range(start, start + count)
+        ]
+        return vector_table_rows(chunks, data, dim)
+
+    def recall() -> float:
+        queries = rng.normal(size=(50, dim)) + centres[rng.integers(0, clusters, 50)]
+        queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+        found = []
+        for query in queries:
+            exact = {h.chunk_id for h in store.dense("k", query, None, 10, 32, 4, exact=True)}
+            approx = {h.chunk_id for h in store.dense("k", query, None, 10, 32, 4)}
+            found.append(len(exact & approx) / 10)
+        return float(np.mean(found))
+
     store = LanceStore(tmp_path / "index")
-    store.add_vectors("k", vector_table_rows(chunks, data, dim))
+    store.add_vectors("k", rows(0, 6000))
     assert not store.ensure_vector_index("k", min_rows=10_000)  # below the threshold: exact
+    assert store.vector_index("k") is None
     assert store.ensure_vector_index("k", min_rows=5_000)
-    queries = rng.normal(size=(50, dim)) + centres[rng.integers(0, clusters, 50)]
-    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
-    recalls = []
-    for query in queries:
-        exact = {h.chunk_id for h in store.dense("k", query, None, 10, 32, 4, exact=True)}
-        approx = {h.chunk_id for h in store.dense("k", query, None, 10, 32, 4)}
-        recalls.append(len(exact & approx) / 10)
-    assert float(np.mean(recalls)) >= 0.95
+    assert store.vector_index("k") == {
+        "name": "vector_ivf_6000", "trained_rows": 6000, "segments": 1, "unindexed_rows": 0
+    }
+    assert recall() >= 0.95
+
+    # Small syncs: each folds its rows in as one more segment, never more than the cap.
+    total = 6000
+    for _ in range(MAX_INDEX_SEGMENTS + 3):
+        store.add_vectors("k", rows(total, 50))
+        total += 50
+        store.optimize(timedelta(0))
+        store.ensure_vector_index("k", min_rows=5_000)
+        assert store.vector_index("k")["segments"] <= MAX_INDEX_SEGMENTS
+    # The collection doubles: the index is retrained at its new size.
+    store.add_vectors("k", rows(total, 7000))
+    total += 7000
+    store.optimize(timedelta(0))
+    store.ensure_vector_index("k", min_rows=5_000)
+    index = store.vector_index("k")
+    assert index["trained_rows"] == total and index["segments"] == 1
+    assert recall() >= 0.95
 
 
 def test_old_versions_are_cleaned_up(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 TEXT = "text"
 VECTOR_PREFIX = "vectors_"
+VECTOR_INDEX_PREFIX = "vector_ivf_"  # + the row count it was trained on
+MAX_INDEX_SEGMENTS = 8
 # Rust-side warnings (deprecations, "unindexed rows") are not the user's business.
 os.environ.setdefault("LANCE_LOG", "error")
 logging.getLogger("lance").setLevel(logging.ERROR)
@@ -69,13 +71,18 @@ def _sql_list(values: Sequence[str]) -> str:
 class LanceStore:
     """The index of one collection, in ``root`` (a folder of Lance tables)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, consistency: timedelta | None = None) -> None:
+        """``consistency``: how stale reads may be when another handle (or process)
+        writes; ``timedelta(0)`` checks for a newer table version on every read,
+        which a handle kept open between searches needs. None never checks (a
+        handle that does its own writes)."""
         import lancedb
 
         self.root = root
+        self._consistency = consistency
         with self._errors("open"):
             root.mkdir(parents=True, exist_ok=True)
-            self._db = lancedb.connect(str(root))
+            self._db = lancedb.connect(str(root), read_consistency_interval=consistency)
         self._tables: dict[str, Any] = {}
 
     @contextmanager
@@ -125,7 +132,7 @@ class LanceStore:
     def drop_all(self) -> None:
         self._tables.clear()
         shutil.rmtree(self.root, ignore_errors=True)
-        self.__init__(self.root)  # type: ignore[misc]
+        self.__init__(self.root, self._consistency)  # type: ignore[misc]
 
     # -- writes -------------------------------------------------------------------
 
@@ -236,16 +243,29 @@ class LanceStore:
             table.create_index("content", config=FTS(stem=True, remove_stop_words=True))
 
     def ensure_vector_index(self, embedder_key: str, min_rows: int) -> bool:
-        """Build an approximate index once exact search gets slow; True if one exists."""
+        """Build an approximate index once exact search gets slow, and rebuild it
+        when it has gone stale; True if one exists.
+
+        Each ``optimize`` folds new rows in as another index segment on the old
+        partition centroids, and a query searches every segment. So the index is
+        retrained when segments pile up (``MAX_INDEX_SEGMENTS``) or the table has
+        doubled since training (partitions would hold twice the rows they were
+        sized for). The row count at training is kept in the index's name.
+        """
         name = vector_table(embedder_key)
         table = self._table(name)
         if table is None:
             return False
-        if self._has_index(name, "IVF"):
-            return True
-        rows = table.count_rows()
-        if rows < min_rows:
-            return False
+        with self._errors("list its indexes"):
+            rows = table.count_rows()
+            current = [ix.name for ix in table.list_indices() if "ivf" in str(ix.index_type).lower()]
+            if current:
+                segments = table.index_stats(current[0]).num_indices
+                trained = _trained_rows(current[0])
+                if segments <= MAX_INDEX_SEGMENTS and trained and rows <= 2 * trained:
+                    return True
+            elif rows < min_rows:
+                return False
         from lancedb.index import IvfSq
 
         # IVF with int8 scalar quantization, re-scored exactly (refine_factor):
@@ -253,11 +273,34 @@ class LanceStore:
         with self._errors("build its vector index"):
             table.create_index(
                 "vector",
-                # A partition size, not a count: optimize() keeps it as rows grow
-                # (a fixed count was retrained down to 7 partitions by LanceDB 0.40).
+                # A partition size, not a count, so that partitions stay small
+                # whatever the table's size when (re)trained.
                 config=IvfSq(distance_type="dot", target_partition_size=1000),
+                name=f"{VECTOR_INDEX_PREFIX}{rows}",
+                replace=True,
             )
+            for old in current:
+                if old != f"{VECTOR_INDEX_PREFIX}{rows}":
+                    table.drop_index(old)
         return True
+
+    def vector_index(self, embedder_key: str) -> dict[str, Any] | None:
+        """The approximate index of an embedder's vectors: name, rows at training,
+        segments, rows not yet indexed; None without one."""
+        table = self._table(vector_table(embedder_key))
+        if table is None:
+            return None
+        with self._errors("list its indexes"):
+            for ix in table.list_indices():
+                if "ivf" in str(ix.index_type).lower():
+                    stats = table.index_stats(ix.name)
+                    return {
+                        "name": ix.name,
+                        "trained_rows": _trained_rows(ix.name),
+                        "segments": stats.num_indices,
+                        "unindexed_rows": stats.num_unindexed_rows,
+                    }
+        return None
 
     def optimize(self, keep: timedelta) -> None:
         """Fold new rows into the indexes, compact files, delete versions older than ``keep``."""
@@ -265,6 +308,13 @@ class LanceStore:
             table = self._table(name)
             with self._errors("optimize"):
                 table.optimize(cleanup_older_than=keep)
+
+
+def _trained_rows(index_name: str) -> int | None:
+    """Rows an index was trained on, from its name (None for an index built
+    before names carried it: it is rebuilt once)."""
+    suffix = index_name.removeprefix(VECTOR_INDEX_PREFIX)
+    return int(suffix) if suffix != index_name and suffix.isdigit() else None
 
 
 def _hits(result: pa.Table, column: str, to_score: Any) -> list[Hit]:

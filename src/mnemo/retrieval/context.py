@@ -174,14 +174,12 @@ def _load(
     docs: dict[str, Document] = {}
     chunks: dict[str, dict[int, Chunk]] = {}
     with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
-        query = (
-            select(Chunk, Document)
-            .join(Document, Chunk.document_id == Document.id)
-            .where(Document.id.in_(document_ids), Document.status == "indexed")
-        )
-        if collection is not None:
-            query = query.where(Document.collection_id == get_collection(session, collection).id)
-        for chunk, doc in session.execute(query):
-            docs[doc.id] = doc
-            chunks.setdefault(doc.id, {})[chunk.ordinal] = chunk
+        wanted = get_collection(session, collection).id if collection is not None else None
+        # Documents by primary key, collection and status checked here: with them
+        # in SQL, SQLite walks every indexed document of the collection instead.
+        for doc in session.scalars(select(Document).where(Document.id.in_(document_ids))):
+            if doc.status == "indexed" and wanted in (None, doc.collection_id):
+                docs[doc.id] = doc
+        for chunk in session.scalars(select(Chunk).where(Chunk.document_id.in_(list(docs)))):
+            chunks.setdefault(chunk.document_id, {})[chunk.ordinal] = chunk
     return docs, chunks
