@@ -22,6 +22,7 @@ queries, and takes over once it covers every chunk.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -47,7 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_DOCUMENTS = 200  # documents rewritten per index commit
-EMBED_PAGE = 1024  # chunks embedded per catalog and index commit
+# Chunks embedded per catalog and index commit. Batches are sorted by length
+# within a page, so a larger page pads less (1024: 4 % slower than one sort
+# over 2,048 texts; 256: 20 %).
+EMBED_PAGE = 4096
 
 
 class IndexUpdater:
@@ -214,6 +218,21 @@ class IndexUpdater:
         return written
 
     # -- 2. embed -------------------------------------------------------------------
+
+    def preload(self) -> None:
+        """Load the embedder in a background thread, e.g. while workers parse:
+        importing torch and the model takes seconds the embed step then saves.
+        A failure is left for :meth:`embed` to report."""
+
+        def load_quietly() -> None:
+            try:
+                record = configured(self.settings)
+                if record is not None:
+                    load(record, self.settings)
+            except Exception:  # noqa: BLE001 - embed() loads again and says why
+                log.debug("embedder preload failed", exc_info=True)
+
+        threading.Thread(target=load_quietly, name="mnemo-embedder-preload", daemon=True).start()
 
     def embed(self) -> EmbeddingReport:
         """Embed what is missing for the collection's embedders; switch over when done."""

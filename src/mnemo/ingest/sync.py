@@ -311,6 +311,7 @@ class Syncer:
             for job in jobs:
                 yield self._timed(report, extract(job))
             return
+        self.updater.preload()  # this process would only wait for the workers
         for result in extract_in_processes(jobs, workers):
             yield self._timed(report, result)
 
