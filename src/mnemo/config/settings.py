@@ -124,7 +124,7 @@ class SearchSettings(BaseModel):
         "convex", description="hybrid: score-normalised convex combination, or reciprocal rank."
     )
     dense_weight: float = Field(
-        0.7, ge=0, le=1, description="convex fusion: weight of the dense score."
+        0.8, ge=0, le=1, description="convex fusion: weight of the dense score (tuned on msmarco)."
     )
     rrf_k: int = Field(60, ge=1, description="rrf fusion: the k in 1/(k + rank).")
     candidates: int = Field(
