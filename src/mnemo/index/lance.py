@@ -258,7 +258,7 @@ class LanceStore:
             return False
         with self._errors("list its indexes"):
             rows = table.count_rows()
-            current = [ix.name for ix in table.list_indices() if "ivf" in str(ix.index_type).lower()]
+            current = _ivf_indexes(table)
             if current:
                 segments = table.index_stats(current[0]).num_indices
                 trained = _trained_rows(current[0])
@@ -291,15 +291,14 @@ class LanceStore:
         if table is None:
             return None
         with self._errors("list its indexes"):
-            for ix in table.list_indices():
-                if "ivf" in str(ix.index_type).lower():
-                    stats = table.index_stats(ix.name)
-                    return {
-                        "name": ix.name,
-                        "trained_rows": _trained_rows(ix.name),
-                        "segments": stats.num_indices,
-                        "unindexed_rows": stats.num_unindexed_rows,
-                    }
+            for name in _ivf_indexes(table):
+                stats = table.index_stats(name)
+                return {
+                    "name": name,
+                    "trained_rows": _trained_rows(name),
+                    "segments": stats.num_indices,
+                    "unindexed_rows": stats.num_unindexed_rows,
+                }
         return None
 
     def optimize(self, keep: timedelta) -> None:
@@ -308,6 +307,11 @@ class LanceStore:
             table = self._table(name)
             with self._errors("optimize"):
                 table.optimize(cleanup_older_than=keep)
+
+
+def _ivf_indexes(table: Any) -> list[str]:
+    """Names of a table's IVF vector indexes (index_type reads "IvfSq", "IvfPq", ...)."""
+    return [ix.name for ix in table.list_indices() if "ivf" in str(ix.index_type).lower()]
 
 
 def _trained_rows(index_name: str) -> int | None:
