@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
+    "Citation",
     "ContextPassage",
     "Filters",
     "MnemoError",
@@ -20,6 +22,7 @@ __all__ = [
     "SearchResponse",
     "Settings",
     "add",
+    "ask",
     "assemble_context",
     "documents",
     "load_settings",
@@ -32,6 +35,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Answer": "mnemo.generation.types",
+    "Citation": "mnemo.generation.types",
+    "ask": "mnemo.api",
     "ContextPassage": "mnemo.retrieval.context",
     "assemble_context": "mnemo.retrieval.context",
     "Filters": "mnemo.retrieval.filters",
@@ -52,9 +58,20 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from mnemo.api import add, documents, reindex, remove_source, search, sources, status, sync
+    from mnemo.api import (
+        add,
+        ask,
+        documents,
+        reindex,
+        remove_source,
+        search,
+        sources,
+        status,
+        sync,
+    )
     from mnemo.config import Settings, load_settings
     from mnemo.errors import MnemoError
+    from mnemo.generation.types import Answer, Citation
     from mnemo.ingest.report import RunReport
     from mnemo.retrieval.context import ContextPassage, assemble_context
     from mnemo.retrieval.filters import Filters

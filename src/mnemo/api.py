@@ -20,6 +20,8 @@ from mnemo.ingest.sync import Syncer
 from mnemo.retrieval.filters import Filters
 
 if TYPE_CHECKING:
+    from mnemo.generation.ask import TextHandler
+    from mnemo.generation.types import Answer
     from mnemo.retrieval.search import SearchResponse
 
 
@@ -143,6 +145,35 @@ def search(
         mode=mode,  # type: ignore[arg-type]
         filters=filters,
         rerank=rerank,
+    )
+
+
+def ask(
+    question: str,
+    settings: Settings,
+    *,
+    collection: str | None = None,
+    documents: Sequence[str] = (),
+    filters: Filters | None = None,
+    mode: str | None = None,
+    use_llm: bool | None = None,
+    conversation_id: str | None = None,
+    on_text: TextHandler | None = None,
+) -> Answer:
+    """Answer ``question`` from a collection with checked citations: see
+    :mod:`mnemo.generation.ask`. Extractive (offline) when no LLM is configured."""
+    from mnemo.generation.ask import ask as run_ask
+
+    return run_ask(
+        question,
+        settings,
+        collection=collection,
+        documents=documents,
+        filters=filters,
+        mode=mode,
+        use_llm=use_llm,
+        conversation_id=conversation_id,
+        on_text=on_text,
     )
 
 

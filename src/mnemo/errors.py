@@ -12,7 +12,9 @@ the vendor, so front ends only ever handle this tree::
     ├── BusyError          another run holds the collection's write lock
     ├── QueryError         a search query or filter cannot be used
     ├── IndexDamagedError  the search index cannot be read or written
-    └── EmbeddingError     the embedder cannot be loaded or reached
+    ├── EmbeddingError     the embedder cannot be loaded or reached
+    ├── LLMError           the language model cannot be reached or failed to answer
+    └── ConversationError  a conversation id is unknown
 """
 
 from __future__ import annotations
@@ -64,3 +66,27 @@ class IndexDamagedError(MnemoError):
 
 class EmbeddingError(MnemoError):
     """The embedder cannot be loaded, or its service cannot be reached."""
+
+
+class LLMError(MnemoError):
+    """The language model cannot be reached, refused the request, or sent no usable answer.
+
+    ``partial`` holds any text that streamed before the failure.
+    """
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, partial: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.retryable = retryable
+
+
+class ContextWindowError(LLMError):
+    """The prompt does not fit the model's context window."""
+
+
+class ConversationError(MnemoError):
+    """A conversation id is unknown."""
+
+    exit_code = 2

@@ -175,3 +175,35 @@ class RunFile(Base):
     path: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Conversation(Base):
+    """A chat: questions and answers in order, resumable by id."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_updated", "collection_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Turn(Base):
+    """One question of a conversation and the answer given, with its citations."""
+
+    __tablename__ = "conversation_turns"
+    __table_args__ = (Index("ix_turns_conversation", "conversation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text)  # what was searched (the standalone rewrite)
+    answer: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    citations: Mapped[list[str]] = mapped_column(default=list)  # [{number, path, page, verdict}]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -158,6 +158,69 @@ class IndexSettings(BaseModel):
     )
 
 
+class LLMSettings(BaseModel):
+    """The language model that writes answers; none means extractive answers only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["none", "openai-compatible", "anthropic"] = Field(
+        "none",
+        description="openai-compatible (Ollama, vLLM, llama.cpp, LM Studio, OpenAI), anthropic, "
+        "or none (offline extractive answers).",
+    )
+    model: str | None = Field(None, description="The model name, e.g. llama3.1:8b or gpt-4o-mini.")
+    base_url: str | None = Field(
+        None,
+        description="openai-compatible: the server's URL, e.g. http://localhost:11434/v1 "
+        "(default: OpenAI's); anthropic: default Anthropic's.",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Set it with MNEMO_LLM__API_KEY (or OPENAI_API_KEY / ANTHROPIC_API_KEY); "
+        "never written to the catalog or logs.",
+    )
+    timeout: float = Field(120.0, gt=0, description="Seconds to wait for the server.")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="Retries, with backoff, on connection errors, 429 and 5xx."
+    )
+    context_window: int = Field(
+        8192, ge=512, description="Tokens the model accepts, prompt and answer together."
+    )
+    max_answer_tokens: int = Field(800, ge=16, description="Longest answer, in tokens.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+
+
+class AnswerSettings(BaseModel):
+    """How `mnemo ask` builds, checks and falls back on answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    passages: int = Field(8, ge=1, le=100, description="Passages retrieved for a question.")
+    context_tokens: int | None = Field(
+        None,
+        ge=64,
+        description="Token budget for the sources; default: what llm.context_window leaves "
+        "after the prompt and the answer (2,000 for extractive answers).",
+    )
+    min_relevance: float = Field(
+        0.35,
+        ge=-1,
+        le=1,
+        description="Abstain when no passage's cosine similarity to the question reaches this "
+        "(calibrated on rgb-en-fact; see docs/benchmarks.md).",
+    )
+    min_support: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="A cited sentence is supported when its support score against the cited "
+        "passage reaches this (calibrated on rgb-en-fact).",
+    )
+    extractive_sentences: int = Field(
+        3, ge=1, le=20, description="Sentences in an extractive answer."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Mnemo can be told. Passed explicitly to core functions."""
 
@@ -172,6 +235,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @field_validator("collection")
     @classmethod

@@ -62,3 +62,38 @@ def load(record: dict[str, Any], settings: Settings) -> Embedder:
             raise EmbeddingError(f"embedding: cannot load {record['backend']} ({exc})") from exc
         _loaded[cache_key] = embedder
         return embedder
+
+
+def active_embedder(settings: Settings, collection_id: int) -> Embedder | None:
+    """The embedder whose vectors serve a collection's dense search; None if it has none.
+
+    Raises MnemoError when it cannot be loaded, or now loads as another model
+    than the one that made the vectors.
+    """
+    from sqlalchemy import select
+
+    from mnemo.api import open_catalog
+    from mnemo.catalog.models import CollectionEmbedder
+
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        active = session.scalar(
+            select(CollectionEmbedder).where(
+                CollectionEmbedder.collection_id == collection_id,
+                CollectionEmbedder.state == "active",
+            )
+        )
+        if active is None:
+            return None
+        record, key = dict(active.config), active.key
+    return load_matching(record, key, settings)
+
+
+def load_matching(record: dict[str, Any], key: str, settings: Settings) -> Embedder:
+    """The embedder ``record`` describes, checked to be the one whose key is ``key``."""
+    embedder = load(record, settings)
+    if embedder.identity.key != key:
+        raise MnemoError(
+            f"the embedder now loads as {embedder.identity.key}, not {key} "
+            "which made the vectors; run `mnemo sync` to re-embed"
+        )
+    return embedder

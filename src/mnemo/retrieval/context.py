@@ -109,7 +109,10 @@ def assemble_context(
                     take(near, group, before=side < 0)
                 else:
                     sides.remove(side)
-    return [_passage(n, g, docs) for n, g in enumerate(_merge(groups), start=1)]
+    return [
+        make_passage(n, g.chunks, docs[g.chunks[0].document_id], g.score)
+        for n, g in enumerate(_merge(groups), start=1)
+    ]
 
 
 def join_chunks(parts: Sequence[Chunk]) -> str:
@@ -144,9 +147,10 @@ def _merge(groups: list[_Group]) -> list[_Group]:
     return sorted(merged, key=lambda g: g.number)
 
 
-def _passage(number: int, group: _Group, docs: dict[str, Document]) -> ContextPassage:
-    parts = group.chunks
-    doc = docs[parts[0].document_id]
+def make_passage(
+    number: int, parts: Sequence[Chunk], doc: Document, score: float
+) -> ContextPassage:
+    """A numbered passage of consecutive chunks (document order) of ``doc``."""
     starts = [c.page_start for c in parts if c.page_start is not None]
     ends = [c.page_end for c in parts if c.page_end is not None]
     return ContextPassage(
@@ -160,7 +164,7 @@ def _passage(number: int, group: _Group, docs: dict[str, Document]) -> ContextPa
         chunk_ids=[c.id for c in parts],
         text=join_chunks(parts),
         tokens=sum(c.token_count for c in parts),
-        score=group.score,
+        score=score,
     )
 
 

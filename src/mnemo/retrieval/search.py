@@ -18,7 +18,7 @@ from sqlalchemy import select
 from mnemo.catalog import Catalog, Chunk, Collection, Document
 from mnemo.catalog.models import CollectionEmbedder
 from mnemo.config import Settings
-from mnemo.embeddings.resolve import configured, load
+from mnemo.embeddings.resolve import configured, load_matching
 from mnemo.errors import IndexDamagedError, MnemoError, QueryError
 from mnemo.index import Hit, forget_reader, reader
 from mnemo.retrieval import fusion
@@ -203,12 +203,7 @@ class _Retriever:
             )
             return None
         try:
-            embedder = load(self.active.config, self.settings)
-            if embedder.identity.key != self.active.key:
-                raise MnemoError(
-                    f"the embedder now loads as {embedder.identity.key}, not {self.active.key} "
-                    "which made the vectors; run `mnemo sync` to re-embed"
-                )
+            embedder = load_matching(self.active.config, self.active.key, self.settings)
             vector = embedder.embed_query(text)
             self.response.embedder = self.active.key
             return vector

@@ -6,15 +6,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
+WORD = re.compile(r"\w+", re.UNICODE)
+STOP = frozenset(
     "a an and are as at be but by for from has have how i in is it its of on or that the "
     "their there these this to was were what when where which who why will with you your".split()
 )
 _SUFFIXES = ("ingly", "edly", "ing", "ies", "ied", "ed", "es", "ly", "s")
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     word = word.lower()
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
@@ -23,8 +23,8 @@ def _stem(word: str) -> str:
 
 
 def query_terms(query: str) -> set[str]:
-    words = [w for w in _WORD.findall(query.lower()) if w not in _STOP]
-    return {_stem(w) for w in words}
+    words = [w for w in WORD.findall(query.lower()) if w not in STOP]
+    return {stem(w) for w in words}
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Snippet:
 
 def make_snippet(text: str, terms: set[str], width: int = 300) -> Snippet:
     """The ``width``-character window of ``text`` with the most matched words."""
-    matches = [m.span() for m in _WORD.finditer(text) if _stem(m.group()) in terms]
+    matches = [m.span() for m in WORD.finditer(text) if stem(m.group()) in terms]
     if len(text) <= width:
         start, end = 0, len(text)
     else:

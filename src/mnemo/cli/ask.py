@@ -1,0 +1,252 @@
+"""`mnemo ask`, `mnemo chat` and `mnemo conversations`: answers with checked citations."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markup import escape
+
+from mnemo.cli.context import COLLECTION, JSON, core, state
+from mnemo.cli.render import err, out, print_json
+from mnemo.config import Settings
+
+if TYPE_CHECKING:
+    from mnemo.generation.types import Answer, Citation
+    from mnemo.retrieval.context import ContextPassage
+
+conversations_app = typer.Typer(help="List, show and delete saved conversations.")
+
+_MARK = {"supported": "[green]✓[/green]"}
+
+
+def ask(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="A question about your documents."),
+    doc: list[str] = typer.Option(
+        [],
+        "--doc",
+        "-d",
+        help="Answer over the whole of this document (summaries, lists, comparisons); "
+        "a path or file name; repeatable.",
+    ),
+    extractive: bool = typer.Option(
+        False, "--extractive", help="Quote the best sentences even when an LLM is configured."
+    ),
+    mode: str | None = typer.Option(None, "--mode", "-m", help="Retrieval: hybrid, bm25 or dense."),
+    collection: str | None = COLLECTION,
+    as_json: bool = JSON,
+) -> None:
+    """Answer a question from your documents, citing file and page for each claim."""
+    settings = state(ctx).settings(collection)
+    streamed = _Streamer(enabled=not as_json)
+    answer = core().ask(
+        question,
+        settings,
+        documents=doc,
+        mode=mode,
+        use_llm=False if extractive else None,
+        on_text=streamed if not as_json else None,
+    )
+    if as_json:
+        print_json(_plain(answer))
+        return
+    show_answer(answer, streamed.text)
+
+
+def chat(
+    ctx: typer.Context,
+    resume: str | None = typer.Option(None, "--resume", "-r", help="Continue conversation ID."),
+    collection: str | None = COLLECTION,
+) -> None:
+    """Talk with your documents; follow-ups are understood in context. Empty line or Ctrl-D ends."""
+    from mnemo.generation import conversations
+
+    settings = state(ctx).settings(collection)
+    if resume:
+        for turn in conversations.history(settings, resume):
+            out.print(f"[bold]you>[/bold] {escape(turn.question)}")
+            out.print(escape(turn.answer) + "\n")
+        conversation_id = resume
+    else:
+        conversation_id = None
+    out.print(f"[dim]Chatting with {settings.collection!r}. Empty line or Ctrl-D to stop.[/dim]")
+    while True:
+        try:
+            question = input("you> ") if sys.stdin.isatty() else _read_line()
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        if conversation_id is None:
+            conversation_id = conversations.start(settings, question.strip())
+        _chat_turn(settings, question, conversation_id)
+    if conversation_id:
+        out.print(f"[dim]Saved as {conversation_id}: mnemo chat --resume {conversation_id}[/dim]")
+
+
+def _read_line() -> str:
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    out.print(f"[bold]you>[/bold] {escape(line.strip())}")
+    return line
+
+
+def _chat_turn(settings: Settings, question: str, conversation_id: str) -> None:
+    from mnemo.errors import MnemoError
+
+    streamed = _Streamer(enabled=True)
+    try:
+        answer = core().ask(question, settings, conversation_id=conversation_id, on_text=streamed)
+    except MnemoError as exc:  # one bad turn does not end the conversation
+        err.print(f"error: {exc}", markup=False)
+        return
+    if answer.query != answer.question:
+        out.print(f"[dim](searched: {escape(answer.query)})[/dim]")
+    show_answer(answer, streamed.text)
+
+
+class _Streamer:
+    """Prints streamed tokens as they come and remembers what was shown."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.text = ""
+
+    def __call__(self, piece: str) -> None:
+        self.text += piece
+        if self.enabled:
+            out.print(piece, end="", markup=False, highlight=False)
+            out.file.flush()
+
+
+def show_answer(answer: Answer, streamed: str = "") -> None:
+    if streamed:
+        out.print()
+        if answer.text.strip() != streamed.strip():
+            out.print("[bold]Checked answer[/bold] (invalid citations removed):")
+            out.print(escape(answer.text))
+    else:
+        out.print(escape(answer.text))
+    if answer.kind == "abstained" and answer.sources:
+        out.print("\n[bold]Nearest passages[/bold] (they do not answer it):")
+        for source in answer.sources:
+            out.print(f" [{source.number}] {escape(_where(source))}")
+            out.print(f"     [dim]{escape(_excerpt(source.text))}[/dim]")
+    cited = _by_source(answer.citations)
+    if cited:
+        out.print("\n[bold]Sources[/bold]")
+    for number, items in cited.items():
+        source = items[0].source
+        assert source is not None
+        if all(c.verdict == "quoted" for c in items):  # the answer is the quote
+            out.print(f" [{number}] {escape(_where(source))}")
+            continue
+        marks = " ".join(_MARK.get(c.verdict, "[red]✗[/red]") for c in items)
+        out.print(f" [{number}] {marks} {escape(_where(source))}")
+        quote = items[0].quote or ""
+        out.print(f"     [dim]“{escape(_excerpt(quote))}”[/dim]")
+        for citation in items:
+            if citation.verdict == "unsupported":
+                out.print(
+                    f"     [red]✗ not supported by this source:[/red] {escape(citation.sentence)}"
+                )
+    for citation in answer.citations:
+        if citation.verdict == "invalid":
+            out.print(f" [red]✗ [{citation.number}] cited, but no such source was given[/red]")
+    for warning in answer.warnings:
+        err.print(f"note: {warning}", markup=False)
+    label = {
+        "generated": f"generated by {answer.model}; citations checked against their sources",
+        "extractive": "extractive: sentences quoted from your documents (no language model used)",
+        "abstained": "no answer: the documents do not cover this",
+    }[answer.kind]
+    total = answer.seconds.get("total", 0.0)
+    out.print(f"[dim]{label} ({total:.1f} s)[/dim]")
+
+
+def _by_source(citations: list[Citation]) -> dict[int, list[Citation]]:
+    grouped: dict[int, list[Citation]] = {}
+    for citation in citations:
+        if citation.source is not None:
+            grouped.setdefault(citation.number, []).append(citation)
+    return dict(sorted(grouped.items()))
+
+
+def _where(source: ContextPassage) -> str:
+    where = source.path
+    start, end = source.page_start, source.page_end
+    if start is not None:
+        where += f", p. {start}" if start == end or end is None else f", pp. {start}-{end}"
+    if source.heading_path:
+        where += " › " + " › ".join(source.heading_path)
+    return where
+
+
+def _excerpt(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _plain(answer: Answer) -> dict[str, object]:
+    from dataclasses import asdict
+
+    data = asdict(answer)
+    for citation in data["citations"]:
+        source = citation.pop("source")
+        citation["source"] = source["number"] if source else None
+    return data
+
+
+@conversations_app.command("list")
+def list_conversations(
+    ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON
+) -> None:
+    """Saved conversations, most recent first."""
+    from mnemo.generation import conversations
+
+    found = conversations.list_conversations(state(ctx).settings(collection))
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        out.print("No conversations yet: start one with `mnemo chat`.")
+    for item in found:
+        when = item.updated_at.strftime("%Y-%m-%d %H:%M")
+        out.print(f"{item.id}  {when}  {item.turns} turn(s)  {escape(item.title)}")
+
+
+@conversations_app.command("show")
+def show_conversation(ctx: typer.Context, conversation_id: str, as_json: bool = JSON) -> None:
+    """Every question and answer of a conversation."""
+    from mnemo.generation import conversations
+
+    turns = conversations.history(state(ctx).settings(), conversation_id)
+    if as_json:
+        print_json(
+            [
+                {
+                    "question": t.question,
+                    "query": t.query,
+                    "answer": t.answer,
+                    "kind": t.kind,
+                    "citations": t.citations,
+                }
+                for t in turns
+            ]
+        )
+        return
+    for turn in turns:
+        out.print(f"[bold]you>[/bold] {escape(turn.question)}")
+        out.print(escape(turn.answer) + "\n")
+
+
+@conversations_app.command("delete")
+def delete_conversation(ctx: typer.Context, conversation_id: str) -> None:
+    """Delete a conversation and its turns."""
+    from mnemo.generation import conversations
+
+    conversations.delete_conversation(state(ctx).settings(), conversation_id)
+    out.print(f"Deleted conversation {conversation_id}.")

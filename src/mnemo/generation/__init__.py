@@ -1,0 +1,1 @@
+"""Answers: language-model providers, prompts, extractive answers and citation checks."""

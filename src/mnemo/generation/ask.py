@@ -1,0 +1,370 @@
+"""Answer a question from a collection: retrieve, decide, write, check.
+
+1. In a conversation, a follow-up is rewritten into a standalone query first
+   (when a language model is configured).
+2. Hybrid search finds the passages. When none is close enough to the question
+   (dense similarity under ``answer.min_relevance``), Mnemo abstains and shows
+   the nearest passages instead of letting anything guess.
+3. The passages are assembled within the token budget and numbered.
+4. With a language model, it writes the answer from the fenced sources, streamed
+   to ``on_text``; every citation is then verified. If the model fails (down,
+   malformed, empty, refusing, out of context after one retry with less), the
+   answer falls back to extractive and says why. Without one, the answer is
+   extractive: the best sentences, quoted and cited.
+
+Whole-document tasks (``documents``, or a question naming a file and asking for
+a summary, a list or a comparison) skip step 2 and use every chunk of the
+documents (:mod:`mnemo.generation.documents`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mnemo.catalog import Collection, Document
+from mnemo.config import Settings
+from mnemo.errors import ConfigError, ContextWindowError, LLMError, MnemoError, QueryError
+from mnemo.generation import citations, conversations, extractive, prompts
+from mnemo.generation import documents as doc_tasks
+from mnemo.generation.base import LLM, ChatRequest, Completion, Usage, collect
+from mnemo.generation.types import Answer
+from mnemo.retrieval.context import ContextPassage, assemble_context
+from mnemo.retrieval.filters import Filters
+
+if TYPE_CHECKING:
+    from mnemo.embeddings import Embedder
+
+ABSTAIN = "The documents do not answer this question."
+_NOT_IN_SOURCES = ("documents do not say", "sources do not", "do not contain", "no information")
+_PROMPT_OVERHEAD = 400  # system prompt and source fences, in tokens
+_EXTRACTIVE_BUDGET = 2000
+_NEAREST = 3
+
+TextHandler = Callable[[str], None]
+
+
+@dataclass
+class _Run:
+    """What one ask() call has found so far."""
+
+    settings: Settings
+    collection: Collection
+    question: str
+    llm: LLM | None
+    on_text: TextHandler | None
+    warnings: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    seconds: dict[str, float] = field(default_factory=dict)
+    _embedder: Embedder | None = None
+    _embedder_loaded: bool = False
+
+    def embedder(self) -> Embedder | None:
+        """The collection's embedder, or None (with a warning) when it has none or is broken."""
+        if not self._embedder_loaded:
+            from mnemo.embeddings.resolve import active_embedder
+
+            self._embedder_loaded = True
+            try:
+                self._embedder = active_embedder(self.settings, self.collection.id)
+            except MnemoError as exc:
+                self.warnings.append(f"similarity checks use words only: {exc}")
+        return self._embedder
+
+
+def ask(
+    question: str,
+    settings: Settings,
+    *,
+    collection: str | None = None,
+    documents: Sequence[str] = (),
+    filters: Filters | None = None,
+    mode: str | None = None,
+    use_llm: bool | None = None,
+    conversation_id: str | None = None,
+    on_text: TextHandler | None = None,
+) -> Answer:
+    """Answer ``question`` from a collection; see the module docstring.
+
+    ``use_llm``: None uses the configured model if any, False forces an
+    extractive answer, True fails when no model is configured.
+    """
+    from mnemo.api import open_catalog
+    from mnemo.generation.providers import load_llm
+    from mnemo.ingest.sources import get_collection
+
+    started = time.perf_counter()
+    text = " ".join(question.split())
+    if not text:
+        raise QueryError("empty question: ask something about your documents")
+    llm = load_llm(settings) if use_llm is not False else None
+    if use_llm and llm is None:
+        raise ConfigError("no language model configured: set llm.provider and llm.model")
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        coll = get_collection(session, collection or settings.collection)
+    run = _Run(settings, coll, text, llm, on_text)
+    _check_length(run)
+    turns = conversations.history(settings, conversation_id) if conversation_id else []
+    query = _standalone(run, [(t.question, t.answer) for t in turns])
+    targets = (
+        doc_tasks.resolve(settings, coll, documents)
+        if documents
+        else doc_tasks.detect(settings, coll, text)
+    )
+    if targets:
+        answer = _over_documents(run, targets)
+    else:
+        answer = _over_search(run, query, filters, mode)
+    answer.query = query
+    answer.warnings = run.warnings + answer.warnings
+    answer.usage = run.usage
+    answer.seconds = {**run.seconds, "total": time.perf_counter() - started}
+    if conversation_id:
+        conversations.record(settings, conversation_id, answer)
+        answer.conversation_id = conversation_id
+    return answer
+
+
+def _check_length(run: _Run) -> None:
+    if run.llm is None:
+        return
+    budget = run.settings.llm.context_window - run.settings.llm.max_answer_tokens - _PROMPT_OVERHEAD
+    tokens = _count_tokens(run.settings, run.question)
+    if tokens > budget // 2:
+        raise QueryError(
+            f"the question is {tokens:,} tokens, too long for llm.context_window "
+            f"{run.settings.llm.context_window:,} (at most {budget // 2:,}); shorten it"
+        )
+
+
+def _standalone(run: _Run, history: list[tuple[str, str]]) -> str:
+    """The question as a query that stands alone; follow-ups rewritten by the model."""
+    if not history or run.llm is None:
+        return run.question
+    request = ChatRequest(
+        prompts.REWRITE,
+        prompts.rewrite_messages(history[-4:], run.question),
+        max_tokens=64,
+        temperature=0.0,
+    )
+    try:
+        reply = run.llm.complete(request)
+    except LLMError as exc:
+        run.warnings.append(f"could not rewrite the follow-up ({exc}); searched it as asked")
+        return run.question
+    run.usage.add(reply.usage)
+    rewritten = " ".join(reply.text.strip().strip('"').split())
+    return rewritten or run.question
+
+
+def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | None) -> Answer:
+    from mnemo.retrieval.search import search
+
+    settings = run.settings
+    begun = time.perf_counter()
+    response = search(
+        query,
+        settings,
+        collection=run.collection.name,
+        k=settings.answer.passages,
+        mode=mode,  # type: ignore[arg-type]
+        filters=filters,
+    )
+    run.warnings += response.warnings
+    hits = response.hits
+    budget = _budget(run)
+    passages = assemble_context(settings, hits, max_tokens=budget, collection=run.collection.name)
+    run.seconds["retrieve"] = time.perf_counter() - begun
+    if not passages:
+        return _abstain(run, [], "no passage matches the question")
+    dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
+    if "dense" in response.used and dense and max(dense) < settings.answer.min_relevance:
+        return _abstain(
+            run,
+            passages[:_NEAREST],
+            f"the closest passage's similarity {max(dense):.2f} is under "
+            f"answer.min_relevance {settings.answer.min_relevance:.2f}",
+        )
+    if "dense" not in response.used:
+        run.warnings.append("relevance could not be checked without dense search")
+    return _answer(run, passages)
+
+
+def _over_documents(run: _Run, targets: list[Document]) -> Answer:
+    begun = time.perf_counter()
+    budget = _budget(run)
+    passages = doc_tasks.passages(run.settings, targets, budget)
+    run.seconds["retrieve"] = time.perf_counter() - begun
+    names = ", ".join(d.path.rsplit("/", 1)[-1] for d in targets)
+    run.warnings.append(f"answered over the whole of {names} ({len(passages)} passages)")
+    if not passages:
+        return _abstain(run, [], "the documents have no text")
+    if run.llm is None or sum(p.tokens for p in passages) <= budget:
+        return _answer(run, passages)
+    return _map_reduce(run, passages, budget)
+
+
+def _answer(run: _Run, passages: list[ContextPassage]) -> Answer:
+    if run.llm is not None:
+        try:
+            return _generate(run, passages)
+        except LLMError as exc:
+            partial = f" after {len(exc.partial)} characters" if exc.partial else ""
+            run.warnings.append(f"the language model failed{partial}: {exc}; answer is extractive")
+    return _extract(run, passages)
+
+
+def _generate(run: _Run, passages: list[ContextPassage]) -> Answer:
+    assert run.llm is not None
+    cfg = run.settings.llm
+    begun = time.perf_counter()
+    shown = passages
+    while True:
+        request = ChatRequest(
+            prompts.SYSTEM,
+            [prompts.answer_message(run.question, shown)],
+            max_tokens=cfg.max_answer_tokens,
+            temperature=cfg.temperature,
+        )
+        try:
+            reply = _call(run, request)
+            break
+        except ContextWindowError:
+            if len(shown) == 1:
+                raise
+            shown = shown[: len(shown) // 2]
+            run.warnings.append(
+                f"the model's context was too small: retried with {len(shown)} sources"
+            )
+    run.seconds["generate"] = time.perf_counter() - begun
+    return _checked(run, reply, shown)
+
+
+def _map_reduce(run: _Run, passages: list[ContextPassage], budget: int) -> Answer:
+    assert run.llm is not None
+    cfg = run.settings.llm
+    begun = time.perf_counter()
+    notes: list[str] = []
+    try:
+        for batch in doc_tasks.batches(passages, budget):
+            request = ChatRequest(
+                prompts.NOTES,
+                [prompts.notes_message(run.question, batch)],
+                max_tokens=cfg.max_answer_tokens,
+                temperature=cfg.temperature,
+            )
+            reply = run.llm.complete(request)
+            run.usage.add(reply.usage)
+            if reply.text.strip() and "nothing relevant" not in reply.text.lower():
+                notes.append(reply.text.strip())
+        if not notes:
+            return _abstain(run, passages[:_NEAREST], "no part of the documents is relevant")
+        request = ChatRequest(
+            prompts.COMBINE,
+            [prompts.combine_message(run.question, notes)],
+            max_tokens=cfg.max_answer_tokens,
+            temperature=cfg.temperature,
+        )
+        reply = _call(run, request)
+    except LLMError as exc:
+        run.warnings.append(f"the language model failed: {exc}; answer is extractive")
+        return _extract(run, passages)
+    run.seconds["generate"] = time.perf_counter() - begun
+    return _checked(run, reply, passages)
+
+
+def _call(run: _Run, request: ChatRequest) -> Completion:
+    """One model call, streamed to ``on_text`` when there is one; empty replies are errors."""
+    assert run.llm is not None
+    if run.on_text is not None:
+        reply = collect(run.llm.stream(request), run.on_text)
+    else:
+        reply = run.llm.complete(request)
+    run.usage.add(reply.usage)
+    if reply.finish_reason == "refusal":
+        raise LLMError(f"the model refused to answer ({reply.text.strip()[:120] or 'no reason'})")
+    if not reply.text.strip():
+        raise LLMError("the model sent an empty answer")
+    return reply
+
+
+def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> Answer:
+    begun = time.perf_counter()
+    text, cites = citations.verify(
+        reply.text.strip(), passages, run.embedder(), run.settings.answer.min_support
+    )
+    run.seconds["verify"] = time.perf_counter() - begun
+    warnings = []
+    invalid = sorted({c.number for c in cites if c.verdict == "invalid"})
+    if invalid:
+        listed = ", ".join(f"[{n}]" for n in invalid)
+        warnings.append(f"removed citation(s) {listed}: no such source was given")
+    unsupported = [c for c in cites if c.verdict == "unsupported"]
+    if unsupported:
+        warnings.append(f"{len(unsupported)} citation(s) are not supported by the passage cited")
+    if reply.finish_reason == "length":
+        warnings.append("the answer was cut at llm.max_answer_tokens")
+    valid = [c for c in cites if c.source is not None]
+    lowered = text.lower()
+    if not valid and any(phrase in lowered for phrase in _NOT_IN_SOURCES):
+        kind = "abstained"
+    else:
+        kind = "generated"
+        if not valid:
+            warnings.append("the answer cites no source: nothing in it is checked")
+    llm = run.llm
+    return Answer(
+        question=run.question,
+        text=text,
+        kind=kind,  # type: ignore[arg-type]
+        citations=cites,
+        sources=passages,
+        model=f"{llm.provider}:{llm.model}" if llm else None,
+        warnings=warnings,
+    )
+
+
+def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
+    begun = time.perf_counter()
+    count = run.settings.answer.extractive_sentences
+    text, cites = extractive.extract(run.question, passages, run.embedder(), count)
+    run.seconds["extract"] = time.perf_counter() - begun
+    if not cites:
+        return _abstain(run, passages[:_NEAREST], "no sentence of the passages fits")
+    return Answer(
+        question=run.question, text=text, kind="extractive", citations=cites, sources=passages
+    )
+
+
+def _abstain(run: _Run, nearest: list[ContextPassage], why: str) -> Answer:
+    return Answer(
+        question=run.question,
+        text=ABSTAIN,
+        kind="abstained",
+        citations=[],
+        sources=nearest,
+        warnings=[why],
+    )
+
+
+def _budget(run: _Run) -> int:
+    settings = run.settings
+    if settings.answer.context_tokens is not None:
+        return settings.answer.context_tokens
+    if run.llm is None:
+        return _EXTRACTIVE_BUDGET
+    cfg = settings.llm
+    question = _count_tokens(settings, run.question)
+    return max(256, cfg.context_window - cfg.max_answer_tokens - _PROMPT_OVERHEAD - question)
+
+
+def _count_tokens(settings: Settings, text: str) -> int:
+    from mnemo.chunking.tokenizer import load_tokenizer
+
+    try:
+        tokenizer = load_tokenizer(settings.chunking.tokenizer)
+    except MnemoError:
+        return len(text) // 3 + 1
+    return len(tokenizer.encode(text, add_special_tokens=False).ids)

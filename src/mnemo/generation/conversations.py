@@ -1,0 +1,125 @@
+"""Conversations kept in the catalog: start, continue, list, show, delete."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from mnemo.catalog.models import Conversation, Turn, utcnow
+from mnemo.config import Settings
+from mnemo.errors import ConversationError
+from mnemo.generation.types import Answer
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    id: str
+    collection: str
+    title: str
+    turns: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def start(settings: Settings, title: str, *, collection: str | None = None) -> str:
+    """A new, empty conversation in a collection; returns its id."""
+    from mnemo.api import open_catalog
+    from mnemo.ingest.sources import get_collection
+
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        coll = get_collection(session, collection or settings.collection)
+        conversation = Conversation(id=uuid.uuid4().hex, collection_id=coll.id, title=title[:200])
+        session.add(conversation)
+        return conversation.id
+
+
+def history(settings: Settings, conversation_id: str) -> list[Turn]:
+    """The turns of a conversation in order; ConversationError if there is none by that id."""
+    from mnemo.api import open_catalog
+
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        _get(session, conversation_id)
+        return list(
+            session.scalars(
+                select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.position)
+            )
+        )
+
+
+def record(settings: Settings, conversation_id: str, answer: Answer) -> None:
+    from mnemo.api import open_catalog
+
+    cited = [
+        {
+            "number": c.number,
+            "verdict": c.verdict,
+            "path": c.source.path if c.source else None,
+            "page": c.source.page_start if c.source else None,
+        }
+        for c in answer.citations
+    ]
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        conversation = _get(session, conversation_id)
+        count = session.scalar(
+            select(func.count()).select_from(Turn).where(Turn.conversation_id == conversation_id)
+        )
+        session.add(
+            Turn(
+                conversation_id=conversation_id,
+                position=count or 0,
+                question=answer.question,
+                query=answer.query,
+                answer=answer.text,
+                kind=answer.kind,
+                citations=cited,
+            )
+        )
+        conversation.updated_at = utcnow()
+
+
+def list_conversations(
+    settings: Settings, *, collection: str | None = None
+) -> list[ConversationInfo]:
+    """A collection's conversations, most recently used first."""
+    from mnemo.api import open_catalog
+    from mnemo.ingest.sources import get_collection
+
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        coll = get_collection(session, collection or settings.collection)
+        counts = dict(
+            session.execute(
+                select(Turn.conversation_id, func.count()).group_by(Turn.conversation_id)
+            ).all()
+        )
+        rows = session.scalars(
+            select(Conversation)
+            .where(Conversation.collection_id == coll.id)
+            .order_by(Conversation.updated_at.desc())
+        )
+        return [
+            ConversationInfo(
+                c.id, coll.name, c.title, counts.get(c.id, 0), c.created_at, c.updated_at
+            )
+            for c in rows
+        ]
+
+
+def delete_conversation(settings: Settings, conversation_id: str) -> None:
+    from mnemo.api import open_catalog
+
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        _get(session, conversation_id)
+        session.execute(delete(Turn).where(Turn.conversation_id == conversation_id))
+        session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+
+
+def _get(session: object, conversation_id: str) -> Conversation:
+    found = session.get(Conversation, conversation_id)  # type: ignore[attr-defined]
+    if found is None:
+        raise ConversationError(
+            f"no conversation {conversation_id!r}: `mnemo conversations list` shows the ids"
+        )
+    return found
