@@ -203,14 +203,15 @@ class AnswerSettings(BaseModel):
         "after the prompt and the answer (2,000 for extractive answers).",
     )
     min_relevance: float = Field(
-        0.35,
+        0.46,
         ge=-1,
         le=1,
         description="Abstain when no passage's cosine similarity to the question reaches this "
-        "(calibrated on rgb-en-fact; see docs/benchmarks.md).",
+        "(calibrated: rgb-en-fact questions against their own passages and against MS MARCO; "
+        "see docs/benchmarks.md).",
     )
     min_support: float = Field(
-        0.55,
+        0.72,
         ge=0,
         le=1,
         description="A cited sentence is supported when its support score against the cited "

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from mnemo.embeddings import Embedder
 
-LEXICAL_WEIGHT = 0.6
+LEXICAL_WEIGHT = 0.9
 _FACT_WEIGHT = 2.0
 
 
