@@ -6,11 +6,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from mnemo.catalog import Catalog, Collection
+from mnemo.catalog import Catalog, Chunk, Collection, Document
 from mnemo.catalog.models import Source
-from mnemo.catalog.summary import CollectionStatus, DocumentInfo, collection_status, list_documents
+from mnemo.catalog.summary import (
+    CollectionStatus,
+    DocumentInfo,
+    collection_status,
+    document_info,
+    list_documents,
+)
 from mnemo.config import Settings
 from mnemo.errors import SourceError
 from mnemo.ingest.events import EventHandler
@@ -81,7 +88,6 @@ def sync(
 
 def remove_source(settings: Settings, path: str, *, collection: str | None = None) -> int:
     """Forget a source and every document found through it; returns documents removed."""
-    from mnemo.catalog.models import Document
     from mnemo.catalog.writes import delete_document
 
     name = collection or settings.collection
@@ -191,3 +197,69 @@ def reindex(settings: Settings, *, collection: str | None = None) -> int:
             coll = get_collection(session, name)
         with collection_lock(settings, name, 5.0):
             return IndexUpdater(settings, catalog, coll).rebuild()
+
+
+def create_collection(settings: Settings, name: str) -> CollectionStatus:
+    """Create an empty collection; CollectionError if the name is invalid or taken."""
+    from mnemo.errors import CollectionExistsError
+
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        if session.scalar(select(Collection).where(Collection.name == name)) is not None:
+            raise CollectionExistsError(f"collection {name!r} already exists")
+        return collection_status(session, get_collection(session, name, create=True))
+
+
+def delete_collection(settings: Settings, name: str) -> None:
+    """Forget a collection: its catalog rows and its search index (files are not touched)."""
+    from mnemo.index import forget_reader, open_store
+    from mnemo.ingest.sync import collection_lock
+
+    with open_catalog(settings) as catalog, collection_lock(settings, name, 5.0):
+        with catalog.session() as session:
+            session.delete(get_collection(session, name))
+        forget_reader(settings, name)
+        open_store(settings, name).drop_all()
+
+
+def document(
+    settings: Settings, document_id: str, *, collection: str | None = None
+) -> tuple[DocumentInfo, list[Chunk]]:
+    """One document's catalog entry and its chunks in order."""
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        coll = get_collection(session, collection or settings.collection)
+        info = _document_info(session, coll, document_id)
+        chunks = session.scalars(
+            select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)
+        )
+        return info, list(chunks)
+
+
+def remove_document(settings: Settings, document_id: str, *, collection: str | None = None) -> str:
+    """Remove one document from the catalog and the search index; returns its path.
+
+    A file still below a source comes back at the next sync; uploads are deleted with it.
+    """
+    from mnemo.catalog.writes import delete_document
+    from mnemo.index.updater import IndexUpdater
+    from mnemo.ingest.sync import collection_lock
+
+    name = collection or settings.collection
+    with open_catalog(settings) as catalog, collection_lock(settings, name, 30.0):
+        with catalog.session() as session:
+            coll = get_collection(session, name)
+            path = _document_info(session, coll, document_id).path
+            delete_document(session, document_id)
+            session.execute(
+                delete(Source).where(Source.collection_id == coll.id, Source.path == path)
+            )
+        IndexUpdater(settings, catalog, coll).flush()
+    return path
+
+
+def _document_info(session: Session, coll: Collection, document_id: str) -> DocumentInfo:
+    from mnemo.errors import DocumentError
+
+    doc = session.get(Document, document_id)
+    if doc is None or doc.collection_id != coll.id:
+        raise DocumentError(f"no document {document_id!r} in collection {coll.name!r}")
+    return document_info(doc)

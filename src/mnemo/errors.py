@@ -8,13 +8,16 @@ the vendor, so front ends only ever handle this tree::
     ├── ConfigError        a setting or the settings file is invalid
     ├── CatalogError       the catalog cannot be opened or migrated
     ├── CollectionError    a collection name is invalid or unknown
+    │   └── CollectionExistsError  a collection by that name exists already
+    ├── DocumentError      a document id is unknown
     ├── SourceError        a path given to add/sync cannot be used
     ├── BusyError          another run holds the collection's write lock
     ├── QueryError         a search query or filter cannot be used
     ├── IndexDamagedError  the search index cannot be read or written
     ├── EmbeddingError     the embedder cannot be loaded or reached
     ├── LLMError           the language model cannot be reached or failed to answer
-    └── ConversationError  a conversation id is unknown
+    ├── ConversationError  a conversation id is unknown
+    └── KeyNotFoundError   an API key id is unknown or already revoked
 """
 
 from __future__ import annotations
@@ -38,6 +41,16 @@ class CatalogError(MnemoError):
 
 class CollectionError(MnemoError):
     """A collection name is invalid or the collection does not exist."""
+
+    exit_code = 2
+
+
+class CollectionExistsError(CollectionError):
+    """A collection by that name exists already."""
+
+
+class DocumentError(MnemoError):
+    """A document id is unknown in the collection."""
 
     exit_code = 2
 
@@ -88,5 +101,11 @@ class ContextWindowError(LLMError):
 
 class ConversationError(MnemoError):
     """A conversation id is unknown."""
+
+    exit_code = 2
+
+
+class KeyNotFoundError(MnemoError):
+    """An API key id is unknown or already revoked."""
 
     exit_code = 2

@@ -207,3 +207,68 @@ class Turn(Base):
     kind: Mapped[str] = mapped_column(String(16))
     citations: Mapped[list[str]] = mapped_column(default=list)  # [{number, path, page, verdict}]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A server API key: only the SHA-256 of its secret is kept, and a prefix to recognise it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(8))  # read, write or admin
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(Base):
+    """One write or admin action done through the server: who, what, on what, when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    key_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A background ingestion job of the server, kept so that a restart requeues it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state", "state"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    paths: Mapped[list[str]] = mapped_column(default=list)
+    state: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Feedback(Base):
+    """A reader's judgement of one answer of a conversation."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_conversation", "conversation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # the turn judged
+    thumbs: Mapped[str | None] = mapped_column(String(4), default=None)  # up or down
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)  # 1-5
+    correction: Mapped[str | None] = mapped_column(Text, default=None)
+    key_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

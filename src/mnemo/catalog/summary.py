@@ -117,19 +117,20 @@ def list_documents(
     query = select(Document).where(Document.collection_id == collection.id)
     if status is not None:
         query = query.where(Document.status == status)
-    return [
-        DocumentInfo(
-            id=doc.id,
-            path=doc.path,
-            status=doc.status,
-            reason=doc.reason,
-            title=doc.title,
-            media_type=doc.media_type,
-            size=doc.size,
-            chunks=doc.chunk_count,
-            pages=doc.page_count,
-            updated_at=doc.updated_at,
-            tags=list((doc.meta or {}).get("tags", [])),
-        )
-        for doc in session.scalars(query.order_by(Document.path))
-    ]
+    return [document_info(doc) for doc in session.scalars(query.order_by(Document.path))]
+
+
+def document_info(doc: Document) -> DocumentInfo:
+    return DocumentInfo(
+        id=doc.id,
+        path=doc.path,
+        status=doc.status,
+        reason=doc.reason,
+        title=doc.title,
+        media_type=doc.media_type,
+        size=doc.size,
+        chunks=doc.chunk_count,
+        pages=doc.page_count,
+        updated_at=doc.updated_at,
+        tags=list((doc.meta or {}).get("tags", [])),
+    )

@@ -9,7 +9,7 @@ import click
 import typer
 
 from mnemo import __version__
-from mnemo.cli import ask, config, ingest, llm, search, status
+from mnemo.cli import ask, config, ingest, llm, mcp, search, serve, status
 from mnemo.cli.context import State
 from mnemo.cli.render import err
 from mnemo.errors import MnemoError
@@ -54,11 +54,14 @@ app.command()(ask.ask)
 app.command()(ask.chat)
 app.command()(status.status)
 app.command()(search.reindex)
+app.command()(serve.serve)
+app.command()(mcp.mcp)
 app.add_typer(ingest.sources_app, name="sources")
 app.add_typer(status.docs_app, name="docs")
 app.add_typer(config.config_app, name="config")
 app.add_typer(llm.llm_app, name="llm")
 app.add_typer(ask.conversations_app, name="conversations")
+app.add_typer(serve.keys_app, name="keys")
 
 
 def main(argv: list[str] | None = None) -> int:

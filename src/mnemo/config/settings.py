@@ -222,6 +222,32 @@ class AnswerSettings(BaseModel):
     )
 
 
+class ServerSettings(BaseModel):
+    """`mnemo serve`: where it listens and what it allows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind; anything but loopback needs keys.")
+    port: int = Field(8731, ge=1, le=65535, description="TCP port.")
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders whose files clients may add by server path; none: no such adds.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty: CORS off."
+    )
+    rate_limit: int = Field(
+        600, ge=1, description="Requests a minute per API key (or client address without one)."
+    )
+    max_body_kb: int = Field(1024, ge=1, description="Largest JSON request body, in KiB.")
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest uploaded file, in MiB.")
+    max_running_jobs: int = Field(1, ge=1, le=16, description="Ingestion jobs run at once.")
+    max_queued_jobs: int = Field(100, ge=1, description="Jobs waiting beyond that; more: 429.")
+    shutdown_timeout: float = Field(
+        30.0, ge=0, description="Seconds shutdown waits for running jobs before requeuing them."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Mnemo can be told. Passed explicitly to core functions."""
 
@@ -238,6 +264,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("collection")
     @classmethod

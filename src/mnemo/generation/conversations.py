@@ -1,4 +1,4 @@
-"""Conversations kept in the catalog: start, continue, list, show, delete."""
+"""Conversations kept in the catalog: start, continue, list, show, delete, and feedback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
-from mnemo.catalog.models import Conversation, Turn, utcnow
+from mnemo.catalog.models import Conversation, Feedback, Turn, utcnow
 from mnemo.config import Settings
 from mnemo.errors import ConversationError
 from mnemo.generation.types import Answer
@@ -114,6 +114,55 @@ def delete_conversation(settings: Settings, conversation_id: str) -> None:
         _get(session, conversation_id)
         session.execute(delete(Turn).where(Turn.conversation_id == conversation_id))
         session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+
+
+@dataclass(frozen=True)
+class FeedbackInfo:
+    id: int
+    conversation_id: str
+    position: int
+    thumbs: str | None
+    rating: int | None
+    correction: str | None
+    created_at: datetime
+
+
+def add_feedback(
+    settings: Settings,
+    conversation_id: str,
+    position: int,
+    *,
+    thumbs: str | None = None,
+    rating: int | None = None,
+    correction: str | None = None,
+    key_id: int | None = None,
+) -> FeedbackInfo:
+    """Store a reader's judgement of the answer at ``position`` (0-based) of a conversation."""
+    from mnemo.api import open_catalog
+
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        _get(session, conversation_id)
+        turns = session.scalar(
+            select(func.count()).select_from(Turn).where(Turn.conversation_id == conversation_id)
+        )
+        if not 0 <= position < (turns or 0):
+            raise ConversationError(
+                f"conversation {conversation_id!r} has no answer {position} "
+                f"(it has {turns or 0}, numbered from 0)"
+            )
+        row = Feedback(
+            conversation_id=conversation_id,
+            position=position,
+            thumbs=thumbs,
+            rating=rating,
+            correction=correction,
+            key_id=key_id,
+        )
+        session.add(row)
+        session.flush()
+        return FeedbackInfo(
+            row.id, conversation_id, position, thumbs, rating, correction, row.created_at
+        )
 
 
 def _get(session: object, conversation_id: str) -> Conversation:

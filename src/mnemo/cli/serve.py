@@ -1,0 +1,101 @@
+"""`mnemo serve` and `mnemo keys`: run the HTTP server and manage its API keys."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from mnemo.cli.context import JSON, state
+from mnemo.cli.render import out, print_json
+from mnemo.errors import ConfigError
+
+keys_app = typer.Typer(help="Create, list and revoke the server's API keys.")
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", "-p", help="TCP port (default 8731)."),
+) -> None:
+    """Serve the REST API, the OpenAI-compatible API and /metrics over HTTP."""
+    import uvicorn
+
+    from mnemo.api import open_catalog
+    from mnemo.config import load_settings
+    from mnemo.server.app import create_app
+    from mnemo.server.auth import active_keys, is_loopback
+    from mnemo.server.middleware import JsonFormatter
+
+    cli_state = state(ctx)
+    overrides = cli_state.overrides()
+    server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    overrides["server"] = {**overrides.get("server", {}), **server}
+    settings = load_settings(cli_state.home, overrides)
+    with open_catalog(settings) as catalog:
+        keys = active_keys(catalog)
+    if not is_loopback(settings.server.host) and keys == 0:
+        raise ConfigError(
+            f"refusing to serve on {settings.server.host} with no API keys: "
+            "create one with `mnemo keys create --scope admin`, or bind to 127.0.0.1"
+        )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("mnemo.server")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # JSON lines only, not also the CLI's console handler
+    uvicorn.run(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=int(settings.server.shutdown_timeout) + 5,
+    )
+
+
+@keys_app.command("create")
+def create(
+    ctx: typer.Context,
+    scope: str = typer.Option(..., "--scope", help="read, write or admin."),
+    name: str | None = typer.Option(None, "--name", help="A label to recognise the key by."),
+) -> None:
+    """Create a key; its secret is printed once and only its hash is kept."""
+    from mnemo.api import open_catalog
+    from mnemo.server.auth import SCOPES, create_key
+
+    if scope not in SCOPES:
+        raise ConfigError(f"--scope {scope!r}: choose one of {', '.join(SCOPES)}")
+    with open_catalog(state(ctx).settings()) as catalog:
+        key, secret = create_key(catalog, scope, name)  # type: ignore[arg-type]
+    out.print(f"created key {key.id} ({key.name}, scope {key.scope}); it is shown only once:")
+    print(secret)
+
+
+@keys_app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Every key: id, name, prefix, scope, and when it was revoked."""
+    from mnemo.api import open_catalog
+    from mnemo.server.auth import list_keys
+
+    with open_catalog(state(ctx).settings()) as catalog:
+        keys = list_keys(catalog)
+    if as_json:
+        print_json([vars(k) for k in keys])
+        return
+    for k in keys:
+        revoked = f" revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
+        out.print(f"{k.id}\t{k.name}\tmnemo_{k.prefix}_…\t{k.scope}{revoked}", markup=False)
+
+
+@keys_app.command("revoke")
+def revoke(ctx: typer.Context, key_id: int = typer.Argument(..., help="The key's id.")) -> None:
+    """Revoke a key at once; requests with it get 401."""
+    from mnemo.api import open_catalog
+    from mnemo.server.auth import revoke_key
+
+    with open_catalog(state(ctx).settings()) as catalog:
+        key = revoke_key(catalog, key_id)
+    out.print(f"revoked key {key.id} ({key.name})", markup=False)

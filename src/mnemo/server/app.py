@@ -1,0 +1,114 @@
+"""The FastAPI application: middleware, error handlers, health, metrics, the routers and
+the MCP endpoint (mounted at ``/mcp``).
+
+Routes are thin: each calls one function of :mod:`mnemo.api` (or the job
+runner) and converts its result to a typed response model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse, Response
+
+from mnemo import __version__, api
+from mnemo.catalog import Catalog
+from mnemo.config import Settings
+from mnemo.errors import MnemoError
+from mnemo.index import reader
+from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas
+from mnemo.server.auth import MountGuard, require
+from mnemo.server.jobs import JobRunner
+from mnemo.server.limits import BodyLimit, RateLimiter
+from mnemo.server.mcp_server import http_app
+from mnemo.server.metrics import Metrics
+from mnemo.server.middleware import RequestContext
+
+
+def create_app(settings: Settings) -> FastAPI:
+    catalog = Catalog(settings.catalog_path)
+    jobs = JobRunner(settings, catalog)
+    metrics = Metrics(settings, jobs.depth)
+    mcp_app = http_app(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        jobs.start()
+        try:
+            async with mcp_app.router.lifespan_context(mcp_app):
+                yield
+        finally:
+            await run_in_threadpool(jobs.shutdown, settings.server.shutdown_timeout)
+            catalog.close()
+
+    app = FastAPI(
+        title="Mnemo",
+        version=__version__,
+        description="Search and ask your documents, with citations you can check.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.jobs = jobs
+    app.state.metrics = metrics
+    app.state.limiter = RateLimiter(settings.server.rate_limit)
+    errors.install(app)
+    for router in (
+        admin.router,
+        documents.router,
+        queries.router,
+        conversations.router,
+        openai_api.router,
+    ):
+        app.include_router(router)
+    # MCP tools can add documents, so the endpoint needs a write key (when keys are in use).
+    app.mount("/mcp", mcp_app)
+    app.add_middleware(MountGuard, prefix="/mcp", scope="write")  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, settings=settings.server)  # type: ignore[arg-type]
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,  # type: ignore[arg-type]
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContext, metrics=metrics)  # type: ignore[arg-type]
+
+    @app.get("/healthz", tags=["health"], response_model=schemas.Health)
+    def healthz() -> schemas.Health:
+        """The process is alive."""
+        return schemas.Health(status="ok")
+
+    @app.get(
+        "/readyz", tags=["health"], response_model=schemas.Health, responses=errors.ERROR_RESPONSES
+    )
+    def readyz() -> schemas.Health | Response:
+        """The catalog and every collection's index can be read."""
+        try:
+            with catalog.session(readonly=True) as session:
+                session.execute(text("SELECT 1"))
+            for status in api.status(settings):
+                reader(settings, status.name).count("text")
+        except MnemoError as exc:
+            return errors.error_response(503, "not_ready", f"{type(exc).__name__}: {exc}")
+        return schemas.Health(status="ready")
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        dependencies=[Depends(require("read"))],
+        response_class=PlainTextResponse,
+        responses=errors.ERROR_RESPONSES,
+    )
+    def prometheus() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

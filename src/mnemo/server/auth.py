@@ -1,0 +1,167 @@
+"""API keys: created, listed and revoked in the catalog, checked on every request.
+
+A key is ``mnemo_<prefix>_<secret>``; only the SHA-256 of the whole key is stored,
+with the prefix so that a listing can show which key is which. Scopes nest:
+``read`` < ``write`` < ``admin``. With no active key and a loopback bind, requests
+need no key (the single-user laptop case); `mnemo serve` refuses to bind
+elsewhere without keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import Request
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from mnemo.catalog import Catalog
+from mnemo.catalog.models import ApiKey, utcnow
+from mnemo.errors import KeyNotFoundError
+from mnemo.server.errors import ApiError, error_response
+
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a key, or nobody on an open loopback server."""
+
+    key_id: int | None
+    name: str | None
+    scope: Scope
+    client: str  # what rate limits count against: the key, or the client address
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _info(key: ApiKey) -> KeyInfo:
+    return KeyInfo(key.id, key.name, key.prefix, key.scope, key.created_at, key.revoked_at)
+
+
+def create_key(catalog: Catalog, scope: Scope, name: str | None = None) -> tuple[KeyInfo, str]:
+    """A new key; the secret is returned once and never stored."""
+    prefix = secrets.token_hex(4)
+    secret = f"mnemo_{prefix}_{secrets.token_urlsafe(32)}"
+    with catalog.session() as session:
+        key = ApiKey(
+            name=name or f"key-{prefix}", prefix=prefix, key_hash=_hash(secret), scope=scope
+        )
+        session.add(key)
+        session.flush()
+        return _info(key), secret
+
+
+def list_keys(catalog: Catalog) -> list[KeyInfo]:
+    with catalog.session(readonly=True) as session:
+        return [_info(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+
+def revoke_key(catalog: Catalog, key_id: int) -> KeyInfo:
+    with catalog.session() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None or key.revoked_at is not None:
+            raise KeyNotFoundError(f"no active key with id {key_id}: `mnemo keys list` shows them")
+        key.revoked_at = utcnow()
+        return _info(key)
+
+
+def active_keys(catalog: Catalog) -> int:
+    with catalog.session(readonly=True) as session:
+        count = session.scalar(
+            select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+        )
+        return count or 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def authenticate(request: Request) -> Principal:
+    """The caller, from the bearer token; ApiError 401 when a key is needed and not valid."""
+    state = request.app.state
+    client = request.client.host if request.client else "unknown"
+    if is_loopback(state.settings.server.host) and active_keys(state.catalog) == 0:
+        return Principal(None, None, "admin", f"ip:{client}")  # any token a client sends is ignored
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token.strip() or scheme.lower() != "bearer":
+        raise ApiError(
+            401,
+            "missing_key",
+            "an API key is required: send 'Authorization: Bearer KEY' "
+            "(create one with `mnemo keys create --scope read`)",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    with state.catalog.session(readonly=True) as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(token.strip())))
+    if key is None or key.revoked_at is not None:
+        raise ApiError(
+            401, "invalid_key", "the API key is unknown or revoked", {"WWW-Authenticate": "Bearer"}
+        )
+    return Principal(key.id, key.name, key.scope, f"key:{key.id}")  # type: ignore[arg-type]
+
+
+def require(scope: Scope) -> Callable[[Request], Principal]:
+    """A route dependency: authenticate, check ``scope``, count against the rate limit."""
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if SCOPES.index(principal.scope) < SCOPES.index(scope):
+            raise ApiError(
+                403,
+                "insufficient_scope",
+                f"this needs a key with scope {scope!r}; this key has {principal.scope!r}",
+            )
+        request.app.state.limiter.check(principal.client)
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+class MountGuard:
+    """ASGI middleware: requests under ``prefix`` need ``scope``.
+
+    Mounted apps (the MCP endpoint) run no FastAPI dependencies, so they are guarded here.
+    """
+
+    def __init__(self, app: Any, prefix: str, scope: Scope) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.check = require(scope)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == self.prefix or path.startswith(self.prefix + "/")):
+            try:
+                await run_in_threadpool(self.check, Request(scope))
+            except ApiError as exc:
+                response = error_response(exc.status, exc.code, exc.message, exc.headers)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,150 @@
+"""Documents: upload or add by server path (as background jobs), list, get, delete; jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from mnemo import api
+from mnemo.catalog.summary import DocumentInfo
+from mnemo.server import audit, schemas
+from mnemo.server.auth import Principal, require
+from mnemo.server.errors import ERROR_RESPONSES, ApiError
+from mnemo.server.jobs import JobInfo
+from mnemo.server.queries import CollectionPath
+from mnemo.server.uploads import allowed_path, check_upload, is_upload, save_upload
+
+router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
+Reader = Annotated[Principal, Depends(require("read"))]
+Writer = Annotated[Principal, Depends(require("write"))]
+
+
+def job_out(job: JobInfo) -> schemas.JobOut:
+    report = schemas.JobReport.model_validate(job.report) if job.report else None
+    return schemas.JobOut(
+        id=job.id,
+        collection=job.collection,
+        paths=job.paths,
+        state=job.state,  # type: ignore[arg-type]
+        files_done=job.files_done,
+        files_total=job.files_total,
+        report=report,
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def document_out(info: DocumentInfo) -> schemas.DocumentOut:
+    return schemas.DocumentOut(
+        id=info.id,
+        path=info.path,
+        state=info.status,
+        reason=info.reason,
+        title=info.title,
+        media_type=info.media_type,
+        size=info.size,
+        chunks=info.chunks,
+        pages=info.pages,
+        updated_at=info.updated_at,
+    )
+
+
+@router.post("/collections/{collection}/documents", status_code=202, response_model=schemas.JobOut)
+async def upload(
+    request: Request,
+    collection: CollectionPath,
+    file: Annotated[UploadFile, File(description="A PDF, DOCX, HTML or text file.")],
+    principal: Writer,
+) -> schemas.JobOut:
+    """Upload a file; it is checked by content, saved, and indexed by a background job."""
+    state = request.app.state
+    await run_in_threadpool(api.status, state.settings, collection=collection)
+    data = await file.read()
+    name = check_upload(file.filename or "", data, state.settings.server.max_upload_mb)
+    path = await run_in_threadpool(save_upload, state.settings, collection, name, data)
+    job = await run_in_threadpool(state.jobs.submit, collection, [str(path)])
+    await run_in_threadpool(audit.record, request, principal, "document.upload", str(path), 202)
+    return job_out(job)
+
+
+@router.post("/collections/{collection}/sources", status_code=202, response_model=schemas.JobOut)
+def add_path(
+    request: Request, collection: CollectionPath, body: schemas.SourceAdd, principal: Writer
+) -> schemas.JobOut:
+    """Add a file or folder on the server (below ``server.allowed_roots``) as a background job."""
+    state = request.app.state
+    api.status(state.settings, collection=collection)
+    path = allowed_path(state.settings, body.path)
+    job = state.jobs.submit(collection, [str(path)])
+    audit.record(request, principal, "source.add", str(path), 202)
+    return job_out(job)
+
+
+@router.get("/collections/{collection}/documents", response_model=list[schemas.DocumentOut])
+def list_documents(
+    request: Request,
+    collection: CollectionPath,
+    _: Reader,
+    state: Annotated[str | None, Query(pattern="^(indexed|skipped|failed)$")] = None,
+) -> list[schemas.DocumentOut]:
+    """Every document with its state (indexed, skipped, failed) and the reason."""
+    settings = request.app.state.settings
+    return [document_out(d) for d in api.documents(settings, collection=collection, state=state)]
+
+
+@router.get(
+    "/collections/{collection}/documents/{document_id}", response_model=schemas.DocumentDetail
+)
+def get_document(
+    request: Request, collection: CollectionPath, document_id: str, _: Reader
+) -> schemas.DocumentDetail:
+    """One document's metadata and its chunks in order."""
+    info, chunks = api.document(request.app.state.settings, document_id, collection=collection)
+    return schemas.DocumentDetail(
+        **document_out(info).model_dump(),
+        chunk_list=[
+            schemas.ChunkOut(
+                id=c.id,
+                ordinal=c.ordinal,
+                text=c.text,
+                heading_path=c.heading_path,
+                page_start=c.page_start,
+                page_end=c.page_end,
+                tokens=c.token_count,
+            )
+            for c in chunks
+        ],
+    )
+
+
+@router.delete("/collections/{collection}/documents/{document_id}", response_model=schemas.Removed)
+def delete_document(
+    request: Request, collection: CollectionPath, document_id: str, principal: Writer
+) -> schemas.Removed:
+    """Remove a document from the index; an uploaded file is deleted too."""
+    settings = request.app.state.settings
+    path = api.remove_document(settings, document_id, collection=collection)
+    if is_upload(settings, path):
+        Path(path).unlink(missing_ok=True)
+    audit.record(request, principal, "document.delete", path, 200)
+    return schemas.Removed(removed=path)
+
+
+@router.get("/collections/{collection}/jobs", response_model=list[schemas.JobOut])
+def list_jobs(request: Request, collection: CollectionPath, _: Reader) -> list[schemas.JobOut]:
+    """A collection's ingestion jobs, newest first."""
+    return [job_out(j) for j in request.app.state.jobs.list(collection)]
+
+
+@router.get("/jobs/{job_id}", response_model=schemas.JobOut)
+def get_job(request: Request, job_id: str, _: Reader) -> schemas.JobOut:
+    """A job's state, progress and, once done, its per-file report."""
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+    return job_out(job)

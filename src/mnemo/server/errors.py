@@ -1,0 +1,129 @@
+"""Every error as JSON ``{"error": {"code", "message"}}`` with the status that fits.
+
+Domain errors (:class:`~mnemo.errors.MnemoError`) are mapped here, once; request
+validation is 422; anything unexpected is a 500 with no internals in the body.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from mnemo import errors
+
+log = logging.getLogger("mnemo.server")
+
+#: Most specific first: the first class an error is an instance of decides.
+_STATUS: list[tuple[type[errors.MnemoError], int, str]] = [
+    (errors.CollectionExistsError, 409, "collection_exists"),
+    (errors.CollectionError, 404, "collection_not_found"),
+    (errors.DocumentError, 404, "document_not_found"),
+    (errors.ConversationError, 404, "conversation_not_found"),
+    (errors.KeyNotFoundError, 404, "key_not_found"),
+    (errors.SourceError, 400, "bad_source"),
+    (errors.QueryError, 400, "bad_query"),
+    (errors.ConfigError, 400, "not_configured"),
+    (errors.BusyError, 409, "busy"),
+    (errors.LLMError, 503, "llm_unavailable"),
+    (errors.EmbeddingError, 503, "embedder_unavailable"),
+    (errors.IndexDamagedError, 503, "index_unavailable"),
+    (errors.CatalogError, 503, "catalog_unavailable"),
+]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+#: Declared on every route, so the OpenAPI document lists every status it can send.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in [
+        (400, "Bad request"),
+        (401, "Missing or invalid API key"),
+        (403, "Key lacks the scope, or path not allowed"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (413, "Body too large"),
+        (415, "Unsupported media type"),
+        (422, "Invalid request"),
+        (429, "Rate limited"),
+        (503, "A backing service is unavailable"),
+    ]
+}
+
+
+class ApiError(Exception):
+    """An error the HTTP layer itself raises (auth, limits, uploads, paths)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def status_of(exc: errors.MnemoError) -> tuple[int, str]:
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            return status, code
+    return 400, "error"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(problems) or "invalid request"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every exception into the JSON error body."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(errors.MnemoError)
+    async def _domain(_: Request, exc: errors.MnemoError) -> JSONResponse:
+        status, code = status_of(exc)
+        return error_response(status, code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if isinstance(cause, ApiError):  # FastAPI wraps errors raised while reading the body
+            return error_response(cause.status, cause.code, cause.message, cause.headers)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal", f"unexpected {type(exc).__name__}; see server log")

@@ -1,0 +1,154 @@
+"""Search and ask: JSON, or server-sent events that stream the answer's tokens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from mnemo import api
+from mnemo.generation.ask import TextHandler
+from mnemo.generation.types import Answer
+from mnemo.retrieval.search import SearchResponse
+from mnemo.server import schemas
+from mnemo.server.auth import Principal, require
+from mnemo.server.errors import ERROR_RESPONSES
+from mnemo.server.streaming import answer_events, error_payload
+
+router = APIRouter(tags=["queries"], responses=ERROR_RESPONSES)
+CollectionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+def search_out(response: SearchResponse) -> schemas.SearchOut:
+    return schemas.SearchOut(
+        query=response.query,
+        collection=response.collection,
+        mode=response.mode,
+        used=response.used,
+        hits=[
+            schemas.Hit(
+                chunk_id=h.chunk_id,
+                document_id=h.document_id,
+                path=h.path,
+                title=h.title,
+                page_start=h.page_start,
+                page_end=h.page_end,
+                heading_path=h.heading_path,
+                snippet=h.snippet,
+                text=h.text,
+                score=h.score,
+            )
+            for h in response.hits
+        ],
+        warnings=response.warnings,
+        seconds=response.seconds,
+    )
+
+
+def answer_out(answer: Answer) -> schemas.AnswerOut:
+    return schemas.AnswerOut(
+        question=answer.question,
+        text=answer.text,
+        kind=answer.kind,
+        citations=[
+            schemas.CitationOut(
+                number=c.number,
+                sentence=c.sentence,
+                verdict=c.verdict,
+                score=c.score,
+                quote=c.quote,
+                path=c.source.path if c.source else None,
+                page=c.source.page_start if c.source else None,
+            )
+            for c in answer.citations
+        ],
+        sources=[
+            schemas.SourceOut(
+                number=s.number,
+                document_id=s.document_id,
+                path=s.path,
+                title=s.title,
+                heading_path=s.heading_path,
+                page_start=s.page_start,
+                page_end=s.page_end,
+                text=s.text,
+            )
+            for s in answer.sources
+        ],
+        query=answer.query,
+        model=answer.model,
+        warnings=answer.warnings,
+        seconds=answer.seconds,
+        conversation_id=answer.conversation_id,
+    )
+
+
+@router.post("/collections/{collection}/search", response_model=schemas.SearchOut)
+def search(
+    request: Request,
+    collection: CollectionPath,
+    body: schemas.SearchRequest,
+    _: Annotated[Principal, Depends(require("read"))],
+) -> schemas.SearchOut:
+    """The passages that best match a query (hybrid, keyword or dense)."""
+    response = api.search(
+        body.query, request.app.state.settings, collection=collection, k=body.k, mode=body.mode
+    )
+    request.app.state.metrics.observe_search(response.seconds)
+    return search_out(response)
+
+
+@router.post(
+    "/collections/{collection}/ask",
+    response_model=schemas.AnswerOut,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def ask(
+    request: Request,
+    collection: CollectionPath,
+    body: schemas.AskRequest,
+    _: Annotated[Principal, Depends(require("read"))],
+) -> schemas.AnswerOut | StreamingResponse:
+    """An answer with checked citations; with ``stream``, server-sent events."""
+    state = request.app.state
+
+    def run(on_text: TextHandler | None = None) -> Answer:
+        answer = api.ask(
+            body.question,
+            state.settings,
+            collection=collection,
+            documents=body.documents,
+            mode=body.mode,
+            use_llm=False if body.extractive else None,
+            conversation_id=body.conversation_id,
+            on_text=on_text,
+        )
+        state.metrics.observe_answer(answer)
+        return answer
+
+    if not body.stream:
+        return answer_out(await run_in_threadpool(run))
+    await run_in_threadpool(api.status, state.settings, collection=collection)  # 404 up front
+
+    async def events() -> AsyncIterator[str]:
+        streamed = False
+        async for kind, value in answer_events(run):
+            if kind == "token":
+                streamed = True
+                yield _sse("token", {"text": value})
+            elif kind == "answer":
+                if not streamed:
+                    yield _sse("token", {"text": value.text})  # type: ignore[union-attr]
+                yield _sse("answer", answer_out(value).model_dump(mode="json"))  # type: ignore[arg-type]
+            else:
+                yield _sse("error", error_payload(value))  # type: ignore[arg-type]
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

@@ -1,0 +1,252 @@
+"""Request and response bodies of the REST API; requests forbid unknown fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+CollectionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .@-]+$")]
+Mode = Literal["hybrid", "bm25", "dense"]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
+#: Always with a UTC offset, as RFC 3339 (and the OpenAPI date-time format) wants.
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+
+
+class RequestBody(BaseModel):
+    """Request bodies reject unknown fields (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CollectionCreate(RequestBody):
+    name: CollectionName
+
+
+class CollectionOut(BaseModel):
+    name: str
+    sources: int
+    documents: dict[str, int]
+    chunks: int
+    embedders: list[str]
+
+
+class SourceAdd(RequestBody):
+    path: str = Field(min_length=1, max_length=4096, description="Absolute path on the server.")
+
+
+class FileOutcome(BaseModel):
+    path: str
+    outcome: str
+    reason: str | None
+
+
+class JobReport(BaseModel):
+    counts: dict[str, int]
+    files: list[FileOutcome]
+    embedding_error: str | None
+
+
+class JobOut(BaseModel):
+    id: str
+    collection: str
+    paths: list[str]
+    state: Literal["queued", "running", "done", "failed"]
+    files_done: int
+    files_total: int
+    report: JobReport | None
+    error: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
+class DocumentOut(BaseModel):
+    id: str
+    path: str
+    state: str
+    reason: str | None
+    title: str | None
+    media_type: str | None
+    size: int
+    chunks: int
+    pages: int | None
+    updated_at: Timestamp
+
+
+class ChunkOut(BaseModel):
+    id: str
+    ordinal: int
+    text: str
+    heading_path: list[str]
+    page_start: int | None
+    page_end: int | None
+    tokens: int
+
+
+class DocumentDetail(DocumentOut):
+    chunk_list: list[ChunkOut]
+
+
+class Removed(BaseModel):
+    removed: str
+
+
+class SearchRequest(RequestBody):
+    query: str = Field(min_length=1, max_length=10000)
+    k: int = Field(10, ge=1, le=100)
+    mode: Mode | None = None
+
+
+class Hit(BaseModel):
+    chunk_id: str
+    document_id: str
+    path: str
+    title: str | None
+    page_start: int | None
+    page_end: int | None
+    heading_path: list[str]
+    snippet: str
+    text: str
+    score: float
+
+
+class SearchOut(BaseModel):
+    query: str
+    collection: str
+    mode: str
+    used: list[str]
+    hits: list[Hit]
+    warnings: list[str]
+    seconds: float
+
+
+class AskRequest(RequestBody):
+    question: str = Field(min_length=1, max_length=10000)
+    mode: Mode | None = None
+    documents: list[Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=list, max_length=20
+    )
+    extractive: bool = Field(False, description="Quote the best sentences even with an LLM.")
+    conversation_id: str | None = Field(None, max_length=64, description="Continue this chat.")
+    stream: bool = Field(
+        False, description="Server-sent events: 'token' events, then one 'answer' event."
+    )
+
+
+class SourceOut(BaseModel):
+    number: int
+    document_id: str
+    path: str
+    title: str | None
+    heading_path: list[str]
+    page_start: int | None
+    page_end: int | None
+    text: str
+
+
+class CitationOut(BaseModel):
+    number: int
+    sentence: str
+    verdict: str
+    score: float | None
+    quote: str | None
+    path: str | None
+    page: int | None
+
+
+class AnswerOut(BaseModel):
+    question: str
+    text: str
+    kind: str
+    citations: list[CitationOut]
+    sources: list[SourceOut]
+    query: str
+    model: str | None
+    warnings: list[str]
+    seconds: dict[str, float]
+    conversation_id: str | None
+
+
+class ConversationCreate(RequestBody):
+    title: str = Field("", max_length=200)
+
+
+class ConversationOut(BaseModel):
+    id: str
+    collection: str
+    title: str
+    turns: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TurnOut(BaseModel):
+    position: int
+    question: str
+    answer: str
+    kind: str
+    citations: list[dict[str, Any]]
+    created_at: Timestamp
+
+
+class FeedbackCreate(RequestBody):
+    thumbs: Literal["up", "down"] | None = None
+    rating: int | None = Field(None, ge=1, le=5)
+    correction: str | None = Field(None, max_length=10000)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FeedbackCreate:
+        if self.thumbs is None and self.rating is None and not self.correction:
+            raise ValueError("give thumbs, rating or correction")
+        return self
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    conversation_id: str
+    position: int
+    thumbs: str | None
+    rating: int | None
+    correction: str | None
+    created_at: Timestamp
+
+
+class KeyCreate(RequestBody):
+    scope: Literal["read", "write", "admin"]
+    name: Name | None = None
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    created_at: Timestamp
+    revoked_at: Timestamp | None
+
+
+class KeyCreated(KeyOut):
+    secret: str = Field(description="Shown once; only its hash is stored.")
+
+
+class AuditOut(BaseModel):
+    id: int
+    key_id: int | None
+    key_name: str | None
+    action: str
+    target: str
+    status: int
+    request_id: str | None
+    created_at: Timestamp
+
+
+class Health(BaseModel):
+    status: str

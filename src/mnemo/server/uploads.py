@@ -1,0 +1,124 @@
+"""What clients may hand the server: uploaded files and paths on the server.
+
+An upload's type is decided by its bytes, not its name: PDF, DOCX (a zip with
+``word/``), HTML or text; a name whose extension claims another type is
+refused. Files are saved under ``<home>/uploads/<collection>/`` with a name
+reduced to safe characters. Server paths must resolve below one of
+``server.allowed_roots``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from pathlib import Path, PurePath
+
+from mnemo.config import Settings
+from mnemo.server.errors import ApiError
+
+_TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".csv", ".json", ".yaml", ".yml", ".log"}
+_KINDS: dict[str, set[str]] = {
+    "pdf": {".pdf"},
+    "docx": {".docx"},
+    "html": {".html", ".htm", ".xhtml"},
+    "text": _TEXT_EXTENSIONS,
+}
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def sniff(data: bytes) -> str | None:
+    """pdf, docx, html or text from the content, or None when it is none of them."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return None
+        return "docx" if "word/document.xml" in names else None
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        head = data[:65536].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < 65536 - 4:  # not a multi-byte character cut at the boundary
+            return None
+        head = data[: exc.start].decode("utf-8")
+    start = head.lstrip("\ufeff \t\r\n").lower()
+    if start.startswith(("<!doctype html", "<html")) or "<body" in start[:2048]:
+        return "html"
+    return "text"
+
+
+def safe_name(filename: str) -> str:
+    """A file name with no path, control characters or oddities; ApiError 400 if none is left."""
+    name = unicodedata.normalize("NFKC", PurePath(filename.replace("\\", "/")).name)
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE.sub("_", name).strip(" .")[:200]
+    if not name or "." not in name:
+        raise ApiError(400, "bad_filename", f"unusable file name {filename!r}: give a name.ext")
+    return name
+
+
+def check_upload(filename: str, data: bytes, max_mb: float) -> str:
+    """The safe name to save ``data`` under; ApiError 400/413/415 when it must be refused."""
+    name = safe_name(filename)
+    if not data:
+        raise ApiError(400, "empty_upload", f"{name}: the file is empty")
+    if len(data) > max_mb * 1024 * 1024:
+        raise ApiError(413, "upload_too_large", f"{name}: over server.max_upload_mb ({max_mb} MiB)")
+    kind = sniff(data)
+    suffix = Path(name).suffix.lower()
+    if kind is None:
+        raise ApiError(415, "unsupported_media_type", f"{name}: not PDF, DOCX, HTML or text")
+    if suffix not in _KINDS[kind]:
+        raise ApiError(
+            415,
+            "media_type_mismatch",
+            f"{name}: the content is {kind} but the name says {suffix}; "
+            f"use one of {', '.join(sorted(_KINDS[kind]))}",
+        )
+    return name
+
+
+def save_upload(settings: Settings, collection: str, name: str, data: bytes) -> Path:
+    """Write atomically under ``<home>/uploads/<collection>/``."""
+    folder = settings.home / "uploads" / collection
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    partial = folder / f".{name}.partial"
+    partial.write_bytes(data)
+    os.replace(partial, target)
+    return target
+
+
+def is_upload(settings: Settings, path: str) -> bool:
+    return Path(path).is_relative_to(settings.home / "uploads")
+
+
+def allowed_path(settings: Settings, raw: str) -> Path:
+    """``raw`` resolved; ApiError 403 unless it lies below an allowed root, 400 if missing."""
+    roots = [root.expanduser().resolve() for root in settings.server.allowed_roots]
+    if any(unicodedata.category(ch) == "Cc" for ch in raw):
+        raise ApiError(400, "bad_path", "paths may not contain control characters")
+    if ".." in PurePath(raw).parts:
+        raise ApiError(403, "path_not_allowed", f"{raw!r}: '..' is not allowed in paths")
+    if not os.path.isabs(raw):
+        raise ApiError(400, "bad_path", f"{raw!r}: give an absolute path on the server")
+    if not roots:
+        raise ApiError(
+            403, "path_not_allowed", "adding server paths is off: set server.allowed_roots"
+        )
+    try:
+        resolved = Path(raw).resolve()
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise ApiError(403, "path_not_allowed", f"{raw!r} is outside server.allowed_roots")
+        if not resolved.exists():
+            raise ApiError(400, "bad_path", f"{raw!r}: no such file or folder")
+    except OSError as exc:
+        raise ApiError(400, "bad_path", f"{raw!r}: {exc.strerror or exc}") from exc
+    return resolved
