@@ -157,6 +157,29 @@ def test_search_finds_passages(server: Server) -> None:
         assert_error(reader.post("/collections/nope/search", json={"query": "x"}), 404)
 
 
+def test_search_filters_narrow_the_passages(server: Server) -> None:
+    with server.client("read") as reader:
+        only_tides = reader.post(
+            "/collections/default/search",
+            json={"query": "who bought WhatsApp", "filters": {"path": ["*tides.md"]}},
+        )
+        assert only_tides.status_code == 200, only_tides.text
+        paths = [hit["path"] for hit in only_tides.json()["hits"]]
+        assert paths and all(p.endswith("tides.md") for p in paths)
+        future = reader.post(
+            "/collections/default/search",
+            json={"query": "tides", "filters": {"modified_after": "2999-01-01T00:00:00"}},
+        )
+        assert future.status_code == 200 and future.json()["hits"] == []
+        assert_error(
+            reader.post(
+                "/collections/default/search",
+                json={"query": "tides", "filters": {"paths": ["*.md"]}},
+            ),
+            422,
+        )
+
+
 @pytest.mark.parametrize(
     "content, status",
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -13,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from mnemo import api
 from mnemo.generation.ask import TextHandler
 from mnemo.generation.types import Answer
+from mnemo.retrieval.filters import Filters
 from mnemo.retrieval.search import SearchResponse
 from mnemo.server import schemas
 from mnemo.server.auth import Principal, require
@@ -21,6 +23,25 @@ from mnemo.server.streaming import answer_events, error_payload
 
 router = APIRouter(tags=["queries"], responses=ERROR_RESPONSES)
 CollectionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+def to_filters(given: schemas.SearchFilters | None) -> Filters | None:
+    if given is None:
+        return None
+    return Filters(
+        path=tuple(given.path),
+        media_types=tuple(given.media_types),
+        tags=tuple(given.tags),
+        modified_after=_aware(given.modified_after),
+        modified_before=_aware(given.modified_before),
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time without a zone is the server's local time, as on the command line."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.astimezone()
 
 
 def search_out(response: SearchResponse) -> schemas.SearchOut:
@@ -96,7 +117,12 @@ def search(
 ) -> schemas.SearchOut:
     """The passages that best match a query (hybrid, keyword or dense)."""
     response = api.search(
-        body.query, request.app.state.settings, collection=collection, k=body.k, mode=body.mode
+        body.query,
+        request.app.state.settings,
+        collection=collection,
+        k=body.k,
+        mode=body.mode,
+        filters=to_filters(body.filters),
     )
     request.app.state.metrics.observe_search(response.seconds)
     return search_out(response)
@@ -122,6 +148,7 @@ async def ask(
             state.settings,
             collection=collection,
             documents=body.documents,
+            filters=to_filters(body.filters),
             mode=body.mode,
             use_llm=False if body.extractive else None,
             conversation_id=body.conversation_id,

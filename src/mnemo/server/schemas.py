@@ -99,10 +99,25 @@ class Removed(BaseModel):
     removed: str
 
 
+class SearchFilters(RequestBody):
+    """Only passages of documents that match every filter given."""
+
+    path: list[Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=list, max_length=20, description="Path globs, e.g. '*.pdf'; any may match."
+    )
+    media_types: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list, max_length=20, description="e.g. application/pdf or text/*."
+    )
+    tags: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=20)
+    modified_after: datetime | None = None
+    modified_before: datetime | None = None
+
+
 class SearchRequest(RequestBody):
     query: str = Field(min_length=1, max_length=10000)
     k: int = Field(10, ge=1, le=100)
     mode: Mode | None = None
+    filters: SearchFilters | None = None
 
 
 class Hit(BaseModel):
@@ -131,6 +146,7 @@ class SearchOut(BaseModel):
 class AskRequest(RequestBody):
     question: str = Field(min_length=1, max_length=10000)
     mode: Mode | None = None
+    filters: SearchFilters | None = None
     documents: list[Annotated[str, Field(max_length=4096)]] = Field(
         default_factory=list, max_length=20
     )
