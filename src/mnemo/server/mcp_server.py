@@ -47,6 +47,7 @@ from mnemo.server.mcp_models import (
     SearchResult,
     Source,
 )
+from mnemo.server.paths import PathRefused, allowed_path
 
 INSTRUCTIONS = (
     "Mnemo searches the user's own documents and answers questions from them, citing file "
@@ -449,20 +450,10 @@ def _slug(text: str) -> str:
 
 def _allowed_path(settings: Settings, raw: str) -> str:
     """``raw`` resolved, if it lies below one of ``server.allowed_roots``; else a ToolError."""
-    roots = [Path(root).expanduser().resolve() for root in settings.server.allowed_roots]
-    if not roots:
-        raise ToolError(
-            "adding files by server path is off: no server.allowed_roots are configured; "
-            "send the text instead"
-        )
-    given = Path(raw).expanduser()
-    if not given.is_absolute():
-        raise ToolError(f"{raw}: give an absolute path on the server")
-    resolved = given.resolve()
-    if not any(resolved.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise ToolError(f"{raw}: outside the folders this server may add from ({allowed})")
-    return str(resolved)
+    try:
+        return str(allowed_path(settings, raw))
+    except PathRefused as exc:
+        raise ToolError(str(exc)) from exc
 
 
 def _document_resources(settings: Settings) -> list[Resource]:

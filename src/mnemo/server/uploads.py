@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path, PurePath
 
 from mnemo.config import Settings
+from mnemo.server import paths
 from mnemo.server.errors import ApiError
 
 _TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".csv", ".json", ".yaml", ".yml", ".log"}
@@ -101,24 +102,10 @@ def is_upload(settings: Settings, path: str) -> bool:
 
 
 def allowed_path(settings: Settings, raw: str) -> Path:
-    """``raw`` resolved; ApiError 403 unless it lies below an allowed root, 400 if missing."""
-    roots = [root.expanduser().resolve() for root in settings.server.allowed_roots]
-    if any(unicodedata.category(ch) == "Cc" for ch in raw):
-        raise ApiError(400, "bad_path", "paths may not contain control characters")
-    if ".." in PurePath(raw).parts:
-        raise ApiError(403, "path_not_allowed", f"{raw!r}: '..' is not allowed in paths")
-    if not os.path.isabs(raw):
-        raise ApiError(400, "bad_path", f"{raw!r}: give an absolute path on the server")
-    if not roots:
-        raise ApiError(
-            403, "path_not_allowed", "adding server paths is off: set server.allowed_roots"
-        )
+    """``raw`` resolved; ApiError 403 unless it lies below an allowed root, 400 if unusable."""
     try:
-        resolved = Path(raw).resolve()
-        if not any(resolved.is_relative_to(root) for root in roots):
-            raise ApiError(403, "path_not_allowed", f"{raw!r} is outside server.allowed_roots")
-        if not resolved.exists():
-            raise ApiError(400, "bad_path", f"{raw!r}: no such file or folder")
-    except OSError as exc:
-        raise ApiError(400, "bad_path", f"{raw!r}: {exc.strerror or exc}") from exc
-    return resolved
+        return paths.allowed_path(settings, raw)
+    except paths.PathRefused as exc:
+        if exc.forbidden:
+            raise ApiError(403, "path_not_allowed", str(exc)) from exc
+        raise ApiError(400, "bad_path", str(exc)) from exc
