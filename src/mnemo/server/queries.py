@@ -45,29 +45,8 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def search_out(response: SearchResponse) -> schemas.SearchOut:
-    return schemas.SearchOut(
-        query=response.query,
-        collection=response.collection,
-        mode=response.mode,
-        used=response.used,
-        hits=[
-            schemas.Hit(
-                chunk_id=h.chunk_id,
-                document_id=h.document_id,
-                path=h.path,
-                title=h.title,
-                page_start=h.page_start,
-                page_end=h.page_end,
-                heading_path=h.heading_path,
-                snippet=h.snippet,
-                text=h.text,
-                score=h.score,
-            )
-            for h in response.hits
-        ],
-        warnings=response.warnings,
-        seconds=response.seconds,
-    )
+    # The response models' fields are attributes of the core's dataclasses.
+    return schemas.SearchOut.model_validate(response, from_attributes=True)
 
 
 def answer_out(answer: Answer) -> schemas.AnswerOut:
@@ -87,19 +66,7 @@ def answer_out(answer: Answer) -> schemas.AnswerOut:
             )
             for c in answer.citations
         ],
-        sources=[
-            schemas.SourceOut(
-                number=s.number,
-                document_id=s.document_id,
-                path=s.path,
-                title=s.title,
-                heading_path=s.heading_path,
-                page_start=s.page_start,
-                page_end=s.page_end,
-                text=s.text,
-            )
-            for s in answer.sources
-        ],
+        sources=[schemas.SourceOut.model_validate(s, from_attributes=True) for s in answer.sources],
         query=answer.query,
         model=answer.model,
         warnings=answer.warnings,
