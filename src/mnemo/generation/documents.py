@@ -32,16 +32,7 @@ _TASK = re.compile(
 
 def resolve(settings: Settings, collection: Collection, names: Sequence[str]) -> list[Document]:
     """The indexed documents ``names`` refer to: a path, a path's tail, or a file name."""
-    from mnemo.api import open_catalog
-
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
-        docs = list(
-            session.scalars(
-                select(Document).where(
-                    Document.collection_id == collection.id, Document.status == "indexed"
-                )
-            )
-        )
+    docs = _indexed(settings, collection)
     found: list[Document] = []
     for name in names:
         matches = _matching(docs, name)
@@ -73,18 +64,21 @@ def detect(settings: Settings, collection: Collection, question: str) -> list[Do
     """Documents a question asks about as a whole ("summarise report.pdf"), else none."""
     if not _TASK.search(question):
         return []
+    lowered = question.lower()
+    return [d for d in _indexed(settings, collection) if Path(d.path).name.lower() in lowered]
+
+
+def _indexed(settings: Settings, collection: Collection) -> list[Document]:
     from mnemo.api import open_catalog
 
     with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
-        docs = list(
+        return list(
             session.scalars(
                 select(Document).where(
                     Document.collection_id == collection.id, Document.status == "indexed"
                 )
             )
         )
-    lowered = question.lower()
-    return [d for d in docs if Path(d.path).name.lower() in lowered]
 
 
 def passages(
