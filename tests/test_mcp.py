@@ -49,7 +49,15 @@ DOCS = {
         "Project Falcon's launch date is 12 March 2027. The Falcon team has six engineers.\n"
     ),
 }
-TOOLS = {"search", "ask", "add_document", "list_documents", "get_document"}
+TOOLS = {
+    "search",
+    "ask",
+    "add_document",
+    "list_documents",
+    "get_document",
+    "list_jobs",
+    "cancel_job",
+}
 
 
 @pytest.fixture(scope="module")

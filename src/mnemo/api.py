@@ -27,6 +27,7 @@ from mnemo.ingest.sync import Syncer
 from mnemo.retrieval.filters import Filters
 
 if TYPE_CHECKING:
+    from mnemo.catalog.jobs import JobInfo
     from mnemo.generation.ask import TextHandler
     from mnemo.generation.types import Answer
     from mnemo.retrieval.search import SearchResponse
@@ -44,8 +45,13 @@ def add(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     on_event: EventHandler | None = None,
+    confine: Sequence[Path] | None = None,
 ) -> RunReport:
-    """Add files or folders to a collection (created if new) and index them."""
+    """Add files or folders to a collection (created if new) and index them.
+
+    With ``confine`` (a server's readable folders), no file that resolves outside
+    those folders is read, whatever symbolic links lead to it.
+    """
     if not paths:
         raise SourceError("nothing to add: give at least one file or folder")
     name = collection or settings.collection
@@ -58,11 +64,15 @@ def add(
     with open_catalog(settings) as catalog:
         with catalog.session() as session:
             coll = get_collection(session, name, create=True)
-            sources = [
-                upsert_source(session, coll, path, list(include), list(exclude))
-                for path in resolved
-            ]
-        return Syncer(settings, catalog, coll, on_event).run("add", sources)
+        syncer = Syncer(settings, catalog, coll, on_event, confine)
+        # Sources are registered under the lock: an add refused as busy leaves none behind.
+        with syncer.locked():
+            with catalog.session() as session:
+                sources = [
+                    upsert_source(session, coll, path, list(include), list(exclude))
+                    for path in resolved
+                ]
+            return syncer.run_locked("add", sources)
 
 
 def sync(
@@ -263,3 +273,20 @@ def _document_info(session: Session, coll: Collection, document_id: str) -> Docu
     if doc is None or doc.collection_id != coll.id:
         raise DocumentError(f"no document {document_id!r} in collection {coll.name!r}")
     return document_info(doc)
+
+
+def jobs(settings: Settings, *, collection: str | None = None) -> list[JobInfo]:
+    """The server's ingestion jobs, newest first; of one collection, or of all."""
+    from mnemo.catalog.jobs import list_jobs
+
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        coll = get_collection(session, collection) if collection is not None else None
+        return list_jobs(session, coll)
+
+
+def cancel_job(settings: Settings, job_id: str) -> JobInfo:
+    """Cancel a queued ingestion job, or ask a running one to stop at its next file."""
+    from mnemo.catalog.jobs import cancel_job as cancel
+
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        return cancel(session, job_id)

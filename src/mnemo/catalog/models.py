@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     LargeBinary,
     DateTime,
     ForeignKey,
@@ -248,7 +249,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
     paths: Mapped[list[str]] = mapped_column(default=list)
-    state: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    state: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed, cancelled
     files_done: Mapped[int] = mapped_column(Integer, default=0)
     files_total: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -256,6 +257,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # times a server started it
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Feedback(Base):

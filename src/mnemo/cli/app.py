@@ -9,7 +9,7 @@ import click
 import typer
 
 from mnemo import __version__
-from mnemo.cli import ask, config, ingest, llm, mcp, search, serve, status
+from mnemo.cli import ask, config, ingest, jobs, llm, mcp, search, serve, status
 from mnemo.cli.context import State
 from mnemo.cli.render import err
 from mnemo.errors import MnemoError
@@ -62,6 +62,7 @@ app.add_typer(config.config_app, name="config")
 app.add_typer(llm.llm_app, name="llm")
 app.add_typer(ask.conversations_app, name="conversations")
 app.add_typer(serve.keys_app, name="keys")
+app.add_typer(jobs.jobs_app, name="jobs")
 
 
 def main(argv: list[str] | None = None) -> int:

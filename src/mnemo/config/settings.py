@@ -58,8 +58,24 @@ class IngestSettings(BaseModel):
     respect_ignore_files: bool = Field(
         True, description="Honour .gitignore and .mnemoignore files inside sources."
     )
-    follow_symlinks: bool = Field(True, description="Follow symbolic links (loops are detected).")
+    symlinks: Literal["within", "follow", "skip"] = Field(
+        "within",
+        description="Symbolic links inside a source: within follows those that stay inside the "
+        "source folder and reports the others as skipped; follow follows every link; skip "
+        "follows none. Loops are detected. A server only ever follows links that stay inside "
+        "server.allowed_roots.",
+    )
     workers: int = Field(0, ge=0, description="Parser processes; 0 picks one per CPU core.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_follow_symlinks(cls, data: Any) -> Any:
+        # ingest.follow_symlinks (before 0.2) becomes ingest.symlinks.
+        if isinstance(data, dict) and "follow_symlinks" in data and "symlinks" not in data:
+            data = dict(data)
+            follow = str(data.pop("follow_symlinks")).strip().lower() in ("1", "true", "yes", "on")
+            data["symlinks"] = "follow" if follow else "skip"
+        return data
 
 
 class ChunkingSettings(BaseModel):
@@ -243,6 +259,13 @@ class ServerSettings(BaseModel):
     max_upload_mb: float = Field(50.0, gt=0, description="Largest uploaded file, in MiB.")
     max_running_jobs: int = Field(1, ge=1, le=16, description="Ingestion jobs run at once.")
     max_queued_jobs: int = Field(100, ge=1, description="Jobs waiting beyond that; more: 429.")
+    max_job_attempts: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="A job the server was running when it crashed is started again until it "
+        "has been interrupted this many times; then it is failed.",
+    )
     shutdown_timeout: float = Field(
         30.0, ge=0, description="Seconds shutdown waits for running jobs before requeuing them."
     )

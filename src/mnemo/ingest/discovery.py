@@ -1,7 +1,9 @@
-"""Finding the files under a source: globs, hidden files, ignore files, symlink loops.
+"""Finding the files under a source: globs, hidden files, ignore files, symbolic links.
 
 The walk is iterative (any depth), visits each directory once (so symlink
-loops end), and reports what it could not use instead of dropping it.
+loops end), and reports what it could not use instead of dropping it. With a
+:class:`Confinement`, a symbolic link is followed only when what it points to
+resolves inside the confinement's roots; the others are reported, not read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ import pathspec
 from mnemo.config import IngestSettings
 
 IGNORE_FILES = (".gitignore", ".mnemoignore")
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """Where the files of a walk may really be: ``roots`` are resolved (realpath) folders."""
+
+    roots: tuple[str, ...]
+    reason: str  # why a link that leaves them is not followed, said to the user
+
+    def admits(self, real: str) -> bool:
+        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
 
 
 @dataclass(frozen=True)
@@ -54,16 +67,22 @@ def discover(
     exclude: Sequence[str],
     settings: IngestSettings,
     within: Sequence[str] | None = None,
+    confine: Confinement | None = None,
 ) -> Discovery:
     """Every file under ``root`` that the settings and globs select.
 
     With ``within`` (absolute paths under ``root``), only those paths and what
-    lies below them are visited, judged by the same rules as a full walk.
+    lies below them are visited, judged by the same rules as a full walk. With
+    ``confine``, symbolic links that resolve outside its roots are reported as
+    problems and not followed (``root`` itself must resolve inside them too).
     """
     found = Discovery()
     root_str = os.path.abspath(root)
+    if confine is not None and not confine.admits(os.path.realpath(root_str)):
+        found.problems.append((root_str, confine.reason))
+        return found
     try:
-        info = os.stat(root_str) if settings.follow_symlinks else os.lstat(root_str)
+        info = os.stat(root_str) if settings.symlinks != "skip" else os.lstat(root_str)
     except OSError as exc:
         found.problems.append((root_str, f"cannot read ({exc.strerror})"))
         return found
@@ -101,9 +120,13 @@ def discover(
                 found.excluded += 1
                 continue
             try:
-                if entry.is_symlink() and not settings.follow_symlinks:
-                    found.excluded += 1
-                    continue
+                if entry.is_symlink():
+                    if settings.symlinks == "skip":
+                        found.excluded += 1
+                        continue
+                    if confine is not None and not confine.admits(os.path.realpath(path)):
+                        found.problems.append((path, confine.reason))
+                        continue
                 info = entry.stat(follow_symlinks=True)
             except OSError as exc:
                 reason = "broken symbolic link" if entry.is_symlink() else exc.strerror

@@ -32,6 +32,7 @@ class Job:
     max_tokens: int
     overlap_tokens: int
     tokenizer: Path | None
+    allowed_roots: tuple[str, ...] = ()  # resolved folders the opened file must lie in
 
 
 @dataclass

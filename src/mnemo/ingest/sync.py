@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from mnemo.catalog.writes import delete_document, mark_for_index, save_extracted
 from mnemo.chunking import Chunker
 from mnemo.config import Settings
 from mnemo.errors import BusyError
-from mnemo.ingest.discovery import Candidate, discover
+from mnemo.ingest.discovery import Candidate, Confinement, discover
 from mnemo.ingest.events import Event, EventHandler
 from mnemo.ingest.extract import Extracted, Job, extract, file_sha256
 from mnemo.ingest.pool import extract_in_processes
@@ -37,6 +38,14 @@ from mnemo.ingest.report import RunReport
 SETTLED = ("indexed", "skipped", "failed")
 #: While files are parsed, the keyword index catches up this often (seconds).
 FLUSH_SECONDS = 2.0
+#: Why a server does not follow a link that leaves its allowed folders (no target named).
+SERVER_CONFINED = (
+    "resolves outside the folders this server may read (server.allowed_roots): not read"
+)
+LEFT_SOURCE = (
+    "symbolic link to a place outside the source folder: not followed "
+    '(set ingest.symlinks = "follow" to index what it points to)'
+)
 
 
 
@@ -67,11 +76,17 @@ class Syncer:
         catalog: Catalog,
         collection: Collection,
         on_event: EventHandler | None = None,
+        confine: Sequence[Path] | None = None,
     ) -> None:
+        """With ``confine`` (a server's readable folders), no file outside them is read."""
         self.settings = settings
         self.catalog = catalog
         self.collection = collection
         self.on_event = on_event or (lambda event: None)
+        self.confine = (
+            None if confine is None else tuple(os.path.realpath(root) for root in confine)
+        )
+        self._confinements: dict[int, Confinement | None] = {}
         cfg = settings.chunking
         self.pipeline_key = Chunker(cfg.max_tokens, cfg.overlap_tokens, cfg.tokenizer).key
 
@@ -83,7 +98,13 @@ class Syncer:
         lock_timeout: float = 5.0,
     ) -> RunReport:
         """Sync ``sources``; with ``only_paths``, only those paths (and what was below them)."""
-        lock = collection_lock(self.settings, self.collection.name, lock_timeout)
+        with self.locked(lock_timeout):
+            return self.run_locked(command, sources, only_paths)
+
+    @contextmanager
+    def locked(self, timeout: float = 5.0) -> Iterator[None]:
+        """Hold the collection's write lock; BusyError when another process holds it."""
+        lock = collection_lock(self.settings, self.collection.name, timeout)
         try:
             lock.acquire()
         except Timeout as exc:
@@ -92,7 +113,7 @@ class Syncer:
                 "wait for it to finish (or stop it) and try again"
             ) from exc
         try:
-            return self._run_locked(command, sources, only_paths)
+            yield
         finally:
             lock.release()
 
@@ -125,9 +146,10 @@ class Syncer:
                 )
             )
 
-    def _run_locked(
-        self, command: str, sources: list[Source], only_paths: Iterable[str] | None
+    def run_locked(
+        self, command: str, sources: list[Source], only_paths: Iterable[str] | None = None
     ) -> RunReport:
+        """:meth:`run`, for a caller that holds :meth:`locked` already."""
         report = self._start_run(command)
         started = time.perf_counter()
         try:
@@ -186,8 +208,14 @@ class Syncer:
                 within = [p for p in only_paths if _is_under(p, source.path)]
                 if not within:
                     continue
+            confinement = self._confinements[source.id] = self._confinement(source)
             discovery = discover(
-                Path(source.path), source.include, source.exclude, self.settings.ingest, within
+                Path(source.path),
+                source.include,
+                source.exclude,
+                self.settings.ingest,
+                within,
+                confinement,
             )
             report.excluded += discovery.excluded
             for path, reason in discovery.problems:
@@ -258,7 +286,7 @@ class Syncer:
                     moved_ids.add(twin.id)
                     continue
             known_hash = doc.content_hash if doc is not None and self._reusable(doc) else None
-            jobs.append(self._job(candidate, known_hash))
+            jobs.append(self._job(candidate, known_hash, self._confinements.get(source_id)))
         self.on_event(Event("scanned", total=len(jobs)))
 
         for result in self._extract_all(jobs, report):
@@ -273,6 +301,19 @@ class Syncer:
                 self._log(report, doc.path, "removed", "no longer on disk", session)
             self.on_event(Event("file", path=doc.path, outcome="removed"))
 
+    def _confinement(self, source: Source) -> Confinement | None:
+        """Where this source's files may really be: inside the source folder (unless
+        ``ingest.symlinks`` is ``follow``), and for a server inside its allowed roots."""
+        real = os.path.realpath(source.path)
+        if self.confine is not None:
+            server = Confinement(self.confine, SERVER_CONFINED)
+            if self.settings.ingest.symlinks == "follow" or not server.admits(real):
+                return server  # a source outside the roots is refused whole by discover()
+        elif self.settings.ingest.symlinks == "follow":
+            return None
+        folder = real if os.path.isdir(real) else os.path.dirname(real)
+        return Confinement((folder,), SERVER_CONFINED if self.confine is not None else LEFT_SOURCE)
+
     # -- decisions --------------------------------------------------------------
 
     def _reusable(self, doc: _Known) -> bool:
@@ -285,10 +326,13 @@ class Syncer:
             and doc.mtime_ns == candidate.mtime_ns
         )
 
-    def _job(self, candidate: Candidate, known_hash: str | None) -> Job:
+    def _job(
+        self, candidate: Candidate, known_hash: str | None, confinement: Confinement | None
+    ) -> Job:
         ingest, chunking = self.settings.ingest, self.settings.chunking
         return Job(
             path=candidate.path,
+            allowed_roots=confinement.roots if confinement is not None else (),
             size=candidate.size,
             known_hash=known_hash,
             max_bytes=int(ingest.max_file_mb * 1_000_000),

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from mnemo import api
+from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.server import audit, schemas
 from mnemo.server.auth import Principal, require
 from mnemo.server.errors import ERROR_RESPONSES, ApiError
-from mnemo.server.jobs import JobInfo
+from mnemo.catalog.jobs import JobInfo
 from mnemo.server.queries import CollectionPath
 from mnemo.server.uploads import allowed_path, check_upload, is_upload, save_upload
 
@@ -36,6 +37,8 @@ def job_out(job: JobInfo) -> schemas.JobOut:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        attempts=job.attempts,
+        cancel_requested=job.cancel_requested,
     )
 
 
@@ -147,4 +150,13 @@ def get_job(request: Request, job_id: str, _: Reader) -> schemas.JobOut:
     job = request.app.state.jobs.get(job_id)
     if job is None:
         raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+    return job_out(job)
+
+
+@router.delete("/jobs/{job_id}", response_model=schemas.JobOut)
+def cancel_job(request: Request, job_id: str, principal: Writer) -> schemas.JobOut:
+    """Cancel a job: a queued one at once, a running one at its next file (files already
+    indexed are kept). A finished job is returned as it is."""
+    job = request.app.state.jobs.cancel(job_id)
+    audit.record(request, principal, "job.cancel", job_id, 200)
     return job_out(job)

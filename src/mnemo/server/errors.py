@@ -26,6 +26,7 @@ _STATUS: list[tuple[type[errors.MnemoError], int, str]] = [
     (errors.DocumentError, 404, "document_not_found"),
     (errors.ConversationError, 404, "conversation_not_found"),
     (errors.KeyNotFoundError, 404, "key_not_found"),
+    (errors.JobNotFoundError, 404, "job_not_found"),
     (errors.SourceError, 400, "bad_source"),
     (errors.QueryError, 400, "bad_query"),
     (errors.ConfigError, 400, "not_configured"),

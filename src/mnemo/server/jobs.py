@@ -1,11 +1,17 @@
 """Ingestion as background jobs: queued in the catalog, run by worker threads.
 
-A job adds paths to a collection with :func:`mnemo.api.add`; its progress
-(files done of files found) comes from the run's events and is saved as it
-goes, and its final per-file report when it ends. Jobs live in the catalog, so
-a server that stops with jobs queued or running requeues them when it starts
-again; a re-run is safe because ingestion is incremental and crash-safe.
-Queries keep working meanwhile: they read committed catalog rows only.
+A job adds paths to a collection with :func:`mnemo.api.add`, reading only files
+that resolve inside the server's readable folders; its progress (files done of
+files found) comes from the run's events and is saved as it goes, and its final
+per-file report when it ends. Jobs live in the catalog, so a server that stops
+with jobs queued or running requeues them when it starts again; a re-run is
+safe because ingestion is incremental and crash-safe.
+
+A job the server was running when it died may be what killed it, so each job
+counts its attempts: one that was interrupted by a crash ``server.max_job_attempts``
+times is failed rather than started again. A job can be cancelled (queued: at
+once; running: at its next file, keeping what was indexed). Queries keep
+working meanwhile: they read committed catalog rows only.
 """
 
 from __future__ import annotations
@@ -15,42 +21,32 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 
 from mnemo import api
-from mnemo.catalog import Catalog, Collection
+from mnemo.catalog import Catalog
+from mnemo.catalog.jobs import JobInfo, cancel_job, get_job, job_info, list_jobs
 from mnemo.catalog.models import Job, utcnow
 from mnemo.config import Settings
-from mnemo.errors import MnemoError
+from mnemo.errors import JobNotFoundError, MnemoError
 from mnemo.ingest.events import Event
 from mnemo.ingest.sources import get_collection
 from mnemo.server.errors import ApiError
+from mnemo.server.paths import readable_roots
 
 log = logging.getLogger("mnemo.server")
 _SAVE_EVERY = 0.5  # seconds between progress writes
 
-
-class _Requeued(Exception):
-    """Raised from a job's event handler to stop it at shutdown; the job goes back in the queue."""
+__all__ = ["JobInfo", "JobRunner"]
 
 
-@dataclass(frozen=True)
-class JobInfo:
-    id: str
-    collection: str
-    paths: list[str]
-    state: str
-    files_done: int
-    files_total: int
-    report: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+class _Stopped(Exception):
+    """Raised from a job's event handler to stop it: at shutdown (requeued) or when cancelled."""
+
+    def __init__(self, cancelled: bool) -> None:
+        super().__init__("cancelled" if cancelled else "requeued")
+        self.cancelled = cancelled
 
 
 class JobRunner:
@@ -65,19 +61,41 @@ class JobRunner:
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._lock = threading.Lock()
+        self._cancelled: set[str] = set()
+        self.confine = readable_roots(settings)
 
     def start(self) -> None:
-        """Requeue what a previous server left queued or running, then start the workers."""
+        """Requeue what a previous server left queued or running, then start the workers.
+
+        A job still marked running was interrupted by a crash (a clean shutdown
+        requeues its jobs); after ``server.max_job_attempts`` such starts it is
+        failed instead, so a file that takes the server down cannot do it forever.
+        """
+        limit = self.settings.server.max_job_attempts
+        requeue: list[str] = []
         with self.catalog.session() as session:
-            left = list(
-                session.scalars(
-                    select(Job).where(Job.state.in_(("queued", "running"))).order_by(Job.created_at)
-                )
+            left = session.scalars(
+                select(Job).where(Job.state.in_(("queued", "running"))).order_by(Job.created_at)
             )
             for job in left:
+                if job.state == "running" and (job.cancel_requested or job.attempts >= limit):
+                    job.finished_at = utcnow()
+                    job.state = "cancelled" if job.cancel_requested else "failed"
+                    job.error = (
+                        "cancelled; the server stopped while it ran"
+                        if job.cancel_requested
+                        else f"the server stopped while running this job {job.attempts} time(s); "
+                        "it was not started again (server.max_job_attempts). Check the job's "
+                        "files, remove the one at fault, and submit it again"
+                    )
+                    log.warning("job %s failed: %s", job.id, job.error)
+                    continue
+                if job.state == "running":
+                    job.error = "resumed: the server stopped while it ran"
                 job.state = "queued"
-        for job in left:
-            self._queue.put(job.id)
+                requeue.append(job.id)
+        for job_id in requeue:
+            self._queue.put(job_id)
         for number in range(self.settings.server.max_running_jobs):
             thread = threading.Thread(target=self._work, name=f"mnemo-job-{number}", daemon=True)
             thread.start()
@@ -97,24 +115,29 @@ class JobRunner:
             job = Job(id=uuid.uuid4().hex, collection_id=coll.id, paths=paths, state="queued")
             session.add(job)
             session.flush()
-            info = _info(job, coll.name)
+            info = job_info(job, coll.name)
         self._queue.put(info.id)
         return info
 
     def get(self, job_id: str) -> JobInfo | None:
         with self.catalog.session(readonly=True) as session:
-            job = session.get(Job, job_id)
-            if job is None:
+            try:
+                return get_job(session, job_id)
+            except JobNotFoundError:
                 return None
-            return _info(job, session.get(Collection, job.collection_id).name)  # type: ignore[union-attr]
 
     def list(self, collection: str) -> list[JobInfo]:
         with self.catalog.session(readonly=True) as session:
-            coll = get_collection(session, collection)
-            jobs = session.scalars(
-                select(Job).where(Job.collection_id == coll.id).order_by(Job.created_at.desc())
-            )
-            return [_info(job, coll.name) for job in jobs]
+            return list_jobs(session, get_collection(session, collection))
+
+    def cancel(self, job_id: str) -> JobInfo:
+        """Cancel a queued job, or ask a running one to stop at its next file."""
+        with self.catalog.session() as session:
+            info = cancel_job(session, job_id)
+        if info.cancel_requested:
+            with self._lock:
+                self._cancelled.add(job_id)
+        return info
 
     def depth(self) -> int:
         """Jobs waiting to run."""
@@ -143,6 +166,7 @@ class JobRunner:
                     job = session.get(Job, job_id)
                     if job is not None and job.state == "running":
                         job.state = "queued"
+                        job.attempts -= 1  # a clean stop is not a crash: not counted
                         job.error = "requeued: the server stopped while it ran"
             log.info("requeued %d running job(s) at shutdown", len(unfinished))
 
@@ -162,16 +186,28 @@ class JobRunner:
             if job is None or job.state != "queued":
                 return
             job.state, job.started_at = "running", utcnow()
-            job.files_done = job.files_total = 0
-            collection = session.get(Collection, job.collection_id).name  # type: ignore[union-attr]
+            job.attempts = (job.attempts or 0) + 1
+            job.cancel_requested = False
+            collection = get_job(session, job_id).collection
             paths = list(job.paths)
+            # A resumed job counts on from where it stopped.
+            progress = _Progress(self, job_id, job.files_done)
         with self._lock:
             self._running.add(job_id)
-        progress = _Progress(self, job_id)
+            self._cancelled.discard(job_id)
         try:
-            report = api.add(paths, self.settings, collection=collection, on_event=progress)
-        except _Requeued:
-            return  # shutdown() puts it back in the queue
+            report = api.add(
+                paths,
+                self.settings,
+                collection=collection,
+                on_event=progress,
+                confine=self.confine,
+            )
+        except _Stopped as stop:
+            if stop.cancelled:
+                self._finish(job_id, "cancelled", progress, {}, "cancelled while it ran; "
+                             "files indexed before that were kept")
+            return  # when not cancelled, shutdown() puts it back in the queue
         except MnemoError as exc:
             self._finish(job_id, "failed", progress, {}, str(exc))
         else:
@@ -212,41 +248,40 @@ class JobRunner:
     def aborting(self) -> bool:
         return self._abort.is_set()
 
+    def cancelled(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    def check_cancel(self, job_id: str) -> bool:
+        """Save nothing; True when another process (the CLI) asked this job to stop."""
+        with self.catalog.session(readonly=True) as session:
+            return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
 
 class _Progress:
     """A job's event handler: counts files and saves progress now and then."""
 
-    def __init__(self, runner: JobRunner, job_id: str) -> None:
+    def __init__(self, runner: JobRunner, job_id: str, done_before: int = 0) -> None:
         self.runner = runner
         self.job_id = job_id
-        self.done = 0
-        self.total = 0
+        self.before = done_before
+        self.done = done_before
+        self.total = done_before
         self._saved = 0.0
 
     def __call__(self, event: Event) -> None:
         if self.runner.aborting:
-            raise _Requeued()
+            raise _Stopped(cancelled=False)
+        if self.runner.cancelled(self.job_id):
+            raise _Stopped(cancelled=True)
         if event.kind == "scanned":
-            self.total = event.total
+            self.total = self.before + event.total
         elif event.kind == "file":
             self.done += 1
+            self.total = max(self.total, self.done)
         now = time.monotonic()
         if now - self._saved >= _SAVE_EVERY:
             self._saved = now
+            if self.runner.check_cancel(self.job_id):
+                raise _Stopped(cancelled=True)
             self.runner.save_progress(self.job_id, self.done, self.total)
-
-
-def _info(job: Job, collection: str) -> JobInfo:
-    return JobInfo(
-        job.id,
-        collection,
-        list(job.paths),
-        job.state,
-        job.files_done,
-        job.files_total,
-        dict(job.report or {}),
-        job.error,
-        job.created_at,
-        job.started_at,
-        job.finished_at,
-    )

@@ -127,3 +127,20 @@ class AddResult(BaseModel):
     embedding_error: str | None = Field(
         description="Why embedding stopped, if it did; keyword search still finds the text."
     )
+
+
+class JobEntry(BaseModel):
+    id: str
+    collection: str
+    paths: list[str]
+    state: str = Field(description="queued, running, done, failed or cancelled.")
+    files_done: int
+    files_total: int
+    error: str | None
+    cancel_requested: bool = Field(
+        description="A running job asked to stop: it stops at its next file."
+    )
+
+
+class JobList(BaseModel):
+    jobs: list[JobEntry]

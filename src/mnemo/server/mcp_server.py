@@ -26,6 +26,7 @@ from pydantic import Field
 from starlette.applications import Starlette
 
 from mnemo import __version__, api
+from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
 from mnemo.config.settings import validate_collection_name
@@ -34,6 +35,8 @@ from mnemo.ingest.report import RunReport
 from mnemo.retrieval.context import ContextPassage, join_chunks
 from mnemo.retrieval.filters import Filters
 from mnemo.server.mcp_models import (
+    JobEntry,
+    JobList,
     CHUNKS_PER_READ,
     AddResult,
     AskResult,
@@ -47,7 +50,7 @@ from mnemo.server.mcp_models import (
     SearchResult,
     Source,
 )
-from mnemo.server.paths import PathRefused, allowed_path
+from mnemo.server.paths import PathRefused, allowed_path, readable_roots
 
 INSTRUCTIONS = (
     "Mnemo searches the user's own documents and answers questions from them, citing file "
@@ -209,7 +212,9 @@ class _Tools:
             else:
                 assert path is not None
                 target = _allowed_path(self.settings, path)
-            report = api.add([target], self.settings, collection=name)
+            report = api.add(
+                [target], self.settings, collection=name, confine=readable_roots(self.settings)
+            )
         return _added(report, target)
 
     def list_documents(
@@ -264,6 +269,20 @@ class _Tools:
             next_start=end if end < len(chunks) else None,
         )
 
+    def list_jobs(self, collection: CollectionArg = None) -> JobList:
+        """List the server's ingestion jobs (newest first) with their state and progress."""
+        with _tool_errors():
+            found = api.jobs(self.settings, collection=collection)
+        return JobList(jobs=[_job_entry(job) for job in found])
+
+    def cancel_job(
+        self, job_id: Annotated[str, Field(description="The job's id, from list_jobs.")]
+    ) -> JobEntry:
+        """Cancel an ingestion job: a queued one at once, a running one at its next file
+        (what it already indexed is kept)."""
+        with _tool_errors():
+            return _job_entry(api.cancel_job(self.settings, job_id))
+
     def document_text(self, collection: str, document_id: str) -> str:
         """The text of one indexed document, as Mnemo indexed it."""
         try:
@@ -304,12 +323,15 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     tools = _Tools(settings)
     reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     adds = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+    cancels = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
     for fn, title, hints in (
         (tools.search, "Search documents", reads),
         (tools.ask, "Ask your documents", reads),
         (tools.add_document, "Add a document", adds),
         (tools.list_documents, "List documents", reads),
         (tools.get_document, "Read a document", reads),
+        (tools.list_jobs, "List ingestion jobs", reads),
+        (tools.cancel_job, "Cancel an ingestion job", cancels),
     ):
         server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=hints)
     server.resource(
@@ -414,6 +436,19 @@ def _resolve(settings: Settings, collection: str, key: str) -> str:
         shown = ", ".join(d.path for d in found[:3])
         raise ToolError(f"{key!r} matches {len(found)} documents ({shown}); give more of the path")
     return found[0].id
+
+
+def _job_entry(job: JobInfo) -> JobEntry:
+    return JobEntry(
+        id=job.id,
+        collection=job.collection,
+        paths=job.paths,
+        state=job.state,
+        files_done=job.files_done,
+        files_total=job.files_total,
+        error=job.error,
+        cancel_requested=job.cancel_requested,
+    )
 
 
 def _store_note(settings: Settings, collection: str, text: str, title: str | None) -> Path:

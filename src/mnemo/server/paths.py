@@ -23,6 +23,13 @@ class PathRefused(SourceError):
         self.forbidden = forbidden
 
 
+def readable_roots(settings: Settings) -> list[Path]:
+    """Every folder the server may read files from on a client's behalf: the allowed
+    roots, and its own uploads and notes folders."""
+    own = [settings.home / "uploads", settings.home / "notes"]
+    return [root.expanduser() for root in settings.server.allowed_roots] + own
+
+
 def allowed_path(settings: Settings, raw: str) -> Path:
     """``raw`` resolved, if it is an existing path below one of ``server.allowed_roots``."""
     roots = [root.expanduser().resolve() for root in settings.server.allowed_roots]

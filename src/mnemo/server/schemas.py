@@ -58,11 +58,13 @@ class JobOut(BaseModel):
     id: str
     collection: str
     paths: list[str]
-    state: Literal["queued", "running", "done", "failed"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
     files_done: int
     files_total: int
     report: JobReport | None
     error: str | None
+    attempts: int
+    cancel_requested: bool
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
