@@ -74,7 +74,7 @@ def list_jobs(session: Session, collection: Collection | None = None) -> list[Jo
     query = select(Job).order_by(Job.created_at.desc())
     if collection is not None:
         query = query.where(Job.collection_id == collection.id)
-    names = dict(session.execute(select(Collection.id, Collection.name)).tuples())
+    names = {cid: name for cid, name in session.execute(select(Collection.id, Collection.name))}
     return [job_info(job, names.get(job.collection_id, "?")) for job in session.scalars(query)]
 
 
