@@ -17,7 +17,8 @@ the vendor, so front ends only ever handle this tree::
     ├── EmbeddingError     the embedder cannot be loaded or reached
     ├── LLMError           the language model cannot be reached or failed to answer
     ├── ConversationError  a conversation id is unknown
-    └── KeyNotFoundError   an API key id is unknown or already revoked
+    ├── KeyNotFoundError   an API key id is unknown or already revoked
+    └── LastKeyError       revoking a key would leave no active key
 """
 
 from __future__ import annotations
@@ -107,5 +108,12 @@ class ConversationError(MnemoError):
 
 class KeyNotFoundError(MnemoError):
     """An API key id is unknown or already revoked."""
+
+    exit_code = 2
+
+
+class LastKeyError(MnemoError):
+    """Revoking the key would leave no active key, which turns a loopback server's
+    authentication off; the CLI can do it on purpose (``--no-auth``), HTTP never."""
 
     exit_code = 2
