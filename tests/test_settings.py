@@ -109,7 +109,7 @@ def test_host_and_origin_lists_are_normalised(home: Path) -> None:
     given = {"allowed_hosts": ["Mnemo.Example", "[fe80::1]"], "cors_origins": ["https://A.example/"]}
     server = load_settings(home, {"server": given}).server
     assert server.allowed_hosts == ["mnemo.example", "fe80::1"]
-    assert server.cors_origins == ["https://A.example"]
+    assert server.cors_origins == ["https://a.example"]
 
 
 def test_config_show_cli(cli, home: Path) -> None:  # type: ignore[no-untyped-def]

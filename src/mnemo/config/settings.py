@@ -283,7 +283,7 @@ class ServerSettings(BaseModel):
     def _valid_origins(cls, value: list[str]) -> list[str]:
         origins = []
         for given in value:
-            origin = given.strip().rstrip("/")
+            origin = given.strip().rstrip("/").lower()  # as browsers send it
             if not ORIGIN.match(origin):
                 raise ValueError(
                     f"server.cors_origins: {given!r} is not an origin like https://app.example:8443"
