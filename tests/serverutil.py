@@ -57,11 +57,12 @@ def build_library(root: Path, **server: Any) -> Settings:
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """Run the app with uvicorn until the block ends; yields its base URL."""
+def serving(settings: Settings, app: Any = None) -> Iterator[str]:
+    """Run ``app`` (by default a new one for ``settings``) with uvicorn until the block ends;
+    yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        app or create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -8,6 +8,7 @@ as the REST server mounts it.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -138,6 +139,8 @@ def agent(root: Path, server_log: TextIO) -> Iterator[Agent]:
             "MNEMO_INGEST__WORKERS": "1",
             "HF_HUB_OFFLINE": "1",
             "HOME": str(root / "user-home"),
+            # the code under test, also when it is a checkout that PYTHONPATH puts first
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         },
     )
     with connected(lambda: stdio_client(params, errlog=server_log)) as agent:

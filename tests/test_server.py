@@ -319,6 +319,28 @@ def test_upload_is_indexed_by_a_job_and_can_be_deleted(server: Server) -> None:
         assert all(h["document_id"] != doc["id"] for h in again.json()["hits"])
 
 
+def test_uploads_with_the_same_name_are_both_kept(server: Server) -> None:
+    """``../../x.txt`` and a fullwidth ``ｘ．txt`` reduce to the name ``x.txt`` too."""
+    names = ["twin.txt", "../../twin.txt", "ｔｗｉｎ．txt"]
+    with server.client("write") as writer:
+        jobs = []
+        for n, name in enumerate(names):
+            body = f"Twin number {n} keeps the lighthouse log {n * 111}.".encode()
+            response = upload(writer, name, body)
+            assert response.status_code == 202, response.text
+            jobs.append(wait_job(writer, response.json()["id"]))
+        saved = [Path(job["report"]["files"][0]["path"]) for job in jobs]
+        assert [p.name for p in saved] == ["twin.txt", "twin-2.txt", "twin-3.txt"]
+        assert {p.parent for p in saved} == {server.root / "home" / "uploads" / "default"}
+        docs = {d["path"]: d for d in writer.get("/collections/default/documents").json()}
+        for n, path in enumerate(saved):
+            assert docs[str(path)]["state"] == "indexed"
+            assert path.read_text() == f"Twin number {n} keeps the lighthouse log {n * 111}."
+        for path in saved:
+            doc_id = docs[str(path)]["id"]
+            assert writer.delete(f"/collections/default/documents/{doc_id}").status_code == 200
+
+
 @pytest.mark.parametrize(
     "name, data, status, code",
     [
@@ -467,7 +489,10 @@ def test_keys_cli(cli: Callable[..., Any]) -> None:
     assert secret.startswith("mnemo_")
     listed = json.loads(cli("keys", "list", "--json", check=True).stdout)
     assert listed[0]["name"] == "ci" and secret not in json.dumps(listed)
-    assert cli("keys", "revoke", str(listed[0]["id"]), check=True).returncode == 0
+    last = cli("keys", "revoke", str(listed[0]["id"]))  # the last active key
+    assert last.returncode == 2 and "--no-auth" in last.stderr
+    revoked = cli("keys", "revoke", str(listed[0]["id"]), "--no-auth", check=True)
+    assert "no active key is left" in revoked.stderr
     assert cli("keys", "create", "--scope", "root").returncode == 2
 
 

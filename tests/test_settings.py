@@ -86,6 +86,32 @@ def test_invalid_collection_name(home: Path) -> None:
         load_settings(home, {"collection": "../etc"})
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("allowed_hosts", "http://mnemo.example"),
+        ("allowed_hosts", "mnemo.example:8443"),
+        ("allowed_hosts", "*"),
+        ("allowed_hosts", "*.example"),
+        ("cors_origins", "*"),
+        ("cors_origins", "app.example"),
+        ("cors_origins", "https://app.example/path"),
+    ],
+)
+def test_host_and_origin_lists_take_only_names_and_origins(
+    home: Path, key: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"server\.{key}"):
+        load_settings(home, {"server": {key: [value]}})
+
+
+def test_host_and_origin_lists_are_normalised(home: Path) -> None:
+    given = {"allowed_hosts": ["Mnemo.Example", "[fe80::1]"], "cors_origins": ["https://A.example/"]}
+    server = load_settings(home, {"server": given}).server
+    assert server.allowed_hosts == ["mnemo.example", "fe80::1"]
+    assert server.cors_origins == ["https://a.example"]
+
+
 def test_config_show_cli(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
     write_toml(home, "[ingest]\nmax_pages = 7\n")
     proc = cli(

@@ -18,7 +18,8 @@ the vendor, so front ends only ever handle this tree::
     ├── LLMError           the language model cannot be reached or failed to answer
     ├── ConversationError  a conversation id is unknown
     ├── KeyNotFoundError   an API key id is unknown or already revoked
-    └── JobNotFoundError   an ingestion job id is unknown
+    ├── JobNotFoundError   an ingestion job id is unknown
+    └── LastKeyError       revoking a key would leave no active key
 """
 
 from __future__ import annotations
@@ -114,5 +115,12 @@ class KeyNotFoundError(MnemoError):
 
 class JobNotFoundError(MnemoError):
     """An ingestion job id is unknown."""
+
+    exit_code = 2
+
+
+class LastKeyError(MnemoError):
+    """Revoking the key would leave no active key, which turns a loopback server's
+    authentication off; the CLI can do it on purpose (``--no-auth``), HTTP never."""
 
     exit_code = 2

@@ -12,6 +12,7 @@ from rich.text import Text
 from mnemo.cli.context import COLLECTION, JSON, core, state
 from mnemo.cli.render import err, out, print_json
 from mnemo.errors import QueryError
+from mnemo.retrieval.filters import local_moment
 
 _RELATIVE = re.compile(r"^(\d+)([hdw])$")
 
@@ -23,14 +24,20 @@ def _when(value: str | None, option: str) -> datetime | None:
     match = _RELATIVE.match(value.strip())
     if match:
         unit = {"h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        return datetime.now().astimezone() - timedelta(**{unit: int(match.group(1))})
+        try:
+            return datetime.now().astimezone() - timedelta(**{unit: int(match.group(1))})
+        except OverflowError:
+            raise QueryError(f"{option} {value!r}: that is before the year 1") from None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise QueryError(
             f"{option} {value!r} is not a date: use e.g. 2026-11-01, 2026-11-01T09:30, 12h, 7d or 2w"
         ) from None
-    return parsed if parsed.tzinfo else parsed.astimezone()
+    try:
+        return local_moment(parsed)
+    except ValueError as exc:
+        raise QueryError(f"{option}: {exc}") from None
 
 
 def search(

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from mnemo.cli.context import JSON, state
-from mnemo.cli.render import out, print_json
+from mnemo.cli.render import err, out, print_json
 from mnemo.errors import ConfigError
 
 keys_app = typer.Typer(help="Create, list and revoke the server's API keys.")
@@ -39,6 +39,12 @@ def serve(
         raise ConfigError(
             f"refusing to serve on {settings.server.host} with no API keys: "
             "create one with `mnemo keys create --scope admin`, or bind to 127.0.0.1"
+        )
+    if settings.server.host in ("0.0.0.0", "::") and not settings.server.allowed_hosts:
+        err.print(
+            f"serving on {settings.server.host}: only requests for 127.0.0.1, localhost and "
+            "[::1] are answered; list the names clients use in server.allowed_hosts",
+            markup=False,
         )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -91,11 +97,27 @@ def list_(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 
 @keys_app.command("revoke")
-def revoke(ctx: typer.Context, key_id: int = typer.Argument(..., help="The key's id.")) -> None:
-    """Revoke a key at once; requests with it get 401."""
+def revoke(
+    ctx: typer.Context,
+    key_id: int = typer.Argument(..., help="The key's id."),
+    no_auth: bool = typer.Option(
+        False,
+        "--no-auth",
+        help="Revoke it even if it is the last active key: a loopback server then needs "
+        "no key at all, and a server on any other address refuses every request.",
+    ),
+) -> None:
+    """Revoke a key at once; requests with it get 401. The last active key needs --no-auth."""
     from mnemo.api import open_catalog
-    from mnemo.server.auth import revoke_key
+    from mnemo.server.auth import active_keys, revoke_key
 
     with open_catalog(state(ctx).settings()) as catalog:
-        key = revoke_key(catalog, key_id)
+        key = revoke_key(catalog, key_id, allow_last=no_auth)
+        left = active_keys(catalog)
     out.print(f"revoked key {key.id} ({key.name})", markup=False)
+    if left == 0:
+        err.print(
+            "no active key is left: a server on loopback now answers anyone who can reach it "
+            "without a key; one on any other address refuses every request",
+            markup=False,
+        )

@@ -42,6 +42,11 @@ from mnemo.errors import ConfigError
 
 SETTINGS_FILE = "mnemo.toml"
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+#: A DNS name or an IP address (IPv6 without brackets), lower case, no port.
+HOST_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$|^[0-9a-f:.]+$")
+#: scheme://host[:port], as a browser sends it in an Origin header.
+ORIGIN = re.compile(r"^https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 
 
 class IngestSettings(BaseModel):
@@ -249,13 +254,25 @@ class ServerSettings(BaseModel):
         default_factory=list,
         description="Folders whose files clients may add by server path; none: no such adds.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names clients may use besides loopback and server.host "
+        "(e.g. a reverse proxy's name); other Host headers get 421.",
+    )
     cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS; empty: CORS off."
+        default_factory=list,
+        description="Origins allowed by CORS, and allowed to send state-changing requests; "
+        "empty: CORS off, same-origin only.",
     )
     rate_limit: int = Field(
         600, ge=1, description="Requests a minute per API key (or client address without one)."
     )
-    max_body_kb: int = Field(1024, ge=1, description="Largest JSON request body, in KiB.")
+    auth_failure_limit: int = Field(
+        30, ge=1, description="Failed authentications a minute per client address; more: 429."
+    )
+    max_body_kb: int = Field(
+        1024, ge=1, description="Largest request body of every route but uploads, in KiB."
+    )
     max_upload_mb: float = Field(50.0, gt=0, description="Largest uploaded file, in MiB.")
     max_running_jobs: int = Field(1, ge=1, le=16, description="Ingestion jobs run at once.")
     max_queued_jobs: int = Field(100, ge=1, description="Jobs waiting beyond that; more: 429.")
@@ -269,6 +286,33 @@ class ServerSettings(BaseModel):
     shutdown_timeout: float = Field(
         30.0, ge=0, description="Seconds shutdown waits for running jobs before requeuing them."
     )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _valid_hosts(cls, value: list[str]) -> list[str]:
+        hosts = []
+        for given in value:
+            host = given.strip().lower().removeprefix("[").removesuffix("]")
+            if not HOST_NAME.match(host):
+                raise ValueError(
+                    f"server.allowed_hosts: {given!r} is not a host name or IP address "
+                    "(give the name alone: no scheme, port, path or wildcard)"
+                )
+            hosts.append(host)
+        return hosts
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: list[str]) -> list[str]:
+        origins = []
+        for given in value:
+            origin = given.strip().rstrip("/").lower()  # as browsers send it
+            if not ORIGIN.match(origin):
+                raise ValueError(
+                    f"server.cors_origins: {given!r} is not an origin like https://app.example:8443"
+                )
+            origins.append(origin)
+        return origins
 
 
 class Settings(BaseSettings):

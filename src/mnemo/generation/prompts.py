@@ -2,18 +2,23 @@
 take notes on part of a document and combine them.
 
 Retrieved text is data. Each source is fenced in a ``<source>`` element carrying
-its number, file, page and heading; a closing tag inside the text is defused so
-a document cannot end its own fence, and the system prompt tells the model that
+its number, file, page and heading; any ``<source`` or ``</source`` inside the
+text (in any case, with any spaces) is defused so a document cannot end its own
+fence or open another, and the system prompt tells the model that
 nothing inside a fence is an instruction.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 
 from mnemo.generation.base import ChatMessage
 from mnemo.retrieval.context import ContextPassage
+
+#: The "<" of anything a model could read as a source tag: <source, </SOURCE, < / source.
+_TAG = re.compile(r"<(?=\s*/?\s*source)", re.IGNORECASE)
 
 SYSTEM = """\
 You answer questions using only the numbered sources the user provides, which \
@@ -61,7 +66,7 @@ def fence(passage: ContextPassage) -> str:
         attrs.append(f'page="{pages}"')
     if passage.heading_path:
         attrs.append(f'heading="{escape(" > ".join(passage.heading_path))}"')
-    body = passage.text.replace("</source", "&lt;/source").replace("<source", "&lt;source")
+    body = _TAG.sub("&lt;", passage.text)
     return f"<source {' '.join(attrs)}>\n{body}\n</source>"
 
 

@@ -11,6 +11,19 @@ from datetime import datetime
 from mnemo.errors import QueryError
 
 
+def local_moment(moment: datetime) -> datetime:
+    """``moment`` with a time zone (the local one when it has none); ValueError when it
+    cannot be placed on the clock, e.g. year 1 with no zone (shifting it would leave year 1)."""
+    try:
+        aware = moment if moment.tzinfo is not None else moment.astimezone()
+        aware.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(
+            f"{moment.isoformat()} is out of range; give a time between the years 1900 and 9999"
+        ) from None
+    return aware
+
+
 @dataclass(frozen=True)
 class Filters:
     """Which documents a search may return; every given field must match.

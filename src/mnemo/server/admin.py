@@ -10,12 +10,29 @@ from mnemo import api
 from mnemo.catalog.summary import CollectionStatus
 from mnemo.server import audit, auth, schemas
 from mnemo.server.auth import KeyInfo, Principal, require
-from mnemo.server.errors import ERROR_RESPONSES
+from mnemo.server.errors import ERROR_RESPONSES, ApiError
 from mnemo.server.queries import CollectionPath
 
 router = APIRouter(responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(require("read"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def _key_admin(principal: Admin) -> Principal:
+    """An admin who showed a key: keys are never minted or revoked for an anonymous caller,
+    not even on an open loopback server, where a web page or another local user may be
+    the caller."""
+    if principal.key_id is None:
+        raise ApiError(
+            403,
+            "key_required",
+            "API keys are not created or revoked over HTTP on a server without keys: "
+            "create the first key with `mnemo keys create --scope admin`",
+        )
+    return principal
+
+
+KeyAdmin = Annotated[Principal, Depends(_key_admin)]
 
 
 def collection_out(status: CollectionStatus) -> schemas.CollectionOut:
@@ -73,7 +90,9 @@ def delete_collection(
 
 
 @router.post("/keys", tags=["keys"], status_code=201, response_model=schemas.KeyCreated)
-def create_key(request: Request, body: schemas.KeyCreate, principal: Admin) -> schemas.KeyCreated:
+def create_key(
+    request: Request, body: schemas.KeyCreate, principal: KeyAdmin
+) -> schemas.KeyCreated:
     """A new API key; its secret is in this response only."""
     key, secret = auth.create_key(request.app.state.catalog, body.scope, body.name)
     audit.record(request, principal, "key.create", f"{key.id} {key.name} ({key.scope})", 201)
@@ -87,8 +106,9 @@ def list_keys(request: Request, _: Admin) -> list[schemas.KeyOut]:
 
 @router.delete("/keys/{key_id}", tags=["keys"], response_model=schemas.KeyOut)
 def revoke_key(
-    request: Request, key_id: Annotated[int, Path(ge=1, le=2**62)], principal: Admin
+    request: Request, key_id: Annotated[int, Path(ge=1, le=2**62)], principal: KeyAdmin
 ) -> schemas.KeyOut:
+    """Revoke a key; never the last active one (that needs `mnemo keys revoke --no-auth`)."""
     key = auth.revoke_key(request.app.state.catalog, key_id)
     audit.record(request, principal, "key.revoke", f"{key.id} {key.name}", 200)
     return _key_out(key)

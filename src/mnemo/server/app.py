@@ -23,12 +23,14 @@ from mnemo.config import Settings
 from mnemo.errors import MnemoError
 from mnemo.index import reader
 from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas
-from mnemo.server.auth import MountGuard, require
+from mnemo.server.auth import AuthGate, require
+from mnemo.server.headers import SecurityHeaders
 from mnemo.server.jobs import JobRunner
 from mnemo.server.limits import BodyLimit, RateLimiter
 from mnemo.server.mcp_server import http_app
 from mnemo.server.metrics import Metrics
 from mnemo.server.middleware import RequestContext
+from mnemo.server.origin import HostOriginGuard
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -52,12 +54,19 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="Search and ask your documents, with citations you can check.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc would load their scripts from a CDN (and need a looser
+        # Content-Security-Policy); no package ships them offline. /openapi.json stays.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.jobs = jobs
     app.state.metrics = metrics
     app.state.limiter = RateLimiter(settings.server.rate_limit)
+    app.state.auth_failures = RateLimiter(
+        settings.server.auth_failure_limit, "failed authentications from this address"
+    )
     errors.install(app)
     for router in (
         admin.router,
@@ -67,10 +76,16 @@ def create_app(settings: Settings) -> FastAPI:
         openai_api.router,
     ):
         app.include_router(router)
-    # MCP tools can add documents, so the endpoint needs a write key (when keys are in use).
     app.mount("/mcp", mcp_app)
-    app.add_middleware(MountGuard, prefix="/mcp", scope="write")  # type: ignore[arg-type]
-    app.add_middleware(BodyLimit, settings=settings.server)  # type: ignore[arg-type]
+    # Added innermost first; a request passes them in the opposite order: request id and
+    # log line, security headers, Host and Origin, CORS, authentication, body limit.
+    app.add_middleware(
+        BodyLimit,  # type: ignore[arg-type]
+        settings=settings.server,
+        upload_paths=[documents.UPLOAD_PATH],
+    )
+    # MCP tools can add documents, so the endpoint needs a write key (when keys are in use).
+    app.add_middleware(AuthGate, mounts={"/mcp": "write"})  # type: ignore[arg-type]
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,  # type: ignore[arg-type]
@@ -79,6 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(HostOriginGuard, settings=settings.server)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
     app.add_middleware(RequestContext, metrics=metrics)  # type: ignore[arg-type]
 
     @app.get("/healthz", tags=["health"], response_model=schemas.Health)

@@ -4,7 +4,13 @@ A key is ``mnemo_<prefix>_<secret>``; only the SHA-256 of the whole key is store
 with the prefix so that a listing can show which key is which. Scopes nest:
 ``read`` < ``write`` < ``admin``. With no active key and a loopback bind, requests
 need no key (the single-user laptop case); `mnemo serve` refuses to bind
-elsewhere without keys.
+elsewhere without keys, and a server bound elsewhere that loses its last key
+refuses every request instead of opening up.
+
+:class:`AuthGate` authenticates every request but the public ones before the app
+reads its body; failed attempts are rate-limited per client address. Keys are
+minted and revoked over HTTP only by a caller with an admin key, and never so
+that no active key is left (:class:`~mnemo.errors.LastKeyError`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from fastapi import Request
 from sqlalchemy import func, select
@@ -23,11 +29,13 @@ from starlette.concurrency import run_in_threadpool
 
 from mnemo.catalog import Catalog
 from mnemo.catalog.models import ApiKey, utcnow
-from mnemo.errors import KeyNotFoundError
+from mnemo.errors import KeyNotFoundError, LastKeyError
 from mnemo.server.errors import ApiError, error_response
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+#: Paths anyone may call: health checks and the API description.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
 
 
 @dataclass(frozen=True)
@@ -76,11 +84,23 @@ def list_keys(catalog: Catalog) -> list[KeyInfo]:
         return [_info(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
 
-def revoke_key(catalog: Catalog, key_id: int) -> KeyInfo:
+def revoke_key(catalog: Catalog, key_id: int, *, allow_last: bool = False) -> KeyInfo:
+    """Revoke a key; LastKeyError when it is the last active one, unless ``allow_last``."""
     with catalog.session() as session:
         key = session.get(ApiKey, key_id)
         if key is None or key.revoked_at is not None:
             raise KeyNotFoundError(f"no active key with id {key_id}: `mnemo keys list` shows them")
+        others = session.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.revoked_at.is_(None), ApiKey.id != key_id)
+        )
+        if not others and not allow_last:
+            raise LastKeyError(
+                f"key {key_id} is the last active key: revoking it would leave a loopback "
+                "server open to anyone and lock everyone out of any other; create another "
+                "key first, or revoke it with `mnemo keys revoke --no-auth`"
+            )
         key.revoked_at = utcnow()
         return _info(key)
 
@@ -103,40 +123,50 @@ def is_loopback(host: str) -> bool:
 
 
 def authenticate(request: Request) -> Principal:
-    """The caller, from the bearer token; ApiError 401 when a key is needed and not valid."""
+    """The caller, from the bearer token; ApiError 401 when a key is needed and not valid,
+    429 when this address has failed too often."""
     state = request.app.state
-    client = request.client.host if request.client else "unknown"
+    client = f"ip:{request.client.host if request.client else 'unknown'}"
     if is_loopback(state.settings.server.host) and active_keys(state.catalog) == 0:
-        return Principal(None, None, "admin", f"ip:{client}")  # any token a client sends is ignored
+        return Principal(None, None, "admin", client)  # any token a client sends is ignored
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if not token.strip() or scheme.lower() != "bearer":
-        raise ApiError(
-            401,
+        _fail(
+            request,
+            client,
             "missing_key",
             "an API key is required: send 'Authorization: Bearer KEY' "
             "(create one with `mnemo keys create --scope read`)",
-            {"WWW-Authenticate": "Bearer"},
         )
     with state.catalog.session(readonly=True) as session:
         key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(token.strip())))
     if key is None or key.revoked_at is not None:
-        raise ApiError(
-            401, "invalid_key", "the API key is unknown or revoked", {"WWW-Authenticate": "Bearer"}
-        )
+        _fail(request, client, "invalid_key", "the API key is unknown or revoked")
     return Principal(key.id, key.name, key.scope, f"key:{key.id}")  # type: ignore[arg-type]
 
 
+def _fail(request: Request, client: str, code: str, message: str) -> NoReturn:
+    """401, or 429 once ``client`` has used up its failed attempts for now."""
+    request.app.state.auth_failures.check(client)
+    raise ApiError(401, code, message, {"WWW-Authenticate": "Bearer"})
+
+
+def check_scope(principal: Principal, scope: Scope) -> None:
+    if SCOPES.index(principal.scope) < SCOPES.index(scope):
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"this needs a key with scope {scope!r}; this key has {principal.scope!r}",
+        )
+
+
 def require(scope: Scope) -> Callable[[Request], Principal]:
-    """A route dependency: authenticate, check ``scope``, count against the rate limit."""
+    """A route dependency: the caller (authenticated by :class:`AuthGate`), checked for
+    ``scope`` and counted against the rate limit."""
 
     def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
-        if SCOPES.index(principal.scope) < SCOPES.index(scope):
-            raise ApiError(
-                403,
-                "insufficient_scope",
-                f"this needs a key with scope {scope!r}; this key has {principal.scope!r}",
-            )
+        principal = getattr(request.state, "principal", None) or authenticate(request)
+        check_scope(principal, scope)
         request.app.state.limiter.check(principal.client)
         request.state.principal = principal
         return principal
@@ -144,24 +174,33 @@ def require(scope: Scope) -> Callable[[Request], Principal]:
     return dependency
 
 
-class MountGuard:
-    """ASGI middleware: requests under ``prefix`` need ``scope``.
+class AuthGate:
+    """ASGI middleware: authenticate every request but :data:`PUBLIC_PATHS` before the app
+    reads its body, so an unauthenticated client cannot make the server take in a body.
 
-    Mounted apps (the MCP endpoint) run no FastAPI dependencies, so they are guarded here.
+    Requests under a prefix of ``mounts`` also need that prefix's scope and count against
+    the rate limit here: mounted apps (the MCP endpoint) run no FastAPI dependencies.
     """
 
-    def __init__(self, app: Any, prefix: str, scope: Scope) -> None:
+    def __init__(self, app: Any, mounts: dict[str, Scope]) -> None:
         self.app = app
-        self.prefix = prefix
-        self.check = require(scope)
+        self.mounts = mounts
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and (path == self.prefix or path.startswith(self.prefix + "/")):
-            try:
-                await run_in_threadpool(self.check, Request(scope))
-            except ApiError as exc:
-                response = error_response(exc.status, exc.code, exc.message, exc.headers)
-                await response(scope, receive, send)
-                return
+        if scope["type"] != "http" or path in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            principal = await run_in_threadpool(authenticate, request)
+            for prefix, needed in self.mounts.items():
+                if path == prefix or path.startswith(prefix + "/"):
+                    check_scope(principal, needed)
+                    request.app.state.limiter.check(principal.client)
+        except ApiError as exc:
+            response = error_response(exc.status, exc.code, exc.message, exc.headers)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -19,6 +19,8 @@ from mnemo.server.queries import CollectionPath
 from mnemo.server.uploads import allowed_path, check_upload, is_upload, save_upload
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
+#: The one route that takes a file; it alone gets server.max_upload_mb (limits.BodyLimit).
+UPLOAD_PATH = "/collections/{collection}/documents"
 Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
 
@@ -57,7 +59,7 @@ def document_out(info: DocumentInfo) -> schemas.DocumentOut:
     )
 
 
-@router.post("/collections/{collection}/documents", status_code=202, response_model=schemas.JobOut)
+@router.post(UPLOAD_PATH, status_code=202, response_model=schemas.JobOut)
 async def upload(
     request: Request,
     collection: CollectionPath,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from mnemo import errors
+from mnemo.server.headers import SECURITY_HEADERS
 
 log = logging.getLogger("mnemo.server")
 
@@ -27,6 +28,7 @@ _STATUS: list[tuple[type[errors.MnemoError], int, str]] = [
     (errors.ConversationError, 404, "conversation_not_found"),
     (errors.KeyNotFoundError, 404, "key_not_found"),
     (errors.JobNotFoundError, 404, "job_not_found"),
+    (errors.LastKeyError, 409, "last_key"),
     (errors.SourceError, 400, "bad_source"),
     (errors.QueryError, 400, "bad_query"),
     (errors.ConfigError, 400, "not_configured"),
@@ -53,11 +55,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, text in [
         (400, "Bad request"),
         (401, "Missing or invalid API key"),
-        (403, "Key lacks the scope, or path not allowed"),
+        (403, "Key lacks the scope, cross-origin request, or path not allowed"),
         (404, "Not found"),
         (409, "Conflict"),
         (413, "Body too large"),
         (415, "Unsupported media type"),
+        (421, "The Host header names another server"),
         (422, "Invalid request"),
         (429, "Rate limited"),
         (503, "A backing service is unavailable"),
@@ -127,4 +130,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", f"unexpected {type(exc).__name__}; see server log")
+        # Sent from outside the middleware stack, so the security headers are added here.
+        return error_response(
+            500,
+            "internal",
+            f"unexpected {type(exc).__name__}; see server log",
+            SECURITY_HEADERS,
+        )

@@ -20,6 +20,7 @@ import anyio.to_thread
 import yaml
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, Resource, ToolAnnotations
 from pydantic import Field
@@ -29,7 +30,7 @@ from mnemo import __version__, api
 from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
-from mnemo.config.settings import validate_collection_name
+from mnemo.config.settings import ServerSettings, validate_collection_name
 from mnemo.errors import CollectionError, DocumentError, MnemoError
 from mnemo.ingest.report import RunReport
 from mnemo.retrieval.context import ContextPassage, join_chunks
@@ -50,6 +51,7 @@ from mnemo.server.mcp_models import (
     SearchResult,
     Source,
 )
+from mnemo.server.origin import allowed_hosts
 from mnemo.server.paths import PathRefused, allowed_path, readable_roots
 
 INSTRUCTIONS = (
@@ -364,15 +366,31 @@ def http_app(settings: Settings) -> Starlette:
         app.mount("/mcp", mcp_app)
 
     Build one per parent app: the lifespan can run only once. FastAPI dependencies do not
-    run for mounted apps, so guard ``/mcp`` with middleware. With ``server.host`` on
-    loopback the SDK refuses requests whose Host header is not a loopback name (DNS
-    rebinding protection); on any other address it accepts every Host.
+    run for mounted apps, so guard ``/mcp`` with middleware. The SDK's own Host and
+    Origin check (DNS rebinding protection) is on for every bind address, with the names
+    of :func:`mnemo.server.origin.allowed_hosts`: a second layer behind the app's
+    :class:`~mnemo.server.origin.HostOriginGuard`, which is stricter about origins.
     """
     return build_server(settings).streamable_http_app(
         streamable_http_path="/",
         stateless_http=True,
         json_response=True,
         host=settings.server.host,
+        transport_security=transport_security(settings.server),
+    )
+
+
+def transport_security(settings: ServerSettings) -> TransportSecuritySettings:
+    """The SDK's Host/Origin allow-list, from the same names as the app's own check."""
+    hosts: list[str] = []
+    origins: list[str] = list(settings.cors_origins)
+    for name in sorted(allowed_hosts(settings)):
+        shown = f"[{name}]" if ":" in name else name
+        hosts += [shown, f"{shown}:*"]
+        for scheme in ("http", "https"):
+            origins += [f"{scheme}://{shown}", f"{scheme}://{shown}:*"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -32,16 +31,9 @@ def to_filters(given: schemas.SearchFilters | None) -> Filters | None:
         path=tuple(given.path),
         media_types=tuple(given.media_types),
         tags=tuple(given.tags),
-        modified_after=_aware(given.modified_after),
-        modified_before=_aware(given.modified_before),
+        modified_after=given.modified_after,  # made zone-aware by the request model
+        modified_before=given.modified_before,
     )
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without a zone is the server's local time, as on the command line."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.astimezone()
 
 
 def search_out(response: SearchResponse) -> schemas.SearchOut:

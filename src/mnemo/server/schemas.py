@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from mnemo.retrieval.filters import local_moment
+
 CollectionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .@-]+$")]
 Mode = Literal["hybrid", "bm25", "dense"]
@@ -101,6 +103,10 @@ class Removed(BaseModel):
     removed: str
 
 
+#: A time; without a zone it is the server's local time, as on the command line.
+Moment = Annotated[datetime, AfterValidator(local_moment)]
+
+
 class SearchFilters(RequestBody):
     """Only passages of documents that match every filter given."""
 
@@ -111,8 +117,8 @@ class SearchFilters(RequestBody):
         default_factory=list, max_length=20, description="e.g. application/pdf or text/*."
     )
     tags: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=20)
-    modified_after: datetime | None = None
-    modified_before: datetime | None = None
+    modified_after: Moment | None = Field(None, description="Modified at or after (ISO 8601).")
+    modified_before: Moment | None = Field(None, description="Modified before (ISO 8601).")
 
 
 class SearchRequest(RequestBody):

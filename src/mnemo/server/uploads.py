@@ -3,7 +3,8 @@
 An upload's type is decided by its bytes, not its name: PDF, DOCX (a zip with
 ``word/``), HTML or text; a name whose extension claims another type is
 refused. Files are saved under ``<home>/uploads/<collection>/`` with a name
-reduced to safe characters. Server paths must resolve below one of
+reduced to safe characters; a name already taken gets a number (``x-2.txt``), so
+two uploads never replace each other. Server paths must resolve below one of
 ``server.allowed_roots``.
 """
 
@@ -87,11 +88,20 @@ def check_upload(filename: str, data: bytes, max_mb: float) -> str:
 
 
 def save_upload(settings: Settings, collection: str, name: str, data: bytes) -> Path:
-    """Write atomically under ``<home>/uploads/<collection>/``."""
+    """Write atomically under ``<home>/uploads/<collection>/``, as ``name`` or, when that
+    is taken, ``stem-2.ext``, ``stem-3.ext``, ...: a new upload never replaces another."""
     folder = settings.home / "uploads" / collection
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    partial = folder / f".{name}.partial"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 1
+    while True:
+        target = folder / (name if n == 1 else f"{stem}-{n}{suffix}")
+        try:  # claim the name; creating it exclusively settles a race between two uploads
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            n += 1
+    partial = folder / f".{target.name}.partial"
     partial.write_bytes(data)
     os.replace(partial, target)
     return target
