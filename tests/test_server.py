@@ -396,7 +396,10 @@ def test_job_left_running_is_requeued_on_start(tmp_path: Path) -> None:
     doc = tmp_path / "allowed" / "heron.md"
     doc.parent.mkdir()
     doc.write_text("# Herons\n\nHerons stand still for hours to catch fish.\n")
-    settings = load_settings(tmp_path / "home", {"ingest": {"workers": 1}})
+    settings = load_settings(
+        tmp_path / "home",
+        {"ingest": {"workers": 1}, "server": {"allowed_roots": [str(doc.parent)]}},
+    )
     api.create_collection(settings, "birds")
     with Catalog(settings.catalog_path) as catalog, catalog.session() as session:
         birds = session.scalar(select(Collection.id).where(Collection.name == "birds"))
