@@ -117,6 +117,21 @@ class LanceStore:
         self._tables[name] = table
         return table
 
+    def table_names(self) -> set[str]:
+        """Tables on disk now (none when the folder is gone)."""
+        if not self.root.is_dir():
+            return set()
+        return self._names()
+
+    def versions(self) -> dict[str, int]:
+        """Each table's current version: any write, compaction or rebuild changes it."""
+        found = {}
+        for name in sorted(self.table_names()):
+            table = self._table(name)
+            with self._errors(f"read the version of table {name}"):
+                found[name] = int(table.version)  # type: ignore[union-attr]
+        return found
+
     def vector_tables(self) -> set[str]:
         return {n for n in self._names() if n.startswith(VECTOR_PREFIX)}
 

@@ -261,7 +261,9 @@ class IndexUpdater:
             return
         target = load(record, self.settings)
         report.embedder = target.identity.key
-        active, building = self._register(target, record)
+        active, building, created = self._register(target, record)
+        for row in created:
+            report.reused += self._index_stored_vectors(row)
         if active.key != target.identity.key:
             # The old embedder keeps serving: give it the new chunks too, if it still loads.
             try:
@@ -292,8 +294,10 @@ class IndexUpdater:
 
     def _register(
         self, target: Embedder, record: dict[str, object]
-    ) -> tuple[CollectionEmbedder, CollectionEmbedder | None]:
+    ) -> tuple[CollectionEmbedder, CollectionEmbedder | None, list[CollectionEmbedder]]:
+        """The serving and the building embedder rows, and those created now."""
         key = target.identity.key
+        created: list[CollectionEmbedder] = []
         with self.catalog.session() as session:
             rows = self._embedder_rows(session)
             active = next((r for r in rows if r.state == "active"), None)
@@ -307,6 +311,7 @@ class IndexUpdater:
                     config=record,
                 )
                 session.add(active)
+                created.append(active)
             elif active.key == key:
                 if building is not None:  # the user went back to the serving embedder
                     self._forget(session, building)
@@ -322,8 +327,44 @@ class IndexUpdater:
                     config=record,
                 )
                 session.add(building)
+                created.append(building)
             session.flush()
-            return active, building
+            return active, building, created
+
+    def _index_stored_vectors(self, row: CollectionEmbedder) -> int:
+        """Write the vectors the catalog already holds for a newly registered
+        embedder into this collection's index; returns the rows written.
+
+        Vectors are stored by content and shared across collections, so a new
+        collection over files another one has embedded finds nothing "missing"
+        to embed: without this its vector table would stay empty until a heal.
+        """
+        from mnemo.catalog.models import Document
+
+        self.store.drop_vectors(row.key)  # whatever an earlier attempt left: written in full
+        with self.catalog.session(readonly=True) as session:
+            if not catalog_rows.count_embedded(session, self.collection.id, row.key):
+                return 0
+            doc_ids = list(
+                session.scalars(
+                    select(Document.id)
+                    .where(
+                        Document.collection_id == self.collection.id,
+                        Document.status == "indexed",
+                    )
+                    .order_by(Document.id)
+                )
+            )
+        written = 0
+        for start in range(0, len(doc_ids), FLUSH_DOCUMENTS):
+            with self.catalog.session(readonly=True) as session:
+                chunks = catalog_rows.chunks_of(
+                    session, self.collection.id, doc_ids[start : start + FLUSH_DOCUMENTS]
+                )
+                rows = self._vector_rows(session, row.key, row.dimension, chunks)
+            self.store.add_vectors(row.key, rows)  # type: ignore[arg-type]
+            written += rows.num_rows  # type: ignore[attr-defined]
+        return written
 
     def _forget(self, session: object, row: CollectionEmbedder) -> None:
         session.delete(row)  # type: ignore[attr-defined]

@@ -458,7 +458,7 @@ def _allowed_path(settings: Settings, raw: str) -> str:
 
 def _document_resources(settings: Settings) -> list[Resource]:
     listed: list[Resource] = []
-    for collection in api.status(settings):
+    for collection in api.status(settings, check_index=False):
         for doc in api.documents(settings, collection=collection.name, state="indexed"):
             if len(listed) == LISTED_RESOURCES:
                 return listed
