@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mnemo.config.private import FILE_MODE, private_file, secure_home
 from mnemo.errors import CatalogError
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,10 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Private to the user: the folder, and the database before SQLite
+            # creates it (its -wal and -shm files take the database's mode).
+            secure_home(path.parent)
+            private_file(path)
         except OSError as exc:
             raise CatalogError(
                 f"{path.parent}: cannot create data directory ({exc.strerror})"
@@ -93,7 +97,7 @@ class Catalog:
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
         try:
-            with FileLock(str(path) + ".migrate.lock", timeout=60):
+            with FileLock(str(path) + ".migrate.lock", timeout=60, mode=FILE_MODE):
                 _migrate(self.engine)
         except (SQLAlchemyError, DBAPIError) as exc:
             raise CatalogError(

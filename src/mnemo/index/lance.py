@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mnemo.config.private import private_dir
 from mnemo.errors import IndexDamagedError
 from mnemo.index.base import Hit
 
@@ -81,7 +82,8 @@ class LanceStore:
         self.root = root
         self._consistency = consistency
         with self._errors("open"):
-            root.mkdir(parents=True, exist_ok=True)
+            private_dir(root.parent)  # <home>/index: documents' text, owner-only
+            private_dir(root)
             self._db = lancedb.connect(str(root), read_consistency_interval=consistency)
         self._tables: dict[str, Any] = {}
 

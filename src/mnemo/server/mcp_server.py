@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from mnemo import __version__, api
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
+from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.config.settings import validate_collection_name
 from mnemo.errors import CollectionError, DocumentError, MnemoError
 from mnemo.ingest.report import RunReport
@@ -427,13 +428,14 @@ def _store_note(settings: Settings, collection: str, text: str, title: str | Non
     body = text
     if title:
         body = "---\n" + yaml.safe_dump({"title": title}, allow_unicode=True) + "---\n\n" + text
-    folder = settings.home / "notes" / collection
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home / "notes")
+    folder = private_dir(settings.home / "notes" / collection)
     stem, n = _slug(title or text), 1
     while True:
         path = folder / (f"{stem}.md" if n == 1 else f"{stem}-{n}.md")
         try:
-            with path.open("x", encoding="utf-8") as handle:
+            created = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with open(created, "w", encoding="utf-8") as handle:
                 handle.write(body)
             return path
         except FileExistsError:

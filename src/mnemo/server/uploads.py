@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path, PurePath
 
 from mnemo.config import Settings
+from mnemo.config.private import private_dir, private_file
 from mnemo.server import paths
 from mnemo.server.errors import ApiError
 
@@ -88,10 +89,10 @@ def check_upload(filename: str, data: bytes, max_mb: float) -> str:
 
 def save_upload(settings: Settings, collection: str, name: str, data: bytes) -> Path:
     """Write atomically under ``<home>/uploads/<collection>/``."""
-    folder = settings.home / "uploads" / collection
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home / "uploads")
+    folder = private_dir(settings.home / "uploads" / collection)
     target = folder / name
-    partial = folder / f".{name}.partial"
+    partial = private_file(folder / f".{name}.partial")
     partial.write_bytes(data)
     os.replace(partial, target)
     return target
