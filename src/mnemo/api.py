@@ -138,9 +138,9 @@ def _with_index(
     """``item`` with what the collection's search index really holds."""
     from dataclasses import replace
 
-    from mnemo.index import health, reader
+    from mnemo.index import health
 
-    found = health.check(catalog, coll, reader(settings, coll.name))
+    found = health.check_collection(settings, catalog, coll)
     embeddings = [replace(e, indexed=found.vector_rows.get(e.embedder)) for e in item.embeddings]
     return replace(item, embeddings=embeddings, index=found)
 

@@ -29,12 +29,25 @@ from mnemo.index.lance import TEXT, vector_table
 
 if TYPE_CHECKING:
     from mnemo.catalog import Catalog, Collection
+    from mnemo.config import Settings
     from mnemo.index.lance import LanceStore
 
 #: Checks that had to count (for tests and benchmarks: warm searches add none).
 CACHE_MISSES = 0
 _cache: dict[tuple[Path, int], tuple[object, IndexHealth]] = {}
 _lock = threading.Lock()
+
+
+def check_collection(settings: Settings, catalog: Catalog, collection: Collection) -> IndexHealth:
+    """:func:`check` on the handle kept for searches; an unreadable result is checked
+    again on a fresh handle (the kept one may predate a rebuild by another process)."""
+    from mnemo.index import forget_reader, reader
+
+    found = check(catalog, collection, reader(settings, collection.name))
+    if found.damaged:
+        forget_reader(settings, collection.name)
+        found = check(catalog, collection, reader(settings, collection.name))
+    return found
 
 
 def check(catalog: Catalog, collection: Collection, store: LanceStore) -> IndexHealth:

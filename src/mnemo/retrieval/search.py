@@ -129,7 +129,7 @@ def _check_index(settings: Settings, catalog: Catalog, coll: Collection) -> list
     rebuilt from the catalog here, unless a run holds the collection."""
     from mnemo.index import health
 
-    found = health.check(catalog, coll, reader(settings, coll.name))
+    found = health.check_collection(settings, catalog, coll)
     if not found.missing:
         return list(found.problems)
     from filelock import Timeout
