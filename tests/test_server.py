@@ -82,7 +82,7 @@ def test_health_and_request_id(server: Server) -> None:
         assert response.headers["x-request-id"] == "abc-123"
         generated = anonymous.get("/healthz", headers={"X-Request-ID": "bad id\twith tab"})
         assert len(generated.headers["x-request-id"]) == 32
-        assert anonymous.get("/readyz").json() == {"status": "ready"}
+        assert anonymous.get("/readyz").json() == {"status": "ready", "warnings": []}
 
 
 def test_missing_unknown_and_revoked_keys_get_401(server: Server) -> None:

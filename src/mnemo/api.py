@@ -122,14 +122,37 @@ def sources(settings: Settings, *, collection: str | None = None) -> list[Source
         return list_sources(session, get_collection(session, collection or settings.collection))
 
 
-def status(settings: Settings, *, collection: str | None = None) -> list[CollectionStatus]:
-    """Per-collection totals; all collections unless one is named."""
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
-        if collection is not None:
-            collections = [get_collection(session, collection)]
-        else:
-            collections = list(session.scalars(select(Collection).order_by(Collection.name)))
-        return [collection_status(session, c) for c in collections]
+def status(
+    settings: Settings, *, collection: str | None = None, check_index: bool = True
+) -> list[CollectionStatus]:
+    """Per-collection totals; all collections unless one is named.
+
+    With ``check_index``, each collection's search index is read and compared
+    with the catalog (``CollectionStatus.index``, ``EmbeddingStatus.indexed``).
+    """
+    with open_catalog(settings) as catalog:
+        with catalog.session(readonly=True) as session:
+            if collection is not None:
+                collections = [get_collection(session, collection)]
+            else:
+                collections = list(session.scalars(select(Collection).order_by(Collection.name)))
+            found = [(c, collection_status(session, c)) for c in collections]
+        if not check_index:
+            return [item for _, item in found]
+        return [_with_index(settings, catalog, coll, item) for coll, item in found]
+
+
+def _with_index(
+    settings: Settings, catalog: Catalog, coll: Collection, item: CollectionStatus
+) -> CollectionStatus:
+    """``item`` with what the collection's search index really holds."""
+    from dataclasses import replace
+
+    from mnemo.index import health
+
+    found = health.check_collection(settings, catalog, coll)
+    embeddings = [replace(e, indexed=found.vector_rows.get(e.embedder)) for e in item.embeddings]
+    return replace(item, embeddings=embeddings, index=found)
 
 
 def documents(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,9 +14,16 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mnemo.config.private import FILE_MODE, private_file, secure_home
 from mnemo.errors import CatalogError
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: How long a statement waits for another process's write lock before failing.
+BUSY_TIMEOUT_MS = 30_000
+#: Planner statistics wait this long for the write lock, then are left for the next run.
+OPTIMIZE_WAIT_MS = 100
 #: The newest migration; a test keeps it equal to Alembic's head. Checking it
 #: directly keeps Alembic out of every start-up where no migration is due.
 SCHEMA_REVISION = "0005"
@@ -25,10 +34,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # transaction too and see one snapshot (the pysqlite driver would not).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # First, so that the statements below wait for another process too.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -69,7 +79,10 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Private to the user: the folder, and the database before SQLite
+            # creates it (its -wal and -shm files take the database's mode).
+            secure_home(path.parent)
+            private_file(path)
         except OSError as exc:
             raise CatalogError(
                 f"{path.parent}: cannot create data directory ({exc.strerror})"
@@ -84,7 +97,7 @@ class Catalog:
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
         try:
-            with FileLock(str(path) + ".migrate.lock", timeout=60):
+            with FileLock(str(path) + ".migrate.lock", timeout=60, mode=FILE_MODE):
                 _migrate(self.engine)
         except (SQLAlchemyError, DBAPIError) as exc:
             raise CatalogError(
@@ -110,6 +123,37 @@ class Catalog:
             raise
         finally:
             session.close()
+
+    def optimize(self) -> bool:
+        """Refresh the query planner's statistics; False if skipped.
+
+        ANALYZE writes, so it takes the write lock up front (BEGIN IMMEDIATE: a
+        read transaction that turns into a write fails at once, without waiting,
+        when another process holds the lock). It waits only briefly: these are
+        statistics, and a run into another collection must not fail or stall
+        for them; the next run refreshes them.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return False
+        raw = self.engine.raw_connection()
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={OPTIMIZE_WAIT_MS}")
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("PRAGMA optimize=0x10002")
+            cursor.execute("COMMIT")
+            return True
+        except sqlite3.OperationalError as exc:
+            if raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+                cursor.execute("ROLLBACK")
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise CatalogError(f"{self.path}: catalog error ({exc})") from exc
+            log.debug("planner statistics skipped: another process is writing (%s)", exc)
+            return False
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.close()
+            raw.close()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +34,23 @@ class LastRun:
 class EmbeddingStatus:
     embedder: str
     state: str  # active: serves queries; building: being filled in to replace it
-    embedded: int  # chunks with a vector from this embedder
+    embedded: int  # chunks with a vector from this embedder, in the catalog
+    indexed: int | None = None  # rows of its vector table in the search index (None: not read)
+
+
+@dataclass(frozen=True)
+class IndexHealth:
+    """What a collection's search index holds against what the catalog expects
+    (filled in by :mod:`mnemo.index.health`)."""
+
+    text_rows: int  # rows keyword search can find
+    expected_text_rows: int  # chunks of indexed documents in the catalog
+    vector_rows: dict[str, int]  # by embedder key
+    expected_vector_rows: dict[str, int]
+    pending_documents: int  # queued for the index: a run is writing them, or was interrupted
+    missing: bool  # the index (folder or keyword table) is gone while the catalog has chunks
+    damaged: bool = False  # the index cannot be read (searches fail until it is rebuilt)
+    problems: list[str] = field(default_factory=list)  # what is wrong and what to run
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ class CollectionStatus:
     chunks: int
     last_run: LastRun | None
     embeddings: list[EmbeddingStatus]
+    index: IndexHealth | None = None  # None: the index was not read
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,8 @@ def print_report(report: RunReport) -> None:
     if embedding.embedded or embedding.pending:
         waiting = f", {embedding.pending} waiting" if embedding.pending else ""
         out.print(f"Embedded {embedding.embedded} chunk(s){waiting} ({embedding.seconds:.1f} s).")
+    if embedding.reused:
+        out.print(f"Reused {embedding.reused} stored vector(s) (the same text is already embedded).")
     if embedding.error:
         err.print(
             f"embedding stopped: {embedding.error}. Keyword search works meanwhile; "

@@ -45,20 +45,29 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
     for item in found:
         for emb in item.embeddings:
             label = "serving" if emb.state == "active" else "re-embedding, not serving yet"
+            held = "" if emb.indexed is None else f", {emb.indexed} in the index"
             out.print(
                 f"[dim]{escape(item.name)}: {escape(emb.embedder)} ({label}): "
-                f"{emb.embedded}/{item.chunks} chunks[/dim]"
+                f"{emb.embedded}/{item.chunks} chunks{held}[/dim]"
             )
+    for item in found:
+        for problem in item.index.problems if item.index else []:
+            out.print(f"[yellow]warning:[/yellow] {escape(problem)}")
 
 
 def _embedded(item: object) -> str:
-    """Chunks with vectors from the serving embedder, as a share of all chunks."""
+    """Chunks with vectors from the serving embedder, as a share of all chunks, and
+    how many of them the index holds when that differs."""
     active = [e for e in item.embeddings if e.state == "active"]  # type: ignore[attr-defined]
     chunks = item.chunks  # type: ignore[attr-defined]
     if not active:
         return "0" if chunks else "-"
     done = active[0].embedded
-    return f"{done}" if done == chunks else f"{done} ({done * 100 // max(chunks, 1)}%)"
+    shown = f"{done}" if done == chunks else f"{done} ({done * 100 // max(chunks, 1)}%)"
+    indexed = active[0].indexed
+    if indexed is not None and indexed != done:  # what searches can find, not what is stored
+        shown += f", {indexed} in index"
+    return shown
 
 
 @docs_app.command("list")

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mnemo.config.private import private_dir
 from mnemo.errors import IndexDamagedError
 from mnemo.index.base import Hit
 
@@ -81,7 +82,8 @@ class LanceStore:
         self.root = root
         self._consistency = consistency
         with self._errors("open"):
-            root.mkdir(parents=True, exist_ok=True)
+            private_dir(root.parent)  # <home>/index: documents' text, owner-only
+            private_dir(root)
             self._db = lancedb.connect(str(root), read_consistency_interval=consistency)
         self._tables: dict[str, Any] = {}
 
@@ -116,6 +118,21 @@ class LanceStore:
                 return None
         self._tables[name] = table
         return table
+
+    def table_names(self) -> set[str]:
+        """Tables on disk now (none when the folder is gone)."""
+        if not self.root.is_dir():
+            return set()
+        return self._names()
+
+    def versions(self) -> dict[str, int]:
+        """Each table's current version: any write, compaction or rebuild changes it."""
+        found = {}
+        for name in sorted(self.table_names()):
+            table = self._table(name)
+            with self._errors(f"read the version of table {name}"):
+                found[name] = int(table.version)  # type: ignore[union-attr]
+        return found
 
     def vector_tables(self) -> set[str]:
         return {n for n in self._names() if n.startswith(VECTOR_PREFIX)}

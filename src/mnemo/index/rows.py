@@ -141,6 +141,20 @@ def embedded_chunk_ids(session: Session, collection_id: int, embedder_key: str) 
     return set(session.scalars(query))
 
 
+def count_embedded(session: Session, collection_id: int, embedder_key: str) -> int:
+    """Chunks of the collection with a vector from this embedder (what its table should hold)."""
+    query = (
+        select(func.count(Chunk.id))
+        .join(Document, Chunk.document_id == Document.id)
+        .join(
+            Embedding,
+            (Embedding.embed_hash == Chunk.embed_hash) & (Embedding.embedder_key == embedder_key),
+        )
+        .where(Document.collection_id == collection_id, Document.status == "indexed")
+    )
+    return int(session.scalar(query) or 0)
+
+
 def vectors_for(
     session: Session, embedder_key: str, hashes: Iterable[str]
 ) -> dict[str, bytes]:

@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, select
 
 from mnemo.catalog import Catalog, Collection
 from mnemo.catalog.models import CollectionEmbedder, Embedding, IndexPending
+from mnemo.catalog.writes import add_embeddings
 from mnemo.config import Settings
 from mnemo.embeddings import Embedder
 from mnemo.embeddings.resolve import configured, load
@@ -260,7 +261,9 @@ class IndexUpdater:
             return
         target = load(record, self.settings)
         report.embedder = target.identity.key
-        active, building = self._register(target, record)
+        active, building, created = self._register(target, record)
+        for row in created:
+            report.reused += self._index_stored_vectors(row)
         if active.key != target.identity.key:
             # The old embedder keeps serving: give it the new chunks too, if it still loads.
             try:
@@ -291,8 +294,10 @@ class IndexUpdater:
 
     def _register(
         self, target: Embedder, record: dict[str, object]
-    ) -> tuple[CollectionEmbedder, CollectionEmbedder | None]:
+    ) -> tuple[CollectionEmbedder, CollectionEmbedder | None, list[CollectionEmbedder]]:
+        """The serving and the building embedder rows, and those created now."""
         key = target.identity.key
+        created: list[CollectionEmbedder] = []
         with self.catalog.session() as session:
             rows = self._embedder_rows(session)
             active = next((r for r in rows if r.state == "active"), None)
@@ -306,6 +311,7 @@ class IndexUpdater:
                     config=record,
                 )
                 session.add(active)
+                created.append(active)
             elif active.key == key:
                 if building is not None:  # the user went back to the serving embedder
                     self._forget(session, building)
@@ -321,8 +327,44 @@ class IndexUpdater:
                     config=record,
                 )
                 session.add(building)
+                created.append(building)
             session.flush()
-            return active, building
+            return active, building, created
+
+    def _index_stored_vectors(self, row: CollectionEmbedder) -> int:
+        """Write the vectors the catalog already holds for a newly registered
+        embedder into this collection's index; returns the rows written.
+
+        Vectors are stored by content and shared across collections, so a new
+        collection over files another one has embedded finds nothing "missing"
+        to embed: without this its vector table would stay empty until a heal.
+        """
+        from mnemo.catalog.models import Document
+
+        self.store.drop_vectors(row.key)  # whatever an earlier attempt left: written in full
+        with self.catalog.session(readonly=True) as session:
+            if not catalog_rows.count_embedded(session, self.collection.id, row.key):
+                return 0
+            doc_ids = list(
+                session.scalars(
+                    select(Document.id)
+                    .where(
+                        Document.collection_id == self.collection.id,
+                        Document.status == "indexed",
+                    )
+                    .order_by(Document.id)
+                )
+            )
+        written = 0
+        for start in range(0, len(doc_ids), FLUSH_DOCUMENTS):
+            with self.catalog.session(readonly=True) as session:
+                chunks = catalog_rows.chunks_of(
+                    session, self.collection.id, doc_ids[start : start + FLUSH_DOCUMENTS]
+                )
+                rows = self._vector_rows(session, row.key, row.dimension, chunks)
+            self.store.add_vectors(row.key, rows)  # type: ignore[arg-type]
+            written += rows.num_rows  # type: ignore[attr-defined]
+        return written
 
     def _forget(self, session: object, row: CollectionEmbedder) -> None:
         session.delete(row)  # type: ignore[attr-defined]
@@ -352,9 +394,8 @@ class IndexUpdater:
         import numpy as np
 
         with self.catalog.session() as session:
-            session.add_all(
-                Embedding(embedder_key=row.key, embed_hash=h, vector=v.astype(np.float32).tobytes())
-                for h, v in vectors.items()
+            add_embeddings(
+                session, row.key, {h: v.astype(np.float32).tobytes() for h, v in vectors.items()}
             )
             # Every chunk with these inputs, in any document, had no vector until now.
             chunks = catalog_rows.chunks_with_hashes(session, self.collection.id, vectors)
@@ -406,5 +447,5 @@ class IndexUpdater:
         self.store.optimize(timedelta(minutes=minutes))
         # Planner statistics: without them SQLite answered the search's chunk
         # lookup by scanning every chunk (194 ms -> 2.6 ms at 200k chunks).
-        with self.catalog.engine.begin() as connection:
-            connection.exec_driver_sql("PRAGMA optimize=0x10002")
+        # Skipped while another process writes (the next run refreshes them).
+        self.catalog.optimize()

@@ -21,6 +21,7 @@ class EmbeddingReport:
 
     embedder: str | None = None
     embedded: int = 0  # chunks that got vectors in this run
+    reused: int = 0  # chunks whose vectors were already stored (the same text elsewhere)
     pending: int = 0  # chunks still without one
     seconds: float = 0.0
     error: str | None = None  # why embedding stopped; keyword search still works

@@ -26,6 +26,7 @@ from mnemo.catalog.models import utcnow
 from mnemo.catalog.writes import delete_document, mark_for_index, save_extracted
 from mnemo.chunking import Chunker
 from mnemo.config import Settings
+from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, Confinement, discover
 from mnemo.ingest.events import Event, EventHandler
@@ -64,9 +65,8 @@ class _Known:
 
 
 def collection_lock(settings: Settings, name: str, timeout: float) -> FileLock:
-    locks = settings.home / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(locks / f"{name}.lock"), timeout=timeout)
+    locks = private_dir(settings.home / "locks")
+    return FileLock(str(locks / f"{name}.lock"), timeout=timeout, mode=FILE_MODE)
 
 
 class Syncer:

@@ -97,6 +97,8 @@ def search(
             )
         response = SearchResponse(query=text, collection=name, mode=mode, used=[], hits=[])
         response.warnings += warnings
+        response.warnings += _check_index(settings, catalog, coll)
+        before = list(response.warnings)
         try:
             ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
         except IndexDamagedError:
@@ -104,6 +106,7 @@ def search(
             # on a fresh one; an index that is really damaged fails again.
             forget_reader(settings, name)
             response.used.clear()
+            response.warnings[:] = before
             ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
         reranking = rerank if rerank is not None else settings.search.rerank_model is not None
         wanted = max(k, settings.search.rerank_candidates) if reranking else k
@@ -118,6 +121,38 @@ def search(
         response.warnings.append(_why_empty(catalog_path=settings, coll=coll, filters=filters))
     response.seconds = time.perf_counter() - started
     return response
+
+
+def _check_index(settings: Settings, catalog: Catalog, coll: Collection) -> list[str]:
+    """Warnings about the collection's index against the catalog (cached per index
+    version, see :mod:`mnemo.index.health`). An index that is missing entirely is
+    rebuilt from the catalog here, unless a run holds the collection."""
+    from mnemo.index import health
+
+    found = health.check_collection(settings, catalog, coll)
+    if not found.missing:
+        return list(found.problems)
+    from filelock import Timeout
+
+    from mnemo.index.updater import IndexUpdater
+    from mnemo.ingest.sync import collection_lock
+
+    lock = collection_lock(settings, coll.name, 0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return [*found.problems, "a run is updating the collection; it rebuilds the index"]
+    try:
+        updater = IndexUpdater(settings, catalog, coll)
+        updater.heal()
+        updater.finish()
+    finally:
+        lock.release()
+    forget_reader(settings, coll.name)
+    return [
+        f"the search index of collection {coll.name!r} was missing: rebuilt it from the "
+        f"catalog ({found.expected_text_rows:,} chunks, nothing re-embedded)"
+    ]
 
 
 def _clean(query: str, limit: int) -> tuple[str, list[str]]:
@@ -158,16 +193,20 @@ class _Retriever:
         if mode in ("dense", "hybrid"):
             vector = self._query_vector(text, mode)
             if vector is not None and self.active is not None:
-                dense = self.store.dense(
-                    self.active.key,
-                    vector,
-                    where,
-                    depth,
-                    self.settings.index.ann_nprobes,
-                    self.settings.index.ann_refine_factor,
-                )
-                self.response.used.append("dense")
-            elif mode == "dense":  # nothing else to fall back on
+                try:
+                    dense = self._dense(vector, where, depth)
+                    self.response.used.append("dense")
+                except IndexDamagedError as exc:
+                    # The keyword side still answers: a damaged vector table is
+                    # no reason to show nothing.
+                    cause = str(exc).split("; run `mnemo reindex`")[0]
+                    self.response.warnings.append(
+                        f"dense search failed ({cause}); showing keyword results; run "
+                        "`mnemo reindex` to rebuild the index from the catalog "
+                        "(nothing is re-embedded)"
+                    )
+                    vector = None
+            if vector is None and mode == "dense":  # nothing else to fall back on
                 keyword = self.store.keyword(text, where, depth)
                 self.response.used.append("bm25")
         by_id = {h.chunk_id: h.score for h in keyword}
@@ -188,6 +227,24 @@ class _Retriever:
                 scores["dense"] = dense_by_id[hit.chunk_id]
             out.append((hit, scores))
         return out
+
+    def _dense(self, vector: Any, where: str | None, depth: int) -> list[Hit]:
+        assert self.active is not None
+        args = (
+            self.active.key,
+            vector,
+            where,
+            depth,
+            self.settings.index.ann_nprobes,
+            self.settings.index.ann_refine_factor,
+        )
+        try:
+            return self.store.dense(*args)
+        except IndexDamagedError:
+            # The kept handle may predate a rebuild: once more on a fresh one.
+            forget_reader(self.settings, self.collection.name)
+            self.store = reader(self.settings, self.collection.name)
+            return self.store.dense(*args)
 
     def _query_vector(self, text: str, mode: Mode) -> Any | None:
         fallback = "keyword search only" if mode == "hybrid" else "showing keyword results instead"
@@ -285,7 +342,7 @@ def _hit(
 def _why_empty(catalog_path: Settings, coll: Collection, filters: Filters) -> str:
     from mnemo.api import status
 
-    found = status(catalog_path, collection=coll.name)
+    found = status(catalog_path, collection=coll.name, check_index=False)
     if found and not found[0].documents["indexed"]:
         return f"collection {coll.name!r} has no indexed documents yet: add some with `mnemo add PATH`"
     if not filters.empty:

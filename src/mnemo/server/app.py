@@ -21,7 +21,6 @@ from mnemo import __version__, api
 from mnemo.catalog import Catalog
 from mnemo.config import Settings
 from mnemo.errors import MnemoError
-from mnemo.index import reader
 from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
@@ -104,18 +103,24 @@ def create_app(settings: Settings) -> FastAPI:
         return schemas.Health(status="ok")
 
     @app.get(
-        "/readyz", tags=["health"], response_model=schemas.Health, responses=errors.ERROR_RESPONSES
+        "/readyz", tags=["health"], response_model=schemas.Ready, responses=errors.ERROR_RESPONSES
     )
-    def readyz() -> schemas.Health | Response:
-        """The catalog and every collection's index can be read."""
+    def readyz() -> schemas.Ready | Response:
+        """The catalog can be read and every collection's index holds what the
+        catalog says: 503 when an index is missing or unreadable (searches would
+        find nothing or fail); ready with warnings when one is merely behind."""
+        warnings: list[str] = []
         try:
             with catalog.session(readonly=True) as session:
                 session.execute(text("SELECT 1"))
             for status in api.status(settings):
-                reader(settings, status.name).count("text")
+                index = status.index
+                if index is not None and (index.missing or index.damaged):
+                    return errors.error_response(503, "not_ready", "; ".join(index.problems))
+                warnings += index.problems if index is not None else []
         except MnemoError as exc:
             return errors.error_response(503, "not_ready", f"{type(exc).__name__}: {exc}")
-        return schemas.Health(status="ready")
+        return schemas.Ready(status="ready", warnings=warnings)
 
     @app.get(
         "/metrics",

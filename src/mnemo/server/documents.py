@@ -68,7 +68,9 @@ async def upload(
 ) -> schemas.JobOut:
     """Upload a file; it is checked by content, saved, and indexed by a background job."""
     state = request.app.state
-    await run_in_threadpool(api.status, state.settings, collection=collection)
+    await run_in_threadpool(
+        api.status, state.settings, collection=collection, check_index=False
+    )
     data = await file.read()
     name = check_upload(file.filename or "", data, state.settings.server.max_upload_mb)
     path = await run_in_threadpool(save_upload, state.settings, collection, name, data)
@@ -83,7 +85,7 @@ def add_path(
 ) -> schemas.JobOut:
     """Add a file or folder on the server (below ``server.allowed_roots``) as a background job."""
     state = request.app.state
-    api.status(state.settings, collection=collection)
+    api.status(state.settings, collection=collection, check_index=False)
     path = allowed_path(state.settings, body.path)
     job = state.jobs.submit(collection, [str(path)])
     audit.record(request, principal, "source.add", str(path), 202)

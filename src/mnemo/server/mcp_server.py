@@ -30,6 +30,7 @@ from mnemo import __version__, api
 from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
+from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.config.settings import ServerSettings, validate_collection_name
 from mnemo.errors import CollectionError, DocumentError, MnemoError
 from mnemo.ingest.report import RunReport
@@ -480,13 +481,14 @@ def _store_note(settings: Settings, collection: str, text: str, title: str | Non
     body = text
     if title:
         body = "---\n" + yaml.safe_dump({"title": title}, allow_unicode=True) + "---\n\n" + text
-    folder = settings.home / "notes" / collection
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home / "notes")
+    folder = private_dir(settings.home / "notes" / collection)
     stem, n = _slug(title or text), 1
     while True:
         path = folder / (f"{stem}.md" if n == 1 else f"{stem}-{n}.md")
         try:
-            with path.open("x", encoding="utf-8") as handle:
+            created = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with open(created, "w", encoding="utf-8") as handle:
                 handle.write(body)
             return path
         except FileExistsError:
@@ -511,7 +513,7 @@ def _allowed_path(settings: Settings, raw: str) -> str:
 
 def _document_resources(settings: Settings) -> list[Resource]:
     listed: list[Resource] = []
-    for collection in api.status(settings):
+    for collection in api.status(settings, check_index=False):
         for doc in api.documents(settings, collection=collection.name, state="indexed"):
             if len(listed) == LISTED_RESOURCES:
                 return listed

@@ -30,7 +30,7 @@ class _CollectionSizes(Collector):
             "mnemo_documents", "Documents per collection and state", labels=["collection", "state"]
         )
         chunks = GaugeMetricFamily("mnemo_chunks", "Chunks per collection", labels=["collection"])
-        for status in api.status(self.settings):
+        for status in api.status(self.settings, check_index=False):
             for state, count in status.documents.items():
                 documents.add_metric([status.name, state], count)
             chunks.add_metric([status.name], status.chunks)

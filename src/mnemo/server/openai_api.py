@@ -77,7 +77,8 @@ class ModelList(BaseModel):
 def models(request: Request, _: Reader) -> ModelList:
     """Each collection, as a model to chat with."""
     created = int(time.time())
-    cards = [ModelCard(id=s.name, created=created) for s in api.status(request.app.state.settings)]
+    found = api.status(request.app.state.settings, check_index=False)
+    cards = [ModelCard(id=s.name, created=created) for s in found]
     return ModelList(data=cards)
 
 
@@ -120,7 +121,9 @@ async def chat_completions(
     """Answer the last user message from the collection named by ``model``."""
     state = request.app.state
     question = _question(body)
-    await run_in_threadpool(api.status, state.settings, collection=body.model)  # 404 if unknown
+    await run_in_threadpool(  # 404 if unknown
+        api.status, state.settings, collection=body.model, check_index=False
+    )
 
     def run(on_text: TextHandler | None = None) -> Answer:
         answer = api.ask(

@@ -118,7 +118,9 @@ async def ask(
 
     if not body.stream:
         return answer_out(await run_in_threadpool(run))
-    await run_in_threadpool(api.status, state.settings, collection=collection)  # 404 up front
+    await run_in_threadpool(  # 404 up front
+        api.status, state.settings, collection=collection, check_index=False
+    )
 
     async def events() -> AsyncIterator[str]:
         streamed = False

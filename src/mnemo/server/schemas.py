@@ -274,3 +274,10 @@ class AuditOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class Ready(BaseModel):
+    status: str
+    #: Index differences searches survive (a keyword or vector table behind the
+    #: catalog); a missing or unreadable index answers 503 instead.
+    warnings: list[str] = []

@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path, PurePath
 
 from mnemo.config import Settings
+from mnemo.config.private import private_dir, private_file
 from mnemo.server import paths
 from mnemo.server.errors import ApiError
 
@@ -90,8 +91,8 @@ def check_upload(filename: str, data: bytes, max_mb: float) -> str:
 def save_upload(settings: Settings, collection: str, name: str, data: bytes) -> Path:
     """Write atomically under ``<home>/uploads/<collection>/``, as ``name`` or, when that
     is taken, ``stem-2.ext``, ``stem-3.ext``, ...: a new upload never replaces another."""
-    folder = settings.home / "uploads" / collection
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home / "uploads")
+    folder = private_dir(settings.home / "uploads" / collection)
     stem, suffix = Path(name).stem, Path(name).suffix
     n = 1
     while True:
@@ -101,7 +102,7 @@ def save_upload(settings: Settings, collection: str, name: str, data: bytes) -> 
             break
         except FileExistsError:
             n += 1
-    partial = folder / f".{target.name}.partial"
+    partial = private_file(folder / f".{target.name}.partial")
     partial.write_bytes(data)
     os.replace(partial, target)
     return target
