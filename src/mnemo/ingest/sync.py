@@ -1,8 +1,8 @@
 """Bring a collection's catalog in step with its sources.
 
 One pass: scan the sources, decide per file from size and mtime whether it can
-have changed, extract changed and new files (in worker processes when there
-are many), then write each file's outcome in its own transaction. Content that
+have changed, extract changed and new files (always in worker processes, each
+file within a memory and time budget), then write each file's outcome in its own transaction. Content that
 reappears under a new path is recognised by hash and keeps its document and
 chunks (a rename or move); what is gone is removed last. A crash at any point
 leaves the catalog consistent, and the next run finishes the work.
@@ -28,8 +28,8 @@ from mnemo.config import Settings
 from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, discover
 from mnemo.ingest.events import Event, EventHandler
-from mnemo.ingest.extract import Extracted, Job, extract, file_sha256
-from mnemo.ingest.pool import extract_in_processes
+from mnemo.ingest.extract import Extracted, Job, file_sha256
+from mnemo.ingest.pool import Budget, context, extract_in_processes
 from mnemo.index.updater import IndexUpdater
 from mnemo.ingest.report import RunReport
 
@@ -297,22 +297,25 @@ class Syncer:
             max_tokens=chunking.max_tokens,
             overlap_tokens=chunking.overlap_tokens,
             tokenizer=chunking.tokenizer,
+            max_text_chars=int(ingest.max_text_mb * 1_000_000),
+            max_inflated_bytes=int(ingest.max_inflated_mb * 1_000_000),
+            max_compression_ratio=ingest.max_compression_ratio,
         )
 
     # -- extraction -------------------------------------------------------------
 
     def _workers(self, jobs: int) -> int:
         wanted = self.settings.ingest.workers or os.cpu_count() or 1
-        return wanted if jobs >= 4 * wanted and wanted > 1 else 1
+        return max(1, min(wanted, jobs))
 
     def _extract_all(self, jobs: list[Job], report: RunReport) -> Iterator[Extracted]:
-        workers = self._workers(len(jobs))
-        if workers == 1:
-            for job in jobs:
-                yield self._timed(report, extract(job))
+        if not jobs:
             return
-        self.updater.preload()  # this process would only wait for the workers
-        for result in extract_in_processes(jobs, workers):
+        ingest = self.settings.ingest
+        ctx = context()  # the fork server imports the parsers while the embedder loads here
+        self.updater.preload()
+        budget = Budget(memory_mb=ingest.max_worker_memory_mb, seconds=ingest.max_parse_seconds)
+        for result in extract_in_processes(jobs, self._workers(len(jobs)), budget, ctx):
             yield self._timed(report, result)
 
     @staticmethod
@@ -321,6 +324,7 @@ class Syncer:
             report.seconds[stage] = report.seconds.get(stage, 0.0) + seconds
         if result.content_hash:
             report.bytes_read += result.size
+        report.worker_peak_mb = max(report.worker_peak_mb, result.worker_peak_kb / 1024)
         return result
 
     # -- writes -----------------------------------------------------------------
