@@ -22,7 +22,8 @@ _BLOCK = 1 << 20
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Default Extension="png" ContentType="image/png"/>'
     '<Default Extension="zip" ContentType="application/zip"/>'
@@ -36,6 +37,23 @@ _RELS = (
     '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
     'relationships/officeDocument" Target="word/document.xml"/></Relationships>'
 )
+
+
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+def _document_rels(parts: list[str]) -> str:
+    """word/_rels/document.xml.rels pointing at ``parts``, so python-docx loads them."""
+    rels = "".join(
+        f'<Relationship Id="rId{i}" Type="{_REL}{"image" if "/media/" in name else "package"}" '
+        f'Target="{name.removeprefix("word/")}"/>'
+        for i, name in enumerate(parts, 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f"{rels}</Relationships>"
+    )
 
 
 def _body(paragraphs: str, prolog: str = "") -> str:
@@ -60,6 +78,8 @@ def _write_docx(
         package.writestr("_rels/.rels", _RELS)
         parts: dict[str, str | bytes | Iterator[bytes]] = {"word/document.xml": document}
         parts.update(extra or {})
+        if extra:  # the document refers to its extra parts, so python-docx loads them
+            package.writestr("word/_rels/document.xml.rels", _document_rels(list(extra)))
         for name, content in parts.items():
             if isinstance(content, (str, bytes)):
                 package.writestr(name, content)
@@ -106,10 +126,12 @@ def docx_many_elements(folder: Path, scale_mb: int) -> Path:
 def docx_nested_zip(folder: Path, scale_mb: int) -> Path:
     """A small DOCX holding a zip holding a zip whose member inflates to ``scale_mb``."""
     inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("zeros.bin", "w", force_zip64=True) as member:
-            for block in _repeat(bytes(_BLOCK), scale_mb * 1_000_000):
-                member.write(block)
+    with (
+        zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("zeros.bin", "w", force_zip64=True) as member,
+    ):
+        for block in _repeat(bytes(_BLOCK), scale_mb * 1_000_000):
+            member.write(block)
     middle = io.BytesIO()
     with zipfile.ZipFile(middle, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("inner.zip", inner.getvalue())
@@ -122,7 +144,7 @@ def docx_nested_zip(folder: Path, scale_mb: int) -> Path:
 def docx_entity_flood(folder: Path, scale_mb: int = 0) -> Path:
     """Billion laughs: ten levels of ten references, 3 GB if expanded."""
     entities = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10)
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
     ]
     prolog = f"<!DOCTYPE w:document [{''.join(entities)}]>"
     return _write_docx(folder / "entity-flood.docx", _body(_para("&lol9;"), prolog))
@@ -189,8 +211,10 @@ def _page_objects(content: bytes) -> list[bytes]:
     return [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
         _stream(b"", content),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -209,16 +233,39 @@ def pdf_content_stream(folder: Path, scale_mb: int) -> Path:
 
 
 def pdf_object_stream(folder: Path, scale_mb: int) -> Path:
-    """A page plus an object stream (/Type /ObjStm) that inflates to ``scale_mb``."""
+    """The page's font lives in an object stream (PDF 1.5) that inflates to ``scale_mb``."""
     content = _flate(iter([b"BT /F1 12 Tf 72 712 Td (Object streams) Tj ET\n"]))
+    objects = _page_objects(content)
+    font = objects.pop()  # object 5 moves into the object stream, object 6
+    header = b"5 0 "
 
-    def objects() -> Iterator[bytes]:
-        yield b"7 0 << /Padding true >>"
+    def packed() -> Iterator[bytes]:
+        yield header + font + b"\n"
         yield from _repeat(b" " * _BLOCK, scale_mb * 1_000_000)
 
-    objstm = _stream(b"/Type /ObjStm /N 1 /First 4", _flate(objects()))
+    objects.append(_stream(b"/Type /ObjStm /N 1 /First %d" % len(header), _flate(packed())))
+    out = io.BytesIO()
+    out.write(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    offsets = {}
+    for number, body in zip((1, 2, 3, 4, 6), objects, strict=True):
+        offsets[number] = out.tell()
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    offsets[7] = out.tell()
+    rows = [b"\x00" + bytes(4) + b"\xff\xff"]  # object 0: free
+    for number in range(1, 8):
+        if number == 5:
+            rows.append(b"\x02" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big"))
+        else:
+            rows.append(b"\x01" + offsets[number].to_bytes(4, "big") + bytes(2))
+    table = b"".join(rows)
+    out.write(
+        b"7 0 obj\n<< /Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n"
+        % len(table)
+        + table
+        + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % offsets[7]
+    )
     path = folder / "object-stream.pdf"
-    path.write_bytes(_pdf([*_page_objects(content), objstm]))
+    path.write_bytes(out.getvalue())
     return path
 
 
@@ -257,7 +304,8 @@ def huge_html(folder: Path, scale_mb: int) -> Path:
     for i in range(2000):
         text = " ".join(rng.choice(words) for _ in range(40))
         rows.append(
-            f"<p>{text} <a href='/p{i}'>link {i}</a></p><table><tr><td>{i}</td><td>{text[:30]}</td></tr></table>"
+            f"<p>{text} <a href='/p{i}'>link {i}</a></p>"
+            f"<table><tr><td>{i}</td><td>{text[:30]}</td></tr></table>"
         )
     unit = "".join(rows).encode()
     path = folder / "huge.html"
@@ -276,7 +324,7 @@ BOMBS: dict[str, tuple[Callable[[Path, int], Path], int]] = {
     "docx: nested zip": (docx_nested_zip, 1000),
     "docx: entity flood (billion laughs)": (docx_entity_flood, 0),
     "docx: quadratic blowup": (docx_quadratic_blowup, 0),
-    "docx: attribute flood": (docx_attribute_flood, 100),
+    "docx: attribute flood": (docx_attribute_flood, 250),
     "docx: huge image": (docx_huge_image, 1000),
     "pdf: huge content stream": (pdf_content_stream, 1000),
     "pdf: object stream": (pdf_object_stream, 1000),

@@ -2,8 +2,8 @@
 
 One pass: scan the sources, decide per file from size and mtime whether it can
 have changed, extract changed and new files (always in worker processes, each
-file within a memory and time budget), then write each file's outcome in its own transaction. Content that
-reappears under a new path is recognised by hash and keeps its document and
+file within a memory and time budget), then write each file's outcome in its
+own transaction. Content that reappears under a new path is recognised by hash and keeps its document and
 chunks (a rename or move); what is gone is removed last. A crash at any point
 leaves the catalog consistent, and the next run finishes the work.
 """
