@@ -29,7 +29,7 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(home: Path) -> Settings:
-    # One worker keeps small test runs in-process; the pool has its own tests.
+    # One parser process (files are always parsed in worker processes) keeps runs light.
     return load_settings(home, {"ingest": {"workers": 1}})
 
 

@@ -71,6 +71,29 @@ class IngestSettings(BaseModel):
         "server.allowed_roots.",
     )
     workers: int = Field(0, ge=0, description="Parser processes; 0 picks one per CPU core.")
+    max_parse_seconds: float = Field(
+        120.0, gt=0, description="A file still being read, parsed and chunked after this is failed."
+    )
+    max_worker_memory_mb: int = Field(
+        2048,
+        ge=256,
+        description="Memory each parser process may use; a file that needs more is failed.",
+    )
+    max_inflated_mb: float = Field(
+        256.0,
+        gt=0,
+        description="The most a DOCX package (all its parts) or one PDF stream may inflate to; "
+        "checked before inflating.",
+    )
+    max_compression_ratio: float = Field(
+        100.0,
+        gt=1,
+        description="DOCX parts over 10 MB inflated that compress more than this are refused "
+        "(decompression bombs).",
+    )
+    max_text_mb: float = Field(
+        25.0, gt=0, description="Files whose extracted text is larger than this are skipped."
+    )
 
     @model_validator(mode="before")
     @classmethod

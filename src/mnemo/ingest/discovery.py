@@ -17,6 +17,7 @@ from pathlib import Path
 import pathspec
 
 from mnemo.config import IngestSettings
+from mnemo.ingest.confine import is_within
 
 IGNORE_FILES = (".gitignore", ".mnemoignore")
 
@@ -29,7 +30,7 @@ class Confinement:
     reason: str  # why a link that leaves them is not followed, said to the user
 
     def admits(self, real: str) -> bool:
-        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
+        return is_within(real, self.roots)
 
 
 @dataclass(frozen=True)

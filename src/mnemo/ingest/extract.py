@@ -1,7 +1,11 @@
 """Turn one file into chunks: read, hash, parse, chunk. Runs in worker processes.
 
 Everything here is a pure function of the file and a :class:`Job`; the catalog
-is written by the parent process only.
+is written by the parent process only. Every open of a document goes through
+:func:`~mnemo.ingest.confine.open_document`, so a job with ``allowed_roots``
+never reads a file that resolves outside them. A parser that runs out of
+memory raises MemoryError out of :func:`extract`; the worker that runs it
+(:mod:`mnemo.ingest.worker`) knows its budget and reports it.
 """
 
 from __future__ import annotations
@@ -9,16 +13,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from mnemo.chunking import ChunkDraft, Chunker
+from mnemo.ingest.confine import OutsideRoots, open_document
 from mnemo.ingest.parsers import Format, ParseFailed, ParseLimits, ParseSkipped, format_for
+from mnemo.ingest.parsers.base import text_too_large
 
 Status = Literal["indexed", "skipped", "failed", "known"]
 _HEAD = 8192
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,13 @@ class Job:
     max_tokens: int
     overlap_tokens: int
     tokenizer: Path | None
-    allowed_roots: tuple[str, ...] = ()  # resolved folders the opened file must lie in
+    max_text_chars: int = 25_000_000
+    max_inflated_bytes: int = 256_000_000
+    max_compression_ratio: float = 100.0
+    #: Resolved folders the file must lie in when opened (empty: anywhere).
+    allowed_roots: tuple[str, ...] = ()
+    #: The reason given when it does not (default: one naming server.allowed_roots).
+    outside_reason: str | None = None
 
 
 @dataclass
@@ -51,6 +65,7 @@ class Extracted:
     metadata: dict[str, Any] = field(default_factory=dict)
     chunks: list[ChunkDraft] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    worker_peak_kb: int = 0  # peak resident memory of the process that parsed it
 
 
 # Parsing libraries log warnings about the files they read ("recursion depth
@@ -69,14 +84,14 @@ def _chunker(job: Job) -> Chunker:
     return _chunkers[key]
 
 
-def file_sha256(path: str) -> str | None:
-    """The file's content hash, or None if it cannot be read now."""
+def file_sha256(path: str, allowed_roots: tuple[str, ...] = ()) -> str | None:
+    """The file's content hash, or None if it cannot be read now (or lies outside the roots)."""
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(open_document(path, allowed_roots), "rb") as handle:
             while block := handle.read(1 << 20):
                 digest.update(block)
-    except OSError:
+    except (OSError, OutsideRoots):
         return None
     return digest.hexdigest()
 
@@ -96,34 +111,33 @@ def _mb(size: int) -> str:
 
 
 def extract(job: Job) -> Extracted:
-    """Never raises for a bad file: every outcome is a status with a reason."""
+    """Never raises for a bad file (except MemoryError): every outcome is a status with a reason."""
     result = Extracted(path=job.path, status="failed", size=job.size)
     path = Path(job.path)
-    if job.size > job.max_bytes:
-        result.status = "skipped"
-        result.reason = (
-            f"file is {_mb(job.size)}, over the {_mb(job.max_bytes)} limit "
-            "(raise ingest.max_file_mb to index it)"
-        )
+    if job.size > job.max_bytes and not job.allowed_roots:
+        result.status, result.reason = "skipped", _too_big(job.size, job.max_bytes)
         return result
     started = time.perf_counter()
     try:
-        fmt = format_for(path)
-        if fmt is None:  # the extension says nothing: look at the first bytes
-            with open(path, "rb") as handle:
-                fmt = format_for(path, handle.read(_HEAD))
-        if isinstance(fmt, str):
-            info = os.stat(path)
-            result.size, result.mtime_ns = info.st_size, info.st_mtime_ns
-            result.status, result.reason = "skipped", fmt
-            return result
-        with open(path, "rb") as handle:
+        with os.fdopen(open_document(job.path, job.allowed_roots), "rb") as handle:
             info = os.fstat(handle.fileno())
+            result.size, result.mtime_ns = info.st_size, info.st_mtime_ns
+            if info.st_size > job.max_bytes:
+                result.status, result.reason = "skipped", _too_big(info.st_size, job.max_bytes)
+                return result
+            fmt = format_for(path)
+            if fmt is None:  # the extension says nothing: look at the first bytes
+                fmt = format_for(path, os.pread(handle.fileno(), _HEAD, 0))
+            if isinstance(fmt, str):
+                result.status, result.reason = "skipped", fmt
+                return result
             data = handle.read(job.max_bytes + 1)
+    except OutsideRoots as exc:
+        result.reason = job.outside_reason or str(exc)
+        return result
     except OSError as exc:
         result.reason, result.transient = _os_reason(exc), True
         return result
-    result.size, result.mtime_ns = info.st_size, info.st_mtime_ns
     if len(data) > job.max_bytes:  # it grew since the folder was scanned
         result.status = "skipped"
         result.reason = f"file is over the {_mb(job.max_bytes)} limit (raise ingest.max_file_mb)"
@@ -137,17 +151,42 @@ def extract(job: Job) -> Extracted:
     return result
 
 
+def _too_big(size: int, limit: int) -> str:
+    return (
+        f"file is {_mb(size)}, over the {_mb(limit)} limit (raise ingest.max_file_mb to index it)"
+    )
+
+
+def _limits(job: Job) -> ParseLimits:
+    return ParseLimits(
+        max_pages=job.max_pages,
+        max_inflated_bytes=job.max_inflated_bytes,
+        max_compression_ratio=job.max_compression_ratio,
+        max_text_chars=job.max_text_chars,
+    )
+
+
+def _too_many_chunks(count: int, job: Job, at_least: bool = False) -> str:
+    more = "at least " if at_least else "more than " if count > job.max_chunks else ""
+    return (
+        f"file would make {more}{count:,} chunks, over the limit of {job.max_chunks:,} "
+        "(raise ingest.max_chunks_per_file to index it)"
+    )
+
+
 def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Extracted) -> None:
     result.media_type, result.parser = fmt.media_type, fmt.name
     started = time.perf_counter()
     try:
-        parsed = fmt.parse(data, path, ParseLimits(max_pages=job.max_pages))
+        parsed = fmt.parse(data, path, _limits(job))
     except ParseSkipped as exc:
         result.status, result.reason = "skipped", str(exc)
         return
     except ParseFailed as exc:
         result.status, result.reason = "failed", str(exc)
         return
+    except MemoryError:
+        raise
     except RecursionError:
         result.reason = f"{fmt.name} parser gave up: the file is nested too deeply"
         return
@@ -156,20 +195,28 @@ def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Ext
         return
     finally:
         result.seconds["parse"] = time.perf_counter() - started
-    started = time.perf_counter()
-    chunks = _chunker(job).chunk(parsed)
-    result.seconds["chunk"] = time.perf_counter() - started
     result.title = parsed.title
     result.metadata = parsed.metadata
     result.page_count = len(parsed.pages) if parsed.pages else parsed.metadata.get("pages")
+    if len(parsed.text) > job.max_text_chars:
+        result.status = "skipped"
+        result.reason = str(text_too_large(len(parsed.text), job.max_text_chars))
+        return
+    # Every word is at least one token, so a text with more words than the chunk
+    # limit allows is refused before chunking it (counting is cheap, chunking is not).
+    if len(parsed.text) > job.max_chunks * job.max_tokens:
+        words = sum(1 for _ in _WORD.finditer(parsed.text))
+        if words > job.max_chunks * job.max_tokens:
+            result.status = "skipped"
+            result.reason = _too_many_chunks(-(-words // job.max_tokens), job, at_least=True)
+            return
+    started = time.perf_counter()
+    chunks = _chunker(job).chunk(parsed, max_chunks=job.max_chunks)
+    result.seconds["chunk"] = time.perf_counter() - started
     if not chunks:
         result.status, result.reason = "skipped", "no text to index"
         return
     if len(chunks) > job.max_chunks:
-        result.status = "skipped"
-        result.reason = (
-            f"file would make {len(chunks):,} chunks, over the limit of {job.max_chunks:,} "
-            "(raise ingest.max_chunks_per_file to index it)"
-        )
+        result.status, result.reason = "skipped", _too_many_chunks(job.max_chunks, job)
         return
     result.status, result.chunks = "indexed", chunks

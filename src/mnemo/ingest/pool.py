@@ -1,71 +1,177 @@
-"""Extraction in worker processes, surviving a parser that crashes its process.
+"""Extraction in worker processes, each file within a memory and a time budget.
 
-A native library (pdfium, lxml) can take a whole process down on a hostile
-file. When that happens the pool breaks and every job in flight is lost with
-it; those jobs are then retried one at a time in a fresh pool, so the file that
-crashes is found, reported as failed, and every other file is still indexed.
+Untrusted files are always parsed in worker processes (:mod:`mnemo.ingest.worker`),
+never in the calling process: a hostile file may exhaust memory, run for ever
+or crash a native library (pdfium, lxml). Each worker gets one file at a time.
+A worker that runs out of memory, dies or runs past ``seconds`` costs only its
+own file, which is reported failed with the reason; the worker is replaced and
+every other file goes on.
+
+Workers are forked from a fork server that has imported the parsers once, so
+starting one costs milliseconds, not an interpreter start-up per file.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from multiprocessing.context import BaseContext
+from typing import Any
 
-from mnemo.ingest.extract import Extracted, Job, extract
+from mnemo.ingest.extract import Extracted, Job
+from mnemo.ingest.worker import PRELOAD, serve
+
+_STOP_SECONDS = 5.0
 
 
-def crashed(job: Job) -> Extracted:
+@dataclass(frozen=True)
+class Budget:
+    """What each file may cost its worker."""
+
+    memory_mb: int
+    seconds: float
+
+
+def context() -> BaseContext:
+    """A fork server with the parsers preloaded where there is one; else spawn.
+
+    Called early, it starts the fork server, which imports the parsers while the
+    caller gets on with other work.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return ctx
+
+
+def _failed(job: Job, reason: str, peak_kb: int = 0) -> Extracted:
     return Extracted(
-        path=job.path,
-        status="failed",
-        size=job.size,
-        reason="the parser crashed on this file (damaged or hostile file?); "
-        "it was left out, everything else went on",
+        path=job.path, status="failed", size=job.size, reason=reason, worker_peak_kb=peak_kb
     )
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+def _vm_hwm_kb(pid: int | None) -> int:
+    """Peak resident memory of a live process (Linux), or 0."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
-def extract_in_processes(jobs: list[Job], workers: int) -> Iterator[Extracted]:
-    """Yield each job's result, in completion order."""
+class _Worker:
+    def __init__(self, ctx: BaseContext, budget: Budget) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process: Any = ctx.Process(  # type: ignore[attr-defined]
+            target=serve, args=(child, budget.memory_mb), daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.job: Job | None = None
+        self.deadline = 0.0
+
+    def give(self, job: Job, seconds: float) -> None:
+        self.job, self.deadline = job, time.monotonic() + seconds
+        self.conn.send(job)
+
+    def kill(self) -> int:
+        """Stop now; return its peak resident memory (KiB) if it could be read."""
+        peak = _vm_hwm_kb(self.process.pid)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+        return peak
+
+    def stop(self) -> None:
+        if self.job is None and self.process.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.process.join(_STOP_SECONDS)
+        if self.process.is_alive():
+            self.kill()
+        self.conn.close()
+
+
+def died(job: Job, budget: Budget) -> Extracted:
+    return _failed(
+        job,
+        "the parser crashed on this file, or it ran out of its "
+        f"{budget.memory_mb:,} MB memory budget (ingest.max_worker_memory_mb); damaged or "
+        "hostile file? It was left out, everything else went on",
+    )
+
+
+def timed_out(job: Job, budget: Budget, peak_kb: int) -> Extracted:
+    return _failed(
+        job,
+        f"parsing took longer than {budget.seconds:g} s (ingest.max_parse_seconds); "
+        "it was stopped and left out",
+        peak_kb,
+    )
+
+
+def extract_in_processes(
+    jobs: list[Job], workers: int, budget: Budget, ctx: BaseContext | None = None
+) -> Iterator[Extracted]:
+    """Yield each job's result, in completion order, from ``workers`` processes."""
+    ctx = ctx or context()
     queue: deque[Job] = deque(jobs)
-    suspects: deque[Job] = deque()
-    while queue or suspects:
-        pool = _pool(workers)
-        pending: dict[Future[Extracted], Job] = {}
+    pool = [_Worker(ctx, budget) for _ in range(max(1, min(workers, len(jobs))))]
+    try:
+        while True:
+            for worker in pool:
+                if worker.job is None and queue:
+                    worker.give(queue.popleft(), budget.seconds)
+            busy = [w for w in pool if w.job is not None]
+            if not busy:
+                return
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
+            for index, worker in enumerate(pool):
+                job = worker.job
+                if job is None:
+                    continue
+                result, replace = _collect(worker, job, ready, budget)
+                if result is None:
+                    continue
+                if replace:
+                    pool[index] = _Worker(ctx, budget)
+                yield result
+    finally:
+        for worker in pool:
+            worker.stop()
+
+
+def _collect(
+    worker: _Worker, job: Job, ready: set[Any], budget: Budget
+) -> tuple[Extracted | None, bool]:
+    """The worker's result if it has one (or its death or timeout); and whether to replace it."""
+    if worker.conn in ready or worker.process.sentinel in ready:
+        worker.job = None
         try:
-            # Jobs that were in flight when a worker died: one at a time.
-            while suspects:
-                job = suspects.popleft()
-                try:
-                    yield pool.submit(extract, job).result()
-                except BrokenProcessPool:
-                    yield crashed(job)
-                    break
-            else:
-                while queue or pending:
-                    while queue and len(pending) < 4 * workers:
-                        job = queue.popleft()
-                        pending[pool.submit(extract, job)] = job
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    broken = False
-                    for future in done:
-                        job = pending.pop(future)
-                        try:
-                            yield future.result()
-                        except BrokenProcessPool:
-                            suspects.append(job)
-                            broken = True
-                    if broken:
-                        suspects.extend(pending.values())
-                        pending.clear()
-                        break
-        finally:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+            result, retiring = worker.conn.recv()
+        except (EOFError, OSError):
+            worker.kill()
+            return died(job, budget), True
+        if retiring:
+            worker.process.join(_STOP_SECONDS)
+            worker.stop()
+        return result, retiring
+    if time.monotonic() >= worker.deadline:
+        worker.job = None
+        return timed_out(job, budget, worker.kill()), True
+    return None, False

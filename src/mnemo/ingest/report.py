@@ -36,6 +36,7 @@ class RunReport:
     excluded: int = 0
     chunks_written: int = 0
     bytes_read: int = 0
+    worker_peak_mb: float = 0.0  # highest peak resident memory of any parser process
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     status: str = "running"

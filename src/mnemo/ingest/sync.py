@@ -1,9 +1,9 @@
 """Bring a collection's catalog in step with its sources.
 
 One pass: scan the sources, decide per file from size and mtime whether it can
-have changed, extract changed and new files (in worker processes when there
-are many), then write each file's outcome in its own transaction. Content that
-reappears under a new path is recognised by hash and keeps its document and
+have changed, extract changed and new files (always in worker processes, each
+file within a memory and time budget), then write each file's outcome in its
+own transaction. Content that reappears under a new path is recognised by hash and keeps its document and
 chunks (a rename or move); what is gone is removed last. A crash at any point
 leaves the catalog consistent, and the next run finishes the work.
 """
@@ -30,8 +30,8 @@ from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, Confinement, discover
 from mnemo.ingest.events import Event, EventHandler
-from mnemo.ingest.extract import Extracted, Job, extract, file_sha256
-from mnemo.ingest.pool import extract_in_processes
+from mnemo.ingest.extract import Extracted, Job, file_sha256
+from mnemo.ingest.pool import Budget, context, extract_in_processes
 from mnemo.index.updater import IndexUpdater
 from mnemo.ingest.report import RunReport
 
@@ -279,7 +279,9 @@ class Syncer:
                 report.record(path, "unchanged")
                 continue
             if doc is None and candidate.size in moved_sizes:
-                twins = movable.get(file_sha256(path) or "", [])
+                confinement = self._confinements.get(source_id)
+                roots = confinement.roots if confinement is not None else ()
+                twins = movable.get(file_sha256(path, roots) or "", [])
                 if twins:
                     twin = twins.pop(0)
                     self._move(report, twin, candidate, source_id)
@@ -290,7 +292,10 @@ class Syncer:
         self.on_event(Event("scanned", total=len(jobs)))
 
         for result in self._extract_all(jobs, report):
-            _, source_id = found[result.path]
+            candidate, source_id = found[result.path]
+            if not result.mtime_ns:  # its worker died, ran out of time or memory: the file
+                # is failed as it was found, so the next sync does not try it again unchanged
+                result.size, result.mtime_ns = candidate.size, candidate.mtime_ns
             self._save(report, result, known.get(result.path), source_id)
 
         for doc in missing.values():
@@ -333,6 +338,7 @@ class Syncer:
         return Job(
             path=candidate.path,
             allowed_roots=confinement.roots if confinement is not None else (),
+            outside_reason=confinement.reason if confinement is not None else None,
             size=candidate.size,
             known_hash=known_hash,
             max_bytes=int(ingest.max_file_mb * 1_000_000),
@@ -341,22 +347,25 @@ class Syncer:
             max_tokens=chunking.max_tokens,
             overlap_tokens=chunking.overlap_tokens,
             tokenizer=chunking.tokenizer,
+            max_text_chars=int(ingest.max_text_mb * 1_000_000),
+            max_inflated_bytes=int(ingest.max_inflated_mb * 1_000_000),
+            max_compression_ratio=ingest.max_compression_ratio,
         )
 
     # -- extraction -------------------------------------------------------------
 
     def _workers(self, jobs: int) -> int:
         wanted = self.settings.ingest.workers or os.cpu_count() or 1
-        return wanted if jobs >= 4 * wanted and wanted > 1 else 1
+        return max(1, min(wanted, jobs))
 
     def _extract_all(self, jobs: list[Job], report: RunReport) -> Iterator[Extracted]:
-        workers = self._workers(len(jobs))
-        if workers == 1:
-            for job in jobs:
-                yield self._timed(report, extract(job))
+        if not jobs:
             return
-        self.updater.preload()  # this process would only wait for the workers
-        for result in extract_in_processes(jobs, workers):
+        ingest = self.settings.ingest
+        ctx = context()  # the fork server imports the parsers while the embedder loads here
+        self.updater.preload()
+        budget = Budget(memory_mb=ingest.max_worker_memory_mb, seconds=ingest.max_parse_seconds)
+        for result in extract_in_processes(jobs, self._workers(len(jobs)), budget, ctx):
             yield self._timed(report, result)
 
     @staticmethod
@@ -365,6 +374,7 @@ class Syncer:
             report.seconds[stage] = report.seconds.get(stage, 0.0) + seconds
         if result.content_hash:
             report.bytes_read += result.size
+        report.worker_peak_mb = max(report.worker_peak_mb, result.worker_peak_kb / 1024)
         return result
 
     # -- writes -----------------------------------------------------------------

@@ -49,7 +49,19 @@ class ParsedDocument:
 
 @dataclass(frozen=True)
 class ParseLimits:
+    """Budgets a parser checks as it goes, so a hostile file stops early with a reason."""
+
     max_pages: int
+    max_inflated_bytes: int = 256_000_000  # a package's parts, or one PDF stream, inflated
+    max_compression_ratio: float = 100.0  # of a large zip member
+    max_text_chars: int = 25_000_000  # extracted text
+
+
+def text_too_large(size: int, limit: int) -> ParseSkipped:
+    return ParseSkipped(
+        f"extracted text is over {limit / 1_000_000:,.1f} MB "
+        f"({size / 1_000_000:,.1f} MB so far; raise ingest.max_text_mb to index it)"
+    )
 
 
 class Parser(Protocol):
@@ -66,7 +78,8 @@ class DocumentBuilder:
     Used by parsers whose source is not itself the text (DOCX, HTML, PDF).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_chars: int | None = None) -> None:
+        self._max_chars = max_chars
         self._parts: list[str] = []
         self._length = 0
         self._headings: list[tuple[int, str]] = []
@@ -78,6 +91,8 @@ class DocumentBuilder:
     def _append(self, text: str) -> None:
         self._parts.append(text)
         self._length += len(text)
+        if self._max_chars is not None and self._length > self._max_chars:
+            raise text_too_large(self._length, self._max_chars)
 
     def _close_section(self) -> None:
         if self._length > self._section_start:

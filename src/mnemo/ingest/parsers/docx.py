@@ -7,6 +7,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mnemo.ingest.parsers.archive import check_package
 from mnemo.ingest.parsers.base import (
     DocumentBuilder,
     ParsedDocument,
@@ -89,6 +90,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_package(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -101,10 +103,14 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             "not a valid Word (.docx) file: the zip holds no Word document; "
             "re-save it from Word or LibreOffice"
         ) from exc
+    except MemoryError:
+        raise
     except Exception as exc:  # lxml and zip errors on damaged packages
+        if "memory allocation failed" in str(exc).lower():  # libxml2 hit the memory limit
+            raise MemoryError(str(exc)) from exc
         raise ParseFailed(f"damaged Word (.docx) file ({type(exc).__name__}: {exc})") from exc
 
-    builder = DocumentBuilder()
+    builder = DocumentBuilder(limits.max_text_chars)
     title = (document.core_properties.title or "").strip() or None
     # python-docx resolves each paragraph's style by scanning all styles; one
     # lookup table per document makes long documents an order faster.

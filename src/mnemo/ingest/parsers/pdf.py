@@ -12,6 +12,7 @@ from mnemo.ingest.parsers.base import (
     ParseLimits,
     ParseSkipped,
 )
+from mnemo.ingest.parsers.pdf_streams import check_streams
 
 name = "pdf"
 
@@ -58,6 +59,7 @@ def _outline(pdf: object) -> tuple[dict[int, list[tuple[int, str]]], str | None]
 
 
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
+    check_streams(data, limits)
     pdf = _open(data)
     try:
         count = len(pdf)  # type: ignore[arg-type]
@@ -67,7 +69,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
                 "(raise ingest.max_pages to index it)"
             )
         outline, outline_problem = _outline(pdf)
-        builder = DocumentBuilder()
+        builder = DocumentBuilder(limits.max_text_chars)
         pages_with_text = 0
         for index in range(count):
             builder.start_page(index + 1)  # a bookmark's heading belongs to its page

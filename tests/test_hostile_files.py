@@ -1,0 +1,154 @@
+"""Hostile files cost their own file, within bounded memory and time, never the run.
+
+Each bomb (tests/bombs.py) is written into a folder next to a good note and
+added through `mnemo.add` with a real catalog. Small limits (256 MB per worker,
+5 s per file, 64 MB inflated, 5 MB of text) make the bombs hit them quickly.
+The worker's peak resident memory, reported by the run, must stay under its
+budget plus the libraries it maps (about 70 MB here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import bombs
+import mnemo
+from mnemo.config import load_settings
+from mnemo.ingest.report import RunReport
+
+MEMORY_MB = 256
+#: Shared library pages count in resident memory but not in the data limit.
+MARGIN_MB = 128
+
+LIMITS = {
+    "workers": 1,
+    "max_worker_memory_mb": MEMORY_MB,
+    "max_parse_seconds": 5,
+    "max_inflated_mb": 64,
+    "max_text_mb": 5,
+}
+
+
+def _add_with_good_note(
+    tmp_path: Path, write: Callable[[Path, int], Path], scale_mb: int, **ingest: object
+) -> tuple[RunReport, Path]:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    bomb = write(folder, scale_mb)
+    (folder / "good.md").write_text("# Good note\n\nPlain text that must still be indexed.\n")
+    settings = load_settings(
+        tmp_path / "home",
+        {"ingest": {**LIMITS, **ingest}, "embedding": {"backend": "none"}},
+    )
+    return mnemo.add([folder], settings), bomb
+
+
+# (bomb writer, scale in MB, outcome, a phrase the reason must contain)
+CASES = {
+    "docx part inflating 1000:1": (
+        bombs.docx_inflating_part,
+        100,
+        "skipped",
+        "ingest.max_inflated_mb",
+    ),
+    "docx many tiny elements": (
+        bombs.docx_many_elements,
+        40,
+        "failed",
+        "ingest.max_worker_memory_mb",
+    ),
+    "docx nested zip": (bombs.docx_nested_zip, 100, "skipped", "ingest.max_inflated_mb"),
+    "docx billion laughs": (bombs.docx_entity_flood, 0, "skipped", "XML entities"),
+    "docx quadratic blowup": (bombs.docx_quadratic_blowup, 0, "skipped", "XML entities"),
+    "docx attribute flood": (
+        bombs.docx_attribute_flood,
+        20,
+        "failed",
+        "ingest.max_worker_memory_mb",
+    ),
+    "docx huge image": (bombs.docx_huge_image, 100, "skipped", "ingest.max_inflated_mb"),
+    "pdf huge content stream": (bombs.pdf_content_stream, 100, "skipped", "ingest.max_inflated_mb"),
+    "pdf object stream": (bombs.pdf_object_stream, 100, "skipped", "ingest.max_inflated_mb"),
+    "text 45 MB on one line": (bombs.one_line_text, 45, "skipped", "ingest.max_text_mb"),
+    "html 45 MB page": (bombs.huge_html, 45, "failed", "ingest.max_worker_memory_mb"),
+    "html deeply nested": (bombs.html_deeply_nested, 0, "skipped", "no text"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bomb_ends_with_a_reason_and_the_rest_is_indexed(tmp_path: Path, case: str) -> None:
+    write, scale_mb, outcome, phrase = CASES[case]
+    report, bomb = _add_with_good_note(tmp_path, write, scale_mb)
+    states = {Path(o.path).name: (o.outcome, o.reason or "") for o in report.outcomes}
+    assert states["good.md"][0] == "indexed"
+    assert states[bomb.name][0] == outcome, states[bomb.name]
+    assert phrase in states[bomb.name][1], states[bomb.name]
+    assert 0 < report.worker_peak_mb < MEMORY_MB + MARGIN_MB
+
+
+def test_ratio_limit_catches_a_bomb_under_the_size_limit(tmp_path: Path) -> None:
+    report, bomb = _add_with_good_note(
+        tmp_path, bombs.docx_inflating_part, 30, max_inflated_mb=1000
+    )
+    (refused,) = [o for o in report.outcomes if o.path == str(bomb)]
+    assert refused.outcome == "skipped"
+    assert "ingest.max_compression_ratio" in (refused.reason or "")
+    assert report.counts["indexed"] == 1
+
+
+def test_chunk_limit_stops_a_long_text_before_chunking_it(tmp_path: Path) -> None:
+    report, bomb = _add_with_good_note(
+        tmp_path, bombs.one_line_text, 3, max_chunks_per_file=1000, max_text_mb=50
+    )
+    (refused,) = [o for o in report.outcomes if o.path == str(bomb)]
+    assert refused.outcome == "skipped"
+    assert "at least" in (refused.reason or "")
+    assert "ingest.max_chunks_per_file" in (refused.reason or "")
+    assert report.seconds.get("chunk", 0.0) < 1.0  # only the good note was chunked
+
+
+SLOW_TEXT = """
+import time
+
+def parse(data, path, limits):
+    time.sleep(60)  # a parser stuck in a loop, as on a pathological file
+
+def register(register):
+    register(["slow"], "slowpoke", parse, "application/x-slow")
+"""
+
+
+@pytest.fixture
+def slow_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    dist = site / "slowplugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "slowplugin.py").write_text(SLOW_TEXT)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: slowplugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[mnemo.parsers]\nslow = slowplugin:register\n")
+    monkeypatch.syspath_prepend(str(site))
+
+
+def test_a_file_over_its_time_budget_is_stopped_and_its_worker_replaced(
+    tmp_path: Path, slow_plugin: None
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a-stuck.slow").write_text("never finishes")
+    for i in range(3):
+        (folder / f"note{i}.md").write_text(f"# Note {i}\n\nText {i}.\n")
+    settings = load_settings(
+        tmp_path / "home",
+        {"ingest": {**LIMITS, "max_parse_seconds": 2}, "embedding": {"backend": "none"}},
+    )
+    report = mnemo.add([folder], settings)
+    assert report.counts["indexed"] == 3
+    (failed,) = report.failed
+    assert failed.path == str(folder / "a-stuck.slow")
+    assert failed.reason == (
+        "parsing took longer than 2 s (ingest.max_parse_seconds); it was stopped and left out"
+    )
+    assert report.seconds["total"] < 30
