@@ -52,3 +52,8 @@ def test_crashing_parser_fails_one_file_and_the_rest_is_indexed(
     assert "parser crashed" in (failed.reason or "")
     states = {Path(d.path).name: d.status for d in api.documents(settings)}
     assert states["evil.crash"] == "failed" and list(states.values()).count("indexed") == 20
+
+    # The crash is remembered: the next sync does not hand the unchanged file to a parser
+    # again (a file that kills its parser is tried once per version, not at every sync).
+    again = api.sync(settings)
+    assert again.counts["unchanged"] == 21 and again.counts["failed"] == 0
