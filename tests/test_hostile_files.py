@@ -152,3 +152,96 @@ def test_a_file_over_its_time_budget_is_stopped_and_its_worker_replaced(
         "parsing took longer than 2 s (ingest.max_parse_seconds); it was stopped and left out"
     )
     assert report.seconds["total"] < 30
+
+
+def test_bombs_uploaded_to_a_server_leave_it_answering(tmp_path: Path) -> None:
+    """Uploads parse in worker processes: /healthz answers within 1 s throughout, and
+    each bomb's job ends with the file skipped or failed for its reason."""
+    import threading
+    import time
+
+    import httpx
+
+    from serverutil import serving
+
+    folder = tmp_path / "bombs"
+    folder.mkdir()
+    uploads = [
+        bombs.docx_inflating_part(folder, 100),
+        bombs.docx_many_elements(folder, 40),
+        bombs.pdf_content_stream(folder, 100),
+        bombs.docx_entity_flood(folder, 0),
+    ]
+    settings = load_settings(
+        tmp_path / "home",
+        {"ingest": LIMITS, "embedding": {"backend": "none"}, "server": {"max_upload_mb": 40}},
+    )
+    mnemo.api.create_collection(settings, "default")
+    slowest: list[float] = []
+    done = threading.Event()
+    with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+
+        def probe() -> None:
+            with httpx.Client(base_url=url, timeout=5) as prober:
+                while not done.is_set():
+                    started = time.perf_counter()
+                    assert prober.get("/healthz").status_code == 200
+                    slowest.append(time.perf_counter() - started)
+                    time.sleep(0.1)
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        try:
+            jobs = []
+            for path in uploads:
+                files = {"file": (path.name, path.read_bytes())}
+                response = client.post("/collections/default/documents", files=files)
+                assert response.status_code == 202, response.text
+                jobs.append(response.json()["id"])
+            outcomes = {}
+            deadline = time.monotonic() + 180
+            for job_id in jobs:
+                while (job := client.get(f"/jobs/{job_id}").json())["state"] in (
+                    "queued",
+                    "running",
+                ):
+                    assert time.monotonic() < deadline, job
+                    time.sleep(0.2)
+                assert job["state"] == "done", job
+                (file,) = job["report"]["files"]
+                outcomes[Path(file["path"]).name] = (file["outcome"], file["reason"])
+        finally:
+            done.set()
+            prober.join()
+    assert outcomes[uploads[0].name][0] == "skipped"
+    assert "ingest.max_inflated_mb" in outcomes[uploads[0].name][1]
+    assert outcomes[uploads[1].name] == (
+        "failed",
+        outcomes[uploads[1].name][1],
+    ) and "ingest.max_worker_memory_mb" in outcomes[uploads[1].name][1]
+    assert outcomes[uploads[2].name][0] == "skipped"
+    assert "XML entities" in outcomes[uploads[3].name][1]
+    assert len(slowest) > 5 and max(slowest) < 1.0, max(slowest)
+
+
+def test_the_cli_reports_a_bomb_in_one_line_and_goes_on(
+    tmp_path: Path, cli: Callable[..., object]
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    bomb = bombs.docx_many_elements(folder, 40)
+    (folder / "good.md").write_text("# Good note\n\nPlain text that must still be indexed.\n")
+    proc = cli(
+        "add",
+        str(folder),
+        env={
+            "MNEMO_INGEST__MAX_WORKER_MEMORY_MB": str(MEMORY_MB),
+            "MNEMO_EMBEDDING__BACKEND": "none",
+        },
+    )
+    assert proc.returncode == 1, proc  # a file failed: the user should look
+    output = proc.stdout + proc.stderr
+    assert "Traceback" not in output
+    line = next(line for line in output.splitlines() if bomb.name in line)
+    assert "memory budget" in line and "ingest.max_worker_memory_mb" in line
+    assert "1 indexed" in output and "1 failed" in output
