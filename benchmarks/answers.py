@@ -444,14 +444,15 @@ def calibrate_support(
 def bench_support(
     settings: mnemo.Settings, questions: Sequence[Question], current_threshold: float
 ) -> dict[str, Any]:
-    from mnemo.api import open_catalog
+    from mnemo.catalog import Catalog
     from mnemo.embeddings.resolve import active_embedder
     from mnemo.generation.support import support
-    from mnemo.ingest.sources import get_collection
+    from mnemo.catalog.collections import get_collection
 
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    catalog = Catalog(settings.catalog_path)
+    with catalog.session(readonly=True) as session:
         collection_id = get_collection(session, settings.collection).id
-    embedder = active_embedder(settings, collection_id)
+    embedder = active_embedder(settings, catalog, collection_id)
     if embedder is None:
         raise SystemExit("the full collection has no embedder: cannot score semantic support")
     pairs = support_pairs(questions)

@@ -357,12 +357,12 @@ def embedded_texts(settings: Any) -> list[str]:
     """The distinct strings the embedder was given: each chunk's embedding input."""
     from sqlalchemy import select
 
-    from mnemo.api import open_catalog
+    from mnemo.catalog import Catalog
     from mnemo.catalog import Chunk, Document
     from mnemo.embeddings.inputs import embedding_input
 
     texts: dict[str, str] = {}
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
         for chunk, doc in session.execute(
             select(Chunk, Document).join(Document, Chunk.document_id == Document.id)
         ):

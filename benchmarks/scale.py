@@ -234,7 +234,7 @@ def build(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import insert, select
 
     import mnemo
-    from mnemo.api import open_catalog
+    from mnemo.catalog import Catalog
     from mnemo.catalog.models import Chunk, CollectionEmbedder, Document, Embedding, IndexPending
     from mnemo.chunking import chunk_id
     from mnemo.chunking.chunker import text_hash
@@ -242,7 +242,7 @@ def build(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     from mnemo.embeddings.resolve import load
     from mnemo.index.lance import TEXT, vector_table
     from mnemo.index.updater import IndexUpdater
-    from mnemo.ingest.sources import get_collection
+    from mnemo.catalog.collections import get_collection
 
     steps: dict[str, float] = {}
     rss: dict[str, float] = {}
@@ -261,7 +261,7 @@ def build(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     rss["after mnemo add"] = peak_rss_mb()
     say(f"seed: {report.counts.get('indexed')} documents indexed, embedder loaded")
 
-    catalog = open_catalog(settings)
+    catalog = Catalog(settings.catalog_path)
     with catalog.session(readonly=True) as session:
         coll = get_collection(session, settings.collection)
         active = session.scalar(
@@ -476,15 +476,15 @@ class Stages:
         self._undo: list[tuple[Any, str, Any]] = []
 
     def patch(self) -> None:
-        import mnemo.api
-        import mnemo.ingest.sources
+        import mnemo.catalog.db
+        import mnemo.catalog.collections
         import mnemo.retrieval.fusion
         import mnemo.retrieval.search as search_mod
         from mnemo.index.lance import LanceStore
 
         targets = [
-            (mnemo.api, "open_catalog", "catalog open"),
-            (mnemo.ingest.sources, "get_collection", "collection lookup"),
+            (mnemo.catalog.db.Catalog, "__init__", "catalog open"),
+            (mnemo.catalog.collections, "get_collection", "collection lookup"),
             (search_mod, "reader", "index open"),
             (search_mod._Retriever, "_query_vector", "embed query"),
             (LanceStore, "keyword", "full-text search"),
@@ -549,12 +549,12 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import select
 
     import mnemo
-    from mnemo.api import open_catalog
+    from mnemo.catalog import Catalog
     from mnemo.catalog.models import CollectionEmbedder
     from mnemo.embeddings.resolve import load
     from mnemo.index import open_store
     from mnemo.index.lance import LanceStore, vector_table
-    from mnemo.ingest.sources import get_collection
+    from mnemo.catalog.collections import get_collection
 
     import torch
 
@@ -622,7 +622,7 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     out["rss_after_search_mb"] = peak_rss_mb()
 
     # ANN against exact, on a store kept open (what a long-lived server would hold).
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
         coll = get_collection(session, settings.collection)
         active = session.scalar(
             select(CollectionEmbedder).where(

@@ -20,7 +20,6 @@ import mnemo
 from llmserver import MODEL, Script, serve_anthropic, serve_openai
 from mnemo.config import Settings, load_settings
 from mnemo.errors import ConversationError, QueryError
-from mnemo.generation import conversations
 from mnemo.generation.prompts import COMBINE, NOTES, SYSTEM
 
 DOCS = {
@@ -319,21 +318,23 @@ def test_follow_up_is_rewritten_and_the_conversation_kept(settings_for) -> None:
     script = Script(replies=[answer_whatsapp, "When was WhatsApp founded and by whom", founders])
     with serve_openai(script) as url:
         settings = settings_for(**openai_llm(url))
-        conversation = conversations.start(settings, "WhatsApp")
+        conversation = mnemo.Library(settings).start_conversation("WhatsApp")
         first = mnemo.ask("Who bought WhatsApp?", settings, conversation_id=conversation)
         second = mnemo.ask("And who started it?", settings, conversation_id=conversation)
     assert first.query == "Who bought WhatsApp?"
     assert second.query == "When was WhatsApp founded and by whom"
     assert "Who bought WhatsApp?" in script.requests[1]["messages"][-1]["content"]
     assert second.citations[0].verdict == "supported"
-    turns = conversations.history(settings, conversation)
+    library = mnemo.Library(settings)
+    turns = library.turns(conversation)
     assert [t.question for t in turns] == ["Who bought WhatsApp?", "And who started it?"]
     assert turns[1].citations[0]["verdict"] == "supported"
-    listed = {c.id: c.turns for c in conversations.list_conversations(settings)}
+    listed = {c.id: c.turns for c in library.conversations()}
     assert listed[conversation] == 2
-    conversations.delete_conversation(settings, conversation)
+    library.delete_conversation(conversation)
     with pytest.raises(ConversationError, match="no conversation"):
-        conversations.history(settings, conversation)
+        library.turns(conversation)
+    library.close()
 
 
 # --- whole-document tasks -----------------------------------------------------------------

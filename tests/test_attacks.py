@@ -80,7 +80,7 @@ def concrete(path: str) -> str:
 def start(root: Path, keys: tuple[str, ...] = (), **server: Any) -> Iterator[Served]:
     """A server on a new home with an empty collection ``default`` and keys of ``keys``."""
     settings = load_settings(root / "home", {"server": {"rate_limit": 100_000, **server}})
-    api.create_collection(settings, "default")
+    api.create_collection("default", settings)
     made: dict[str, str] = {}
     with Catalog(settings.catalog_path) as catalog:
         for scope in keys:

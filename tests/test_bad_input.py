@@ -13,7 +13,7 @@ import pytest
 import documents as make
 from mnemo import api
 from mnemo.config import Settings
-from mnemo.ingest.events import Event
+from mnemo.events import Event
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 
 from mnemo import api
 from mnemo.config import load_settings
+from mnemo.library import Library
 from mnemo.server.mcp_server import _Tools
 from serverutil import serving
 
@@ -63,7 +64,7 @@ def test_server_never_reads_through_a_link_out_of_allowed_roots(tmp_path: Path) 
             "server": {"allowed_roots": [str(allowed)]},
         },
     )
-    api.create_collection(settings, "default")
+    api.create_collection("default", settings)
     with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
         submitted = client.post("/collections/default/sources", json={"path": str(allowed)})
         assert submitted.status_code == 202, submitted.text
@@ -121,7 +122,7 @@ def test_mcp_add_document_is_confined_too(tmp_path: Path) -> None:
             "server": {"allowed_roots": [str(allowed)]},
         },
     )
-    result = _Tools(settings).add_document(path=str(allowed / "sub"))
+    result = _Tools(Library(settings)).add_document(path=str(allowed / "sub"))
     reasons = {p.path: p.reason for p in result.problems}
     assert "server.allowed_roots" in (reasons[str(allowed / "sub" / "pw.txt")] or "")
     assert "server.allowed_roots" in (reasons[str(allowed / "sub" / "etclink")] or "")

@@ -11,6 +11,7 @@ import pytest
 from mnemo import api
 from mnemo.config import Settings
 from mnemo.errors import QueryError
+from mnemo.library import Library
 from mnemo.retrieval.context import assemble_context
 from mnemo.retrieval.search import SearchHit
 import documents
@@ -79,7 +80,7 @@ def test_neighbours_join_a_section_without_repeating_overlap(guide: Path, small:
     only_here = [w for w in SETUP_WORDS if sum(w in c.text for c in chunks) == 1]
     word = next(w for w in only_here if w in middle.text)
     hit = hit_for(small, word)
-    [passage] = assemble_context(small, [hit], neighbours=1)
+    [passage] = assemble_context(Library(small).catalog, [hit], neighbours=1)
     assert passage.chunk_ids == [c.chunk_id for c in chunks if abs(c.ordinal - hit.ordinal) <= 1]
     assert passage.chunk_ids.index(hit.chunk_id) == 1
     assert flat(passage.text) in flat(section("Setup"))  # nothing repeated, nothing invented
@@ -87,14 +88,14 @@ def test_neighbours_join_a_section_without_repeating_overlap(guide: Path, small:
     for line in set(passage.text.splitlines()):
         assert passage.text.count(line) == 1
 
-    [alone] = assemble_context(small, [hit], neighbours=0)
+    [alone] = assemble_context(Library(small).catalog, [hit], neighbours=0)
     assert alone.chunk_ids == [hit.chunk_id] and alone.text == hit.text
 
 
 def test_neighbours_never_cross_a_heading(guide: Path, small: Settings) -> None:
     last = setup_hits(small)[-1]
     hit = hit_for(small, next(w for w in reversed(SETUP_WORDS) if w in last.text))
-    [passage] = assemble_context(small, [hit], neighbours=10)
+    [passage] = assemble_context(Library(small).catalog, [hit], neighbours=10)
     assert passage.heading_path == ["Guide", "Setup"]
     assert flat(passage.text) in flat(section("Setup"))
     assert flat(passage.text).startswith("## Setup check the apricot valve")
@@ -104,22 +105,22 @@ def test_neighbours_never_cross_a_heading(guide: Path, small: Settings) -> None:
 def test_budget_is_respected(guide: Path, small: Settings) -> None:
     hits = api.search("valve gauge tomatoes", small, k=10).hits
     assert len(hits) >= 5
-    roomy = assemble_context(small, hits, max_tokens=10_000, neighbours=1)
+    roomy = assemble_context(Library(small).catalog, hits, max_tokens=10_000, neighbours=1)
     total = sum(p.tokens for p in roomy)
     for budget in (total, total // 2, 60, 35, 1):
-        passages = assemble_context(small, hits, max_tokens=budget, neighbours=1)
+        passages = assemble_context(Library(small).catalog, hits, max_tokens=budget, neighbours=1)
         assert sum(p.tokens for p in passages) <= budget
         assert [p.number for p in passages] == list(range(1, len(passages) + 1))
 
     # Room for the best hit only: its neighbours and the other hits are left out.
-    own = {h.chunk_id: assemble_context(small, [h], neighbours=0)[0].tokens for h in hits}
-    tight = assemble_context(small, hits, max_tokens=own[hits[0].chunk_id], neighbours=1)
+    own = {h.chunk_id: assemble_context(Library(small).catalog, [h], neighbours=0)[0].tokens for h in hits}
+    tight = assemble_context(Library(small).catalog, hits, max_tokens=own[hits[0].chunk_id], neighbours=1)
     assert [p.chunk_ids for p in tight] == [[hits[0].chunk_id]] and len(roomy) > 1
 
     # A hit too large for what is left is skipped; a later, smaller one still fits.
     largest_first = sorted(hits, key=lambda h: -own[h.chunk_id])
     smallest = min(own.values())
-    [passage] = assemble_context(small, largest_first, max_tokens=smallest, neighbours=3)
+    [passage] = assemble_context(Library(small).catalog, largest_first, max_tokens=smallest, neighbours=3)
     assert passage.tokens == smallest and passage.number == 1
     assert own[largest_first[0].chunk_id] > smallest
 
@@ -131,17 +132,17 @@ def test_adjacent_and_repeated_hits_merge_into_one_passage(guide: Path, small: S
     usage = hit_for(small, "saffron")
     a_first = SearchHit(**{**a.__dict__, "score": 0.2})
     b_best = SearchHit(**{**b.__dict__, "score": 0.9})
-    passages = assemble_context(small, [garden, b_best, usage, a_first, b_best], neighbours=0)
+    passages = assemble_context(Library(small).catalog, [garden, b_best, usage, a_first, b_best], neighbours=0)
     assert [p.number for p in passages] == [1, 2, 3]
     first, merged, third = passages
     assert first.chunk_ids == [garden.chunk_id] and third.chunk_ids == [usage.chunk_id]
     assert merged.chunk_ids == [a.chunk_id, b.chunk_id]  # document order, not hit order
-    alone = [assemble_context(small, [h], neighbours=0)[0].tokens for h in (a, b)]
+    alone = [assemble_context(Library(small).catalog, [h], neighbours=0)[0].tokens for h in (a, b)]
     assert merged.score == 0.9 and merged.tokens == sum(alone)
     assert flat(merged.text) in flat(section("Setup"))
 
     # A hit already taken in as a neighbour adds nothing, and the budget is not spent twice.
-    with_neighbours = assemble_context(small, [a, b], neighbours=1)
+    with_neighbours = assemble_context(Library(small).catalog, [a, b], neighbours=1)
     assert len(with_neighbours) == 1 and b.chunk_id in with_neighbours[0].chunk_ids
 
 
@@ -152,7 +153,7 @@ def test_copies_of_a_file_are_shown_once(tmp_path: Path, small: Settings) -> Non
     api.add([tmp_path / "a", tmp_path / "b"], small)
     hits = api.search("boiler room key", small, k=5).hits
     assert len(hits) == 2 and hits[0].document_id != hits[1].document_id
-    [passage] = assemble_context(small, hits)
+    [passage] = assemble_context(Library(small).catalog, hits)
     assert passage.path == hits[0].path and passage.text == hits[0].text
 
 
@@ -172,26 +173,26 @@ def test_passages_carry_citation_data(tmp_path: Path, small: Settings) -> None:
     (folder / "notes.md").write_text("# Notes\n\n## Oil\n\nUse synthetic oil for the compressor.\n")
     api.add([folder], small)
 
-    [pdf] = assemble_context(small, [hit_for(small, "impeller")], neighbours=1)
+    [pdf] = assemble_context(Library(small).catalog, [hit_for(small, "impeller")], neighbours=1)
     assert pdf.path == str(folder / "manual.pdf") and pdf.title == "Pump Manual"
     assert pdf.heading_path == ["Pumps"]
     assert (pdf.page_start, pdf.page_end) == (1, 2)
     assert "fresh oil" in pdf.text and "impeller" in pdf.text and "winter" not in pdf.text
 
-    [md] = assemble_context(small, [hit_for(small, "synthetic")])
+    [md] = assemble_context(Library(small).catalog, [hit_for(small, "synthetic")])
     assert md.path == str(folder / "notes.md") and md.title == "Notes"
     assert md.heading_path == ["Notes", "Oil"] and md.page_start is md.page_end is None
     assert md.score > 0 and md.document_id == hit_for(small, "synthetic").document_id
 
 
 def test_empty_hits_and_a_bad_budget(guide: Path, small: Settings) -> None:
-    assert assemble_context(small, []) == []
+    assert assemble_context(Library(small).catalog, []) == []
     hit = hit_for(small, "apricot")
     for bad in (0, -5):
         with pytest.raises(QueryError, match="max_tokens") as caught:
-            assemble_context(small, [hit], max_tokens=bad)
+            assemble_context(Library(small).catalog, [hit], max_tokens=bad)
         assert "\n" not in str(caught.value)
-    assert re.search(r"\bapricot\b", assemble_context(small, [hit], max_tokens=50)[0].text)
+    assert re.search(r"\bapricot\b", assemble_context(Library(small).catalog, [hit], max_tokens=50)[0].text)
 
 
 @pytest.mark.parametrize(

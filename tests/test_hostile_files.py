@@ -17,7 +17,7 @@ import pytest
 import bombs
 import mnemo
 from mnemo.config import load_settings
-from mnemo.ingest.report import RunReport
+from mnemo.report import RunReport
 
 MEMORY_MB = 256
 #: Shared library pages count in resident memory but not in the data limit.
@@ -176,7 +176,7 @@ def test_bombs_uploaded_to_a_server_leave_it_answering(tmp_path: Path) -> None:
         tmp_path / "home",
         {"ingest": LIMITS, "embedding": {"backend": "none"}, "server": {"max_upload_mb": 40}},
     )
-    mnemo.api.create_collection(settings, "default")
+    mnemo.api.create_collection("default", settings)
     slowest: list[float] = []
     done = threading.Event()
     with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:

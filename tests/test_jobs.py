@@ -22,6 +22,7 @@ from mnemo.catalog.models import Job, Source
 from mnemo.config import Settings, load_settings
 from mnemo.errors import BusyError
 from mnemo.ingest.sync import collection_lock
+from mnemo.library import Library
 from mnemo.server.mcp_server import _Tools
 from serverutil import free_port, serving
 
@@ -47,7 +48,7 @@ def _settings(root: Path, **server: Any) -> Settings:
 
 
 def _queued_job(settings: Settings, job_id: str, paths: list[str], state: str = "queued") -> None:
-    api.create_collection(settings, "jobs")
+    api.create_collection("jobs", settings)
     with Catalog(settings.catalog_path) as catalog, catalog.session() as session:
         coll = session.query(Collection).filter_by(name="jobs").one()
         session.add(Job(id=job_id, collection_id=coll.id, paths=paths, state=state))
@@ -93,7 +94,7 @@ def test_cli_lists_and_cancels_a_queued_job_which_then_never_runs(
 def test_rest_cancels_a_running_job_and_keeps_what_it_indexed(tmp_path: Path) -> None:
     folder = _notes(tmp_path / "allowed" / "many", 1500)
     settings = _settings(tmp_path)
-    api.create_collection(settings, "many")
+    api.create_collection("many", settings)
     with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
         job_id = client.post("/collections/many/sources", json={"path": str(folder)}).json()["id"]
         _wait(client, job_id, ("running", *FINISHED))
@@ -115,7 +116,7 @@ def test_mcp_lists_and_cancels_jobs(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     (tmp_path / "allowed").mkdir()
     _queued_job(settings, "agent-job", [str(tmp_path / "allowed")])
-    tools = _Tools(settings)
+    tools = _Tools(Library(settings))
     assert [j.id for j in tools.list_jobs().jobs] == ["agent-job"]
     assert tools.cancel_job("agent-job").state == "cancelled"
     assert tools.list_jobs(collection="jobs").jobs[0].state == "cancelled"
@@ -162,7 +163,7 @@ def test_a_job_that_keeps_killing_the_server_is_failed_not_retried_forever(
 ) -> None:
     folder = _notes(tmp_path / "allowed" / "many", 3000)
     settings = _settings(tmp_path)
-    api.create_collection(settings, "many")
+    api.create_collection("many", settings)
     job_id = None
     for attempt in (1, 2):
         with _serve_process(settings) as (proc, url), httpx.Client(base_url=url) as client:
@@ -213,7 +214,7 @@ def test_a_resumed_job_counts_the_files_it_did_before(tmp_path: Path) -> None:
 def test_an_add_refused_as_busy_leaves_no_source_behind(tmp_path: Path) -> None:
     folder = _notes(tmp_path / "notes", 2)
     settings = _settings(tmp_path)
-    api.create_collection(settings, "busy")
+    api.create_collection("busy", settings)
     with collection_lock(settings, "busy", 1):  # another process is updating it
         with pytest.raises(BusyError):
             api.add([folder], settings, collection="busy")

@@ -30,6 +30,7 @@ from mcp.types import CallToolResult, TextContent
 
 import mnemo
 from mnemo.config import load_settings
+from mnemo.library import Library
 from mnemo.server.mcp_server import http_app
 
 DOCS = {
@@ -285,7 +286,7 @@ def serving(app: Any) -> Iterator[str]:
 
 def test_streamable_http_mounted_in_fastapi(root: Path) -> None:
     settings = load_settings(root / "home", {"ingest": {"workers": 1}})
-    mcp_app = http_app(settings)
+    mcp_app = http_app(Library(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

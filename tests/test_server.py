@@ -24,6 +24,7 @@ from mnemo.catalog.models import Job
 from mnemo.config import load_settings
 from mnemo.server.auth import create_key
 from mnemo.server.errors import ApiError
+from mnemo.library import Library
 from mnemo.server.jobs import JobRunner
 from serverutil import DOCS, build_library, serving
 
@@ -400,7 +401,7 @@ def test_job_left_running_is_requeued_on_start(tmp_path: Path) -> None:
         tmp_path / "home",
         {"ingest": {"workers": 1}, "server": {"allowed_roots": [str(doc.parent)]}},
     )
-    api.create_collection(settings, "birds")
+    api.create_collection("birds", settings)
     with Catalog(settings.catalog_path) as catalog, catalog.session() as session:
         birds = session.scalar(select(Collection.id).where(Collection.name == "birds"))
         session.add(Job(id="left-running", collection_id=birds, paths=[str(doc)], state="running"))
@@ -525,7 +526,7 @@ def test_shutdown_requeues_a_running_job_and_restart_finishes_it(tmp_path: Path)
             "server": {"allowed_roots": [str(tmp_path / "allowed")], "shutdown_timeout": 0},
         },
     )
-    api.create_collection(settings, "many")
+    api.create_collection("many", settings)
     with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
         job_id = client.post("/collections/many/sources", json={"path": str(folder)}).json()["id"]
         while client.get(f"/jobs/{job_id}").json()["state"] == "queued":
@@ -564,9 +565,9 @@ def test_mcp_endpoint_is_mounted_and_needs_a_write_key(server: Server) -> None:
 
 def test_a_full_job_queue_is_429(tmp_path: Path) -> None:
     settings = load_settings(tmp_path / "home", {"server": {"max_queued_jobs": 1}})
-    api.create_collection(settings, "queue")
-    with Catalog(settings.catalog_path) as catalog:
-        runner = JobRunner(settings, catalog)  # not started: jobs stay queued
+    api.create_collection("queue", settings)
+    with Library(settings) as library:
+        runner = JobRunner(library)  # not started: jobs stay queued
         runner.submit("queue", [str(tmp_path)])
         with pytest.raises(ApiError) as full:
             runner.submit("queue", [str(tmp_path)])

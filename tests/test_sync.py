@@ -206,10 +206,10 @@ def test_remove_source_forgets_its_documents(vault: Path, tmp_path: Path, settin
     extra = tmp_path / "extra.txt"
     extra.write_text("extra file\n")
     api.add([vault, extra], settings)
-    assert api.remove_source(settings, str(vault)) == 3
+    assert api.remove_source(str(vault), settings) == 3
     assert [d.path for d in api.documents(settings)] == [str(extra)]
     with pytest.raises(SourceError, match="not a source"):
-        api.remove_source(settings, str(vault))
+        api.remove_source(str(vault), settings)
 
 
 def test_add_nonexistent_path_is_an_error(settings: Settings) -> None:

@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 
 from mnemo.chunking.tokenizer import default_tokenizer_path, load_tokenizer
-from mnemo.ingest.parsers.base import ParsedDocument
+from mnemo.chunking.document import ParsedDocument
 
 #: Bump when parsing or chunking changes what a file yields, so sync re-chunks.
 PIPELINE_VERSION = "2"

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from mnemo.cli.context import COLLECTION, JSON, core, state
+from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json
-from mnemo.config import Settings
 
 if TYPE_CHECKING:
     from mnemo.generation.types import Answer, Citation
+    from mnemo.library import Library
     from mnemo.retrieval.context import ContextPassage
 
 conversations_app = typer.Typer(help="List, show and delete saved conversations.")
@@ -39,11 +39,9 @@ def ask(
     as_json: bool = JSON,
 ) -> None:
     """Answer a question from your documents, citing file and page for each claim."""
-    settings = state(ctx).settings(collection)
     streamed = _Streamer(enabled=not as_json)
-    answer = core().ask(
+    answer = library(ctx, collection).ask(
         question,
-        settings,
         documents=doc,
         mode=mode,
         use_llm=False if extractive else None,
@@ -61,17 +59,15 @@ def chat(
     collection: str | None = COLLECTION,
 ) -> None:
     """Talk with your documents; follow-ups are understood in context. Empty line or Ctrl-D ends."""
-    from mnemo.generation import conversations
-
-    settings = state(ctx).settings(collection)
+    lib = library(ctx, collection)
     if resume:
-        for turn in conversations.history(settings, resume):
+        for turn in lib.turns(resume):
             out.print(f"[bold]you>[/bold] {escape(turn.question)}")
             out.print(escape(turn.answer) + "\n")
         conversation_id = resume
     else:
         conversation_id = None
-    out.print(f"[dim]Chatting with {settings.collection!r}. Empty line or Ctrl-D to stop.[/dim]")
+    out.print(f"[dim]Chatting with {lib.settings.collection!r}. Empty line or Ctrl-D to stop.[/dim]")
     while True:
         try:
             question = input("you> ") if sys.stdin.isatty() else _read_line()
@@ -80,8 +76,8 @@ def chat(
         if not question.strip():
             break
         if conversation_id is None:
-            conversation_id = conversations.start(settings, question.strip())
-        _chat_turn(settings, question, conversation_id)
+            conversation_id = lib.start_conversation(question.strip())
+        _chat_turn(lib, question, conversation_id)
     if conversation_id:
         out.print(f"[dim]Saved as {conversation_id}: mnemo chat --resume {conversation_id}[/dim]")
 
@@ -94,12 +90,12 @@ def _read_line() -> str:
     return line
 
 
-def _chat_turn(settings: Settings, question: str, conversation_id: str) -> None:
+def _chat_turn(lib: Library, question: str, conversation_id: str) -> None:
     from mnemo.errors import MnemoError
 
     streamed = _Streamer(enabled=True)
     try:
-        answer = core().ask(question, settings, conversation_id=conversation_id, on_text=streamed)
+        answer = lib.ask(question, conversation_id=conversation_id, on_text=streamed)
     except MnemoError as exc:  # one bad turn does not end the conversation
         err.print(f"error: {exc}", markup=False)
         return
@@ -205,9 +201,7 @@ def list_conversations(
     ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON
 ) -> None:
     """Saved conversations, most recent first."""
-    from mnemo.generation import conversations
-
-    found = conversations.list_conversations(state(ctx).settings(collection))
+    found = library(ctx, collection).conversations()
     if as_json:
         print_json(found)
         return
@@ -221,9 +215,7 @@ def list_conversations(
 @conversations_app.command("show")
 def show_conversation(ctx: typer.Context, conversation_id: str, as_json: bool = JSON) -> None:
     """Every question and answer of a conversation."""
-    from mnemo.generation import conversations
-
-    turns = conversations.history(state(ctx).settings(), conversation_id)
+    turns = library(ctx).turns(conversation_id)
     if as_json:
         print_json(
             [
@@ -246,7 +238,5 @@ def show_conversation(ctx: typer.Context, conversation_id: str, as_json: bool = 
 @conversations_app.command("delete")
 def delete_conversation(ctx: typer.Context, conversation_id: str) -> None:
     """Delete a conversation and its turns."""
-    from mnemo.generation import conversations
-
-    conversations.delete_conversation(state(ctx).settings(), conversation_id)
+    library(ctx).delete_conversation(conversation_id)
     out.print(f"Deleted conversation {conversation_id}.")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -13,11 +12,16 @@ from mnemo.config import Settings, load_settings
 from mnemo.config.settings import parse_assignments, settings_provenance
 
 
+if TYPE_CHECKING:
+    from mnemo.library import Library
+
+
 @dataclass
 class State:
     home: Path | None = None
     assignments: list[str] = field(default_factory=list)
     debug: bool = False
+    _library: Library | None = None
 
     def overrides(self, collection: str | None = None) -> dict[str, Any]:
         values = parse_assignments(self.assignments)
@@ -32,11 +36,16 @@ class State:
         return settings_provenance(self.home, self.overrides())
 
 
-def core() -> ModuleType:
-    """The Python API, imported only when a command needs it (fast --help)."""
-    from mnemo import api
+def library(ctx: typer.Context, collection: str | None = None) -> Library:
+    """The command's one Library (imported only when a command needs it: fast --help),
+    closed when the command ends."""
+    from mnemo.library import Library
 
-    return api
+    found = state(ctx)
+    if found._library is None:
+        found._library = Library(found.settings(collection))
+        ctx.find_root().call_on_close(found._library.close)
+    return found._library
 
 
 def state(ctx: typer.Context) -> State:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mnemo.cli.context import COLLECTION, JSON, core, state
+from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json, print_report, progress, summary_line
 
 sources_app = typer.Typer(help="List or remove the paths a collection reads from.")
@@ -27,34 +27,32 @@ def add(
     as_json: bool = JSON,
 ) -> None:
     """Add files or folders to a collection and index them."""
-    settings = state(ctx).settings(collection)
     with progress(not as_json) as on_event:
-        report = core().add(paths, settings, include=include, exclude=exclude, on_event=on_event)
+        report = library(ctx, collection).add(
+            paths, include=include, exclude=exclude, on_event=on_event
+        )
     print_json(report.to_dict()) if as_json else print_report(report)
     raise typer.Exit(report.exit_code)
 
 
 def sync(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON) -> None:
     """Re-scan a collection's sources: index new and changed files, drop deleted ones."""
-    settings = state(ctx).settings(collection)
     with progress(not as_json) as on_event:
-        report = core().sync(settings, on_event=on_event)
+        report = library(ctx, collection).sync(on_event=on_event)
     print_json(report.to_dict()) if as_json else print_report(report)
     raise typer.Exit(report.exit_code)
 
 
 def watch(ctx: typer.Context, collection: str | None = COLLECTION) -> None:
     """Keep a collection in step with its folders until interrupted (Ctrl-C)."""
-    from mnemo.ingest.watch import watch as watch_collection
-
-    settings = state(ctx).settings(collection)
+    lib = library(ctx, collection)
     stop = threading.Event()
 
     def ready() -> None:
-        err.print(f"Watching collection {settings.collection!r}; press Ctrl-C to stop.")
+        err.print(f"Watching collection {lib.settings.collection!r}; press Ctrl-C to stop.")
 
     try:
-        for report in watch_collection(settings, stop=stop, on_ready=ready):
+        for report in lib.watch(stop=stop, on_ready=ready):
             if any(report.counts[k] for k in report.counts if k != "unchanged"):
                 print_report(report)
             else:
@@ -69,7 +67,6 @@ def sources_list(
     ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON
 ) -> None:
     """The paths a collection reads from, with their globs."""
-    settings = state(ctx).settings(collection)
     rows = [
         {
             "path": s.path,
@@ -77,7 +74,7 @@ def sources_list(
             "exclude": s.exclude,
             "last_synced_at": s.last_synced_at,
         }
-        for s in core().sources(settings)
+        for s in library(ctx, collection).sources()
     ]
     if as_json:
         print_json(rows)
@@ -96,6 +93,5 @@ def sources_remove(
     collection: str | None = COLLECTION,
 ) -> None:
     """Stop reading a path and forget the documents found through it."""
-    settings = state(ctx).settings(collection)
-    removed = core().remove_source(settings, str(path))
+    removed = library(ctx, collection).remove_source(str(path))
     out.print(f"Removed source {escape(str(path))} and {removed} document(s).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from mnemo.cli.context import COLLECTION, JSON, core, state
+from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import out, print_json
 
 jobs_app = typer.Typer(help="Ingestion jobs of `mnemo serve`: list and cancel them.")
@@ -14,7 +14,7 @@ jobs_app = typer.Typer(help="Ingestion jobs of `mnemo serve`: list and cancel th
 @jobs_app.command("list")
 def list_(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON) -> None:
     """Jobs, newest first: state, files done, and why one failed."""
-    found = core().jobs(state(ctx).settings(), collection=collection)
+    found = library(ctx).jobs(collection=collection)
     if as_json:
         print_json(found)
         return
@@ -38,7 +38,7 @@ def list_(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool
 @jobs_app.command("cancel")
 def cancel(ctx: typer.Context, job_id: str = typer.Argument(..., help="The job's id.")) -> None:
     """Cancel a job: a queued one at once, a running one at its next file."""
-    job = core().cancel_job(state(ctx).settings(), job_id)
+    job = library(ctx).cancel_job(job_id)
     if job.cancel_requested:
         out.print(f"job {job.id} asked to stop: the server stops it at its next file")
     elif job.state == "cancelled":

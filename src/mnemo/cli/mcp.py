@@ -13,6 +13,8 @@ def mcp(ctx: typer.Context, collection: str | None = COLLECTION) -> None:
     Configure your MCP client (an editor agent, a desktop assistant) to run `mnemo mcp`.
     Stdout carries only the protocol; logs go to stderr.
     """
+    from mnemo.library import Library
     from mnemo.server.mcp_server import build_server
 
-    build_server(state(ctx).settings(collection)).run("stdio")
+    with Library(state(ctx).settings(collection)) as library:
+        build_server(library).run("stdio")

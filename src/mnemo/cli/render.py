@@ -22,8 +22,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from mnemo.ingest.events import Event, EventHandler
-from mnemo.ingest.report import RunReport
+from mnemo.events import Event, EventHandler
+from mnemo.report import RunReport
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from mnemo.cli.context import COLLECTION, JSON, core, state
+from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json
 from mnemo.errors import QueryError
 from mnemo.retrieval.filters import local_moment
@@ -69,7 +69,6 @@ def search(
     """Search a collection's passages by keyword and by meaning."""
     from mnemo.retrieval.filters import Filters
 
-    settings = state(ctx).settings(collection)
     filters = Filters(
         path=tuple(path),
         media_types=tuple(media_type),
@@ -77,7 +76,9 @@ def search(
         modified_after=_when(after, "--after"),
         modified_before=_when(before, "--before"),
     )
-    response = core().search(query, settings, k=k, mode=mode, filters=filters, rerank=rerank)
+    response = library(ctx, collection).search(
+        query, k=k, mode=mode, filters=filters, rerank=rerank
+    )
     if as_json:
         print_json(response)
         return
@@ -106,6 +107,6 @@ def search(
 
 def reindex(ctx: typer.Context, collection: str | None = COLLECTION) -> None:
     """Rebuild a collection's search index from the catalog (nothing is re-embedded)."""
-    settings = state(ctx).settings(collection)
-    written = core().reindex(settings)
-    out.print(f"Rebuilt the index of {settings.collection!r} from {written} document(s).")
+    lib = library(ctx, collection)
+    written = lib.reindex()
+    out.print(f"Rebuilt the index of {lib.settings.collection!r} from {written} document(s).")

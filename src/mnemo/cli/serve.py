@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from mnemo.cli.context import JSON, state
+from mnemo.cli.context import JSON, library, state
 from mnemo.cli.render import err, out, print_json
 from mnemo.errors import ConfigError
 
@@ -22,8 +22,8 @@ def serve(
     """Serve the REST API, the OpenAI-compatible API and /metrics over HTTP."""
     import uvicorn
 
-    from mnemo.api import open_catalog
     from mnemo.config import load_settings
+    from mnemo.library import Library
     from mnemo.server.app import create_app
     from mnemo.server.auth import active_keys, is_loopback
     from mnemo.server.middleware import JsonFormatter
@@ -33,8 +33,8 @@ def serve(
     server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     overrides["server"] = {**overrides.get("server", {}), **server}
     settings = load_settings(cli_state.home, overrides)
-    with open_catalog(settings) as catalog:
-        keys = active_keys(catalog)
+    server_library = Library(settings)  # the server's one Library, for its lifetime
+    keys = active_keys(server_library.catalog)
     if not is_loopback(settings.server.host) and keys == 0:
         raise ConfigError(
             f"refusing to serve on {settings.server.host} with no API keys: "
@@ -53,7 +53,7 @@ def serve(
     logger.setLevel(logging.INFO)
     logger.propagate = False  # JSON lines only, not also the CLI's console handler
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, server_library),
         host=settings.server.host,
         port=settings.server.port,
         access_log=False,
@@ -69,13 +69,12 @@ def create(
     name: str | None = typer.Option(None, "--name", help="A label to recognise the key by."),
 ) -> None:
     """Create a key; its secret is printed once and only its hash is kept."""
-    from mnemo.api import open_catalog
     from mnemo.server.auth import SCOPES, create_key
 
     if scope not in SCOPES:
         raise ConfigError(f"--scope {scope!r}: choose one of {', '.join(SCOPES)}")
-    with open_catalog(state(ctx).settings()) as catalog:
-        key, secret = create_key(catalog, scope, name)  # type: ignore[arg-type]
+    catalog = library(ctx).catalog
+    key, secret = create_key(catalog, scope, name)  # type: ignore[arg-type]
     out.print(f"created key {key.id} ({key.name}, scope {key.scope}); it is shown only once:")
     print(secret)
 
@@ -83,11 +82,10 @@ def create(
 @keys_app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Every key: id, name, prefix, scope, and when it was revoked."""
-    from mnemo.api import open_catalog
     from mnemo.server.auth import list_keys
 
-    with open_catalog(state(ctx).settings()) as catalog:
-        keys = list_keys(catalog)
+    catalog = library(ctx).catalog
+    keys = list_keys(catalog)
     if as_json:
         print_json([vars(k) for k in keys])
         return
@@ -108,12 +106,11 @@ def revoke(
     ),
 ) -> None:
     """Revoke a key at once; requests with it get 401. The last active key needs --no-auth."""
-    from mnemo.api import open_catalog
     from mnemo.server.auth import active_keys, revoke_key
 
-    with open_catalog(state(ctx).settings()) as catalog:
-        key = revoke_key(catalog, key_id, allow_last=no_auth)
-        left = active_keys(catalog)
+    catalog = library(ctx).catalog
+    key = revoke_key(catalog, key_id, allow_last=no_auth)
+    left = active_keys(catalog)
     out.print(f"revoked key {key.id} ({key.name})", markup=False)
     if left == 0:
         err.print(

@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mnemo.cli.context import COLLECTION, JSON, core, state
+from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import out, print_json
 
 docs_app = typer.Typer(help="Documents of a collection and their state.")
@@ -14,8 +14,9 @@ docs_app = typer.Typer(help="Documents of a collection and their state.")
 
 def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON) -> None:
     """Documents indexed, skipped and failed, chunks and the last run, per collection."""
-    settings = state(ctx).settings(collection)
-    found = core().status(settings, collection=collection)
+    lib = library(ctx, collection)
+    settings = lib.settings
+    found = lib.status(collection=collection)
     if as_json:
         print_json(found)
         return
@@ -83,8 +84,7 @@ def docs_list(
     chosen = [name for name, on in (("failed", failed), ("skipped", skipped), ("indexed", indexed)) if on]
     if len(chosen) > 1:
         raise typer.BadParameter("give at most one of --failed, --skipped, --indexed")
-    settings = state(ctx).settings(collection)
-    docs = core().documents(settings, state=chosen[0] if chosen else None)
+    docs = library(ctx, collection).documents(state=chosen[0] if chosen else None)
     if as_json:
         print_json(docs)
         return

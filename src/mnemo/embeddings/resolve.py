@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnemo.config import Settings
 from mnemo.embeddings import Embedder, create
 from mnemo.errors import ConfigError, EmbeddingError, MnemoError
+
+if TYPE_CHECKING:
+    from mnemo.catalog import Catalog
 
 NONE = "none"
 _loaded: dict[str, Embedder] = {}
@@ -64,7 +67,7 @@ def load(record: dict[str, Any], settings: Settings) -> Embedder:
         return embedder
 
 
-def active_embedder(settings: Settings, collection_id: int) -> Embedder | None:
+def active_embedder(settings: Settings, catalog: Catalog, collection_id: int) -> Embedder | None:
     """The embedder whose vectors serve a collection's dense search; None if it has none.
 
     Raises MnemoError when it cannot be loaded, or now loads as another model
@@ -72,10 +75,9 @@ def active_embedder(settings: Settings, collection_id: int) -> Embedder | None:
     """
     from sqlalchemy import select
 
-    from mnemo.api import open_catalog
     from mnemo.catalog.models import CollectionEmbedder
 
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    with catalog.session(readonly=True) as session:
         active = session.scalar(
             select(CollectionEmbedder).where(
                 CollectionEmbedder.collection_id == collection_id,

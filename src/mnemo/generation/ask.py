@@ -24,9 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mnemo.catalog import Collection, Document
+from mnemo.catalog import Catalog, Collection, Document
+from mnemo.catalog.collections import get_collection
 from mnemo.config import Settings
-from mnemo.errors import ConfigError, ContextWindowError, LLMError, MnemoError, QueryError
+from mnemo.errors import ContextWindowError, LLMError, MnemoError, QueryError
 from mnemo.generation import citations, conversations, extractive, prompts
 from mnemo.generation import documents as doc_tasks
 from mnemo.generation.base import LLM, ChatRequest, Completion, Usage, collect
@@ -51,6 +52,7 @@ class _Run:
     """What one ask() call has found so far."""
 
     settings: Settings
+    catalog: Catalog
     collection: Collection
     question: str
     llm: LLM | None
@@ -68,7 +70,7 @@ class _Run:
 
             self._embedder_loaded = True
             try:
-                self._embedder = active_embedder(self.settings, self.collection.id)
+                self._embedder = active_embedder(self.settings, self.catalog, self.collection.id)
             except MnemoError as exc:
                 self.warnings.append(f"similarity checks use words only: {exc}")
         return self._embedder
@@ -77,41 +79,34 @@ class _Run:
 def ask(
     question: str,
     settings: Settings,
+    catalog: Catalog,
+    llm: LLM | None,
     *,
     collection: str | None = None,
     documents: Sequence[str] = (),
     filters: Filters | None = None,
     mode: str | None = None,
-    use_llm: bool | None = None,
     conversation_id: str | None = None,
     on_text: TextHandler | None = None,
 ) -> Answer:
     """Answer ``question`` from a collection; see the module docstring.
 
-    ``use_llm``: None uses the configured model if any, False forces an
-    extractive answer, True fails when no model is configured.
+    ``llm`` writes the answer; None answers extractively.
     """
-    from mnemo.api import open_catalog
-    from mnemo.generation.providers import load_llm
-    from mnemo.ingest.sources import get_collection
-
     started = time.perf_counter()
     text = " ".join(question.split())
     if not text:
         raise QueryError("empty question: ask something about your documents")
-    llm = load_llm(settings) if use_llm is not False else None
-    if use_llm and llm is None:
-        raise ConfigError("no language model configured: set llm.provider and llm.model")
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    with catalog.session(readonly=True) as session:
         coll = get_collection(session, collection or settings.collection)
-    run = _Run(settings, coll, text, llm, on_text)
+    run = _Run(settings, catalog, coll, text, llm, on_text)
     _check_length(run)
-    turns = conversations.history(settings, conversation_id) if conversation_id else []
+    turns = conversations.history(catalog, conversation_id) if conversation_id else []
     query = _standalone(run, [(t.question, t.answer) for t in turns])
     targets = (
-        doc_tasks.resolve(settings, coll, documents)
+        doc_tasks.resolve(catalog, coll, documents)
         if documents
-        else doc_tasks.detect(settings, coll, text)
+        else doc_tasks.detect(catalog, coll, text)
     )
     if targets:
         answer = _over_documents(run, targets)
@@ -122,7 +117,7 @@ def ask(
     answer.usage = run.usage
     answer.seconds = {**run.seconds, "total": time.perf_counter() - started}
     if conversation_id:
-        conversations.record(settings, conversation_id, answer)
+        conversations.record(catalog, conversation_id, answer)
         answer.conversation_id = conversation_id
     return answer
 
@@ -167,6 +162,7 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
     response = search(
         query,
         settings,
+        run.catalog,
         collection=run.collection.name,
         k=settings.answer.passages,
         mode=mode,  # type: ignore[arg-type]
@@ -175,7 +171,9 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
     run.warnings += response.warnings
     hits = response.hits
     budget = _budget(run)
-    passages = assemble_context(settings, hits, max_tokens=budget, collection=run.collection.name)
+    passages = assemble_context(
+        run.catalog, hits, max_tokens=budget, collection=run.collection.name
+    )
     run.seconds["retrieve"] = time.perf_counter() - begun
     if not passages:
         return _abstain(run, [], "no passage matches the question")
@@ -195,7 +193,7 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
 def _over_documents(run: _Run, targets: list[Document]) -> Answer:
     begun = time.perf_counter()
     budget = _budget(run)
-    passages = doc_tasks.passages(run.settings, targets, budget)
+    passages = doc_tasks.passages(run.catalog, targets, budget)
     run.seconds["retrieve"] = time.perf_counter() - begun
     names = ", ".join(d.path.rsplit("/", 1)[-1] for d in targets)
     run.warnings.append(f"answered over the whole of {names} ({len(passages)} passages)")

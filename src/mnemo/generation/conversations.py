@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 
 from mnemo.catalog.models import Conversation, Feedback, Turn, utcnow
-from mnemo.config import Settings
+from mnemo.catalog import Catalog
+from mnemo.catalog.collections import get_collection
 from mnemo.errors import ConversationError
 from mnemo.generation.types import Answer
 
@@ -24,23 +25,18 @@ class ConversationInfo:
     updated_at: datetime
 
 
-def start(settings: Settings, title: str, *, collection: str | None = None) -> str:
+def start(catalog: Catalog, collection: str, title: str) -> str:
     """A new, empty conversation in a collection; returns its id."""
-    from mnemo.api import open_catalog
-    from mnemo.ingest.sources import get_collection
-
-    with open_catalog(settings) as catalog, catalog.session() as session:
-        coll = get_collection(session, collection or settings.collection)
+    with catalog.session() as session:
+        coll = get_collection(session, collection)
         conversation = Conversation(id=uuid.uuid4().hex, collection_id=coll.id, title=title[:200])
         session.add(conversation)
         return conversation.id
 
 
-def history(settings: Settings, conversation_id: str) -> list[Turn]:
+def history(catalog: Catalog, conversation_id: str) -> list[Turn]:
     """The turns of a conversation in order; ConversationError if there is none by that id."""
-    from mnemo.api import open_catalog
-
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    with catalog.session(readonly=True) as session:
         _get(session, conversation_id)
         return list(
             session.scalars(
@@ -49,9 +45,7 @@ def history(settings: Settings, conversation_id: str) -> list[Turn]:
         )
 
 
-def record(settings: Settings, conversation_id: str, answer: Answer) -> None:
-    from mnemo.api import open_catalog
-
+def record(catalog: Catalog, conversation_id: str, answer: Answer) -> None:
     cited = [
         {
             "number": c.number,
@@ -61,7 +55,7 @@ def record(settings: Settings, conversation_id: str, answer: Answer) -> None:
         }
         for c in answer.citations
     ]
-    with open_catalog(settings) as catalog, catalog.session() as session:
+    with catalog.session() as session:
         conversation = _get(session, conversation_id)
         count = session.scalar(
             select(func.count()).select_from(Turn).where(Turn.conversation_id == conversation_id)
@@ -80,15 +74,10 @@ def record(settings: Settings, conversation_id: str, answer: Answer) -> None:
         conversation.updated_at = utcnow()
 
 
-def list_conversations(
-    settings: Settings, *, collection: str | None = None
-) -> list[ConversationInfo]:
+def list_conversations(catalog: Catalog, collection: str) -> list[ConversationInfo]:
     """A collection's conversations, most recently used first."""
-    from mnemo.api import open_catalog
-    from mnemo.ingest.sources import get_collection
-
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
-        coll = get_collection(session, collection or settings.collection)
+    with catalog.session(readonly=True) as session:
+        coll = get_collection(session, collection)
         counts = dict(
             session.execute(
                 select(Turn.conversation_id, func.count()).group_by(Turn.conversation_id)
@@ -107,10 +96,8 @@ def list_conversations(
         ]
 
 
-def delete_conversation(settings: Settings, conversation_id: str) -> None:
-    from mnemo.api import open_catalog
-
-    with open_catalog(settings) as catalog, catalog.session() as session:
+def delete_conversation(catalog: Catalog, conversation_id: str) -> None:
+    with catalog.session() as session:
         _get(session, conversation_id)
         session.execute(delete(Turn).where(Turn.conversation_id == conversation_id))
         session.execute(delete(Conversation).where(Conversation.id == conversation_id))
@@ -128,7 +115,7 @@ class FeedbackInfo:
 
 
 def add_feedback(
-    settings: Settings,
+    catalog: Catalog,
     conversation_id: str,
     position: int,
     *,
@@ -138,9 +125,7 @@ def add_feedback(
     key_id: int | None = None,
 ) -> FeedbackInfo:
     """Store a reader's judgement of the answer at ``position`` (0-based) of a conversation."""
-    from mnemo.api import open_catalog
-
-    with open_catalog(settings) as catalog, catalog.session() as session:
+    with catalog.session() as session:
         _get(session, conversation_id)
         turns = session.scalar(
             select(func.count()).select_from(Turn).where(Turn.conversation_id == conversation_id)

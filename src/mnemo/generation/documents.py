@@ -18,9 +18,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mnemo.catalog import Chunk, Collection, Document
-from mnemo.config import Settings
-from mnemo.errors import QueryError
+from mnemo.catalog import Catalog, Chunk, Collection, Document
+from mnemo.catalog.documents import indexed_documents, resolve_document
+from mnemo.errors import DocumentError, QueryError
 from mnemo.retrieval.context import ContextPassage, make_passage
 
 _TASK = re.compile(
@@ -30,66 +30,38 @@ _TASK = re.compile(
 )
 
 
-def resolve(settings: Settings, collection: Collection, names: Sequence[str]) -> list[Document]:
+def resolve(catalog: Catalog, collection: Collection, names: Sequence[str]) -> list[Document]:
     """The indexed documents ``names`` refer to: a path, a path's tail, or a file name."""
-    docs = _indexed(settings, collection)
+    with catalog.session(readonly=True) as session:
+        docs = indexed_documents(session, collection)
     found: list[Document] = []
     for name in names:
-        matches = _matching(docs, name)
-        if not matches:
-            raise QueryError(
-                f"--doc {name}: no indexed document of {collection.name!r} matches; "
-                "`mnemo docs list` shows them"
-            )
-        if len(matches) > 1:
-            shown = ", ".join(d.path for d in matches[:3])
-            raise QueryError(
-                f"--doc {name}: matches {len(matches)} documents ({shown}); be more specific"
-            )
-        if matches[0] not in found:
-            found.append(matches[0])
+        try:
+            document = resolve_document(docs, name, collection.name)
+        except DocumentError as exc:
+            raise QueryError(f"--doc {name}: {exc}; `mnemo docs list` shows them") from exc
+        if document not in found:
+            found.append(document)
     return found
 
 
-def _matching(docs: Sequence[Document], name: str) -> list[Document]:
-    absolute = str(Path(name).expanduser().resolve()) if name else ""
-    exact = [d for d in docs if d.path == absolute]
-    if exact:
-        return exact
-    tail = name.replace("\\", "/").lstrip("./")
-    return [d for d in docs if d.path.endswith("/" + tail) or d.path == tail]
-
-
-def detect(settings: Settings, collection: Collection, question: str) -> list[Document]:
+def detect(catalog: Catalog, collection: Collection, question: str) -> list[Document]:
     """Documents a question asks about as a whole ("summarise report.pdf"), else none."""
     if not _TASK.search(question):
         return []
     lowered = question.lower()
-    return [d for d in _indexed(settings, collection) if Path(d.path).name.lower() in lowered]
-
-
-def _indexed(settings: Settings, collection: Collection) -> list[Document]:
-    from mnemo.api import open_catalog
-
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
-        return list(
-            session.scalars(
-                select(Document).where(
-                    Document.collection_id == collection.id, Document.status == "indexed"
-                )
-            )
-        )
+    with catalog.session(readonly=True) as session:
+        docs = indexed_documents(session, collection)
+    return [d for d in docs if Path(d.path).name.lower() in lowered]
 
 
 def passages(
-    settings: Settings, documents: Sequence[Document], max_tokens: int
+    catalog: Catalog, documents: Sequence[Document], max_tokens: int
 ) -> list[ContextPassage]:
     """All of ``documents``, section by section, as numbered passages of at most
     ``max_tokens`` each (a single chunk larger than that stays whole)."""
-    from mnemo.api import open_catalog
-
     out: list[ContextPassage] = []
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    with catalog.session(readonly=True) as session:
         for doc in documents:
             chunks = list(
                 session.scalars(

@@ -40,8 +40,8 @@ from mnemo.errors import IndexDamagedError, MnemoError
 from mnemo.index import open_store
 from mnemo.index import rows as catalog_rows
 from mnemo.index.lance import TEXT, vector_table
-from mnemo.ingest.events import Event, EventHandler
-from mnemo.ingest.report import EmbeddingReport
+from mnemo.events import Event, EventHandler
+from mnemo.report import EmbeddingReport
 
 if TYPE_CHECKING:
     import numpy as np

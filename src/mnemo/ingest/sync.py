@@ -23,17 +23,18 @@ from sqlalchemy.orm import Session
 
 from mnemo.catalog import Catalog, Collection, Document, Run, RunFile, Source
 from mnemo.catalog.models import utcnow
-from mnemo.catalog.writes import delete_document, mark_for_index, save_extracted
+from mnemo.catalog.writes import delete_document, mark_for_index
 from mnemo.chunking import Chunker
 from mnemo.config import Settings
 from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, Confinement, discover
-from mnemo.ingest.events import Event, EventHandler
+from mnemo.events import Event, EventHandler
 from mnemo.ingest.extract import Extracted, Job, file_sha256
 from mnemo.ingest.pool import Budget, context, extract_in_processes
+from mnemo.ingest.save import save_extracted
 from mnemo.index.updater import IndexUpdater
-from mnemo.ingest.report import RunReport
+from mnemo.report import RunReport
 
 #: Statuses whose outcome depends only on the file's content.
 SETTLED = ("indexed", "skipped", "failed")

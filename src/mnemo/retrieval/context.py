@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from mnemo.catalog import Chunk, Document
-from mnemo.config import Settings
+from mnemo.catalog import Catalog, Chunk, Document
+from mnemo.catalog.collections import get_collection
 from mnemo.errors import QueryError
 from mnemo.retrieval.search import SearchHit
 
@@ -53,7 +53,7 @@ class _Group:
 
 
 def assemble_context(
-    settings: Settings,
+    catalog: Catalog,
     hits: Sequence[SearchHit],
     *,
     max_tokens: int = 2000,
@@ -67,7 +67,7 @@ def assemble_context(
         raise QueryError(f"neighbours must be 0 or more (got {neighbours})")
     if not hits:
         return []
-    docs, chunks = _load(settings, {h.document_id for h in hits}, collection)
+    docs, chunks = _load(catalog, {h.document_id for h in hits}, collection)
     by_id = {c.id: c for doc_chunks in chunks.values() for c in doc_chunks.values()}
     used: dict[str, _Group] = {}  # chunk id -> the group it went into
     texts: set[str] = set()
@@ -169,15 +169,12 @@ def make_passage(
 
 
 def _load(
-    settings: Settings, document_ids: set[str], collection: str | None
+    catalog: Catalog, document_ids: set[str], collection: str | None
 ) -> tuple[dict[str, Document], dict[str, dict[int, Chunk]]]:
     """Indexed documents among ``document_ids``, and their chunks by ordinal."""
-    from mnemo.api import open_catalog
-    from mnemo.ingest.sources import get_collection
-
     docs: dict[str, Document] = {}
     chunks: dict[str, dict[int, Chunk]] = {}
-    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+    with catalog.session(readonly=True) as session:
         wanted = get_collection(session, collection).id if collection is not None else None
         # Documents by primary key, collection and status checked here: with them
         # in SQL, SQLite walks every indexed document of the collection instead.

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mnemo.catalog import Catalog, Chunk, Collection, Document
+from mnemo.catalog.collections import get_collection
+from mnemo.catalog.documents import DocumentState
 from mnemo.catalog.models import CollectionEmbedder
 from mnemo.config import Settings
 from mnemo.embeddings.resolve import configured, load_matching
@@ -66,6 +68,7 @@ class SearchResponse:
 def search(
     query: str,
     settings: Settings,
+    catalog: Catalog,
     *,
     collection: str | None = None,
     k: int = 10,
@@ -74,9 +77,6 @@ def search(
     rerank: bool | None = None,
 ) -> SearchResponse:
     """The ``k`` best passages for ``query`` in a collection."""
-    from mnemo.api import open_catalog
-    from mnemo.ingest.sources import get_collection
-
     started = time.perf_counter()
     mode = mode or settings.search.mode
     if mode not in MODES:
@@ -86,31 +86,30 @@ def search(
     filters = filters or Filters()
     text, warnings = _clean(query, settings.search.max_query_chars)
     name = collection or settings.collection
-    with open_catalog(settings) as catalog:
-        with catalog.session(readonly=True) as session:
-            coll = get_collection(session, name)
-            active = session.scalar(
-                select(CollectionEmbedder).where(
-                    CollectionEmbedder.collection_id == coll.id,
-                    CollectionEmbedder.state == "active",
-                )
+    with catalog.session(readonly=True) as session:
+        coll = get_collection(session, name)
+        active = session.scalar(
+            select(CollectionEmbedder).where(
+                CollectionEmbedder.collection_id == coll.id,
+                CollectionEmbedder.state == "active",
             )
-        response = SearchResponse(query=text, collection=name, mode=mode, used=[], hits=[])
-        response.warnings += warnings
-        response.warnings += _check_index(settings, catalog, coll)
-        before = list(response.warnings)
-        try:
-            ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
-        except IndexDamagedError:
-            # The kept handle may predate a rebuild or a dropped table: retry once
-            # on a fresh one; an index that is really damaged fails again.
-            forget_reader(settings, name)
-            response.used.clear()
-            response.warnings[:] = before
-            ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
-        reranking = rerank if rerank is not None else settings.search.rerank_model is not None
-        wanted = max(k, settings.search.rerank_candidates) if reranking else k
-        hits = _hydrate(catalog, coll, ranked, filters, text, wanted)
+        )
+    response = SearchResponse(query=text, collection=name, mode=mode, used=[], hits=[])
+    response.warnings += warnings
+    response.warnings += _check_index(settings, catalog, coll)
+    before = list(response.warnings)
+    try:
+        ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
+    except IndexDamagedError:
+        # The kept handle may predate a rebuild or a dropped table: retry once
+        # on a fresh one; an index that is really damaged fails again.
+        forget_reader(settings, name)
+        response.used.clear()
+        response.warnings[:] = before
+        ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
+    reranking = rerank if rerank is not None else settings.search.rerank_model is not None
+    wanted = max(k, settings.search.rerank_candidates) if reranking else k
+    hits = _hydrate(catalog, coll, ranked, filters, text, wanted)
     if reranking:
         from mnemo.retrieval.rerank import rerank_hits
 
@@ -118,7 +117,7 @@ def search(
         response.used.append("rerank")
     response.hits = hits[:k]
     if not response.hits and not response.warnings:
-        response.warnings.append(_why_empty(catalog_path=settings, coll=coll, filters=filters))
+        response.warnings.append(_why_empty(catalog, coll, filters))
     response.seconds = time.perf_counter() - started
     return response
 
@@ -339,11 +338,14 @@ def _hit(
     )
 
 
-def _why_empty(catalog_path: Settings, coll: Collection, filters: Filters) -> str:
-    from mnemo.api import status
-
-    found = status(catalog_path, collection=coll.name, check_index=False)
-    if found and not found[0].documents["indexed"]:
+def _why_empty(catalog: Catalog, coll: Collection, filters: Filters) -> str:
+    with catalog.session(readonly=True) as session:
+        indexed = session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.collection_id == coll.id, Document.status == DocumentState.INDEXED)
+        )
+    if not indexed:
         return f"collection {coll.name!r} has no indexed documents yet: add some with `mnemo add PATH`"
     if not filters.empty:
         return "no passage matches the query within the filters; try fewer filters"

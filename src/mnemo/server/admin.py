@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from mnemo import api
 from mnemo.catalog.summary import CollectionStatus
 from mnemo.server import audit, auth, schemas
 from mnemo.server.auth import KeyInfo, Principal, require
@@ -58,7 +57,7 @@ def _key_out(key: KeyInfo) -> schemas.KeyOut:
 
 @router.get("/collections", tags=["collections"], response_model=list[schemas.CollectionOut])
 def list_collections(request: Request, _: Reader) -> list[schemas.CollectionOut]:
-    return [collection_out(s) for s in api.status(request.app.state.settings)]
+    return [collection_out(s) for s in request.app.state.library.status()]
 
 
 @router.post(
@@ -67,7 +66,7 @@ def list_collections(request: Request, _: Reader) -> list[schemas.CollectionOut]
 def create_collection(
     request: Request, body: schemas.CollectionCreate, principal: Admin
 ) -> schemas.CollectionOut:
-    status = api.create_collection(request.app.state.settings, body.name)
+    status = request.app.state.library.create_collection(body.name)
     audit.record(request, principal, "collection.create", body.name, 201)
     return collection_out(status)
 
@@ -76,7 +75,7 @@ def create_collection(
 def collection_status(
     request: Request, collection: CollectionPath, _: Reader
 ) -> schemas.CollectionOut:
-    return collection_out(api.status(request.app.state.settings, collection=collection)[0])
+    return collection_out(request.app.state.library.status(collection=collection)[0])
 
 
 @router.delete("/collections/{collection}", tags=["collections"], response_model=schemas.Removed)
@@ -84,7 +83,7 @@ def delete_collection(
     request: Request, collection: CollectionPath, principal: Admin
 ) -> schemas.Removed:
     """Forget a collection and its index; the files themselves are not touched."""
-    api.delete_collection(request.app.state.settings, collection)
+    request.app.state.library.delete_collection(collection)
     audit.record(request, principal, "collection.delete", collection, 200)
     return schemas.Removed(removed=collection)
 

@@ -17,8 +17,8 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 
-from mnemo import __version__, api
-from mnemo.catalog import Catalog
+from mnemo import __version__
+from mnemo.library import Library
 from mnemo.config import Settings
 from mnemo.errors import MnemoError
 from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas
@@ -32,11 +32,14 @@ from mnemo.server.middleware import RequestContext
 from mnemo.server.origin import HostOriginGuard
 
 
-def create_app(settings: Settings) -> FastAPI:
-    catalog = Catalog(settings.catalog_path)
-    jobs = JobRunner(settings, catalog)
-    metrics = Metrics(settings, jobs.depth)
-    mcp_app = http_app(settings)
+def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
+    """The app over one :class:`~mnemo.library.Library` for its lifetime (made from
+    ``settings`` unless given; the app closes it when it stops)."""
+    library = library if library is not None else Library(settings)
+    catalog = library.catalog
+    jobs = JobRunner(library)
+    metrics = Metrics(library, jobs.depth)
+    mcp_app = http_app(library)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -46,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
                 yield
         finally:
             await run_in_threadpool(jobs.shutdown, settings.server.shutdown_timeout)
-            catalog.close()
+            library.close()
 
     app = FastAPI(
         title="Mnemo",
@@ -59,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.library = library
     app.state.catalog = catalog
     app.state.jobs = jobs
     app.state.metrics = metrics
@@ -113,7 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             with catalog.session(readonly=True) as session:
                 session.execute(text("SELECT 1"))
-            for status in api.status(settings):
+            for status in library.status():
                 index = status.index
                 if index is not None and (index.missing or index.damaged):
                     return errors.error_response(503, "not_ready", "; ".join(index.problems))

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from mnemo.generation import conversations
 from mnemo.generation.conversations import ConversationInfo
 from mnemo.server import audit, schemas
 from mnemo.server.auth import Principal, require
@@ -42,10 +41,10 @@ def create(
     principal: Writer,
 ) -> schemas.ConversationOut:
     """Start a conversation; continue it by asking with its ``conversation_id``."""
-    settings = request.app.state.settings
-    conversation_id = conversations.start(settings, body.title, collection=collection)
+    library = request.app.state.library
+    conversation_id = library.start_conversation(body.title, collection=collection)
     audit.record(request, principal, "conversation.create", conversation_id, 201)
-    found = conversations.list_conversations(settings, collection=collection)
+    found = library.conversations(collection=collection)
     return _out(next(c for c in found if c.id == conversation_id))
 
 
@@ -54,14 +53,14 @@ def list_all(
     request: Request, collection: CollectionPath, _: Reader
 ) -> list[schemas.ConversationOut]:
     """A collection's conversations, most recently used first."""
-    settings = request.app.state.settings
-    return [_out(c) for c in conversations.list_conversations(settings, collection=collection)]
+    library = request.app.state.library
+    return [_out(c) for c in library.conversations(collection=collection)]
 
 
 @router.get("/conversations/{conversation_id}", response_model=list[schemas.TurnOut])
 def show(request: Request, conversation_id: ConversationId, _: Reader) -> list[schemas.TurnOut]:
     """The questions and answers of a conversation, in order."""
-    turns = conversations.history(request.app.state.settings, conversation_id)
+    turns = request.app.state.library.turns(conversation_id)
     return [
         schemas.TurnOut(
             position=t.position,
@@ -77,7 +76,7 @@ def show(request: Request, conversation_id: ConversationId, _: Reader) -> list[s
 
 @router.delete("/conversations/{conversation_id}", response_model=schemas.Removed)
 def delete(request: Request, conversation_id: ConversationId, principal: Writer) -> schemas.Removed:
-    conversations.delete_conversation(request.app.state.settings, conversation_id)
+    request.app.state.library.delete_conversation(conversation_id)
     audit.record(request, principal, "conversation.delete", conversation_id, 200)
     return schemas.Removed(removed=conversation_id)
 
@@ -95,8 +94,7 @@ def feedback(
     principal: Writer,
 ) -> schemas.FeedbackOut:
     """Judge one answer: thumbs up or down, a rating from 1 to 5, a correction."""
-    saved = conversations.add_feedback(
-        request.app.state.settings,
+    saved = request.app.state.library.add_feedback(
         conversation_id,
         position,
         thumbs=body.thumbs,

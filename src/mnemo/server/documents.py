@@ -8,13 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from mnemo import api
 from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.server import audit, schemas
 from mnemo.server.auth import Principal, require
 from mnemo.server.errors import ERROR_RESPONSES, ApiError
-from mnemo.catalog.jobs import JobInfo
 from mnemo.server.queries import CollectionPath
 from mnemo.server.uploads import allowed_path, check_upload, is_upload, save_upload
 
@@ -68,9 +66,7 @@ async def upload(
 ) -> schemas.JobOut:
     """Upload a file; it is checked by content, saved, and indexed by a background job."""
     state = request.app.state
-    await run_in_threadpool(
-        api.status, state.settings, collection=collection, check_index=False
-    )
+    await run_in_threadpool(state.library.collection, collection)  # 404 up front
     data = await file.read()
     name = check_upload(file.filename or "", data, state.settings.server.max_upload_mb)
     path = await run_in_threadpool(save_upload, state.settings, collection, name, data)
@@ -85,7 +81,7 @@ def add_path(
 ) -> schemas.JobOut:
     """Add a file or folder on the server (below ``server.allowed_roots``) as a background job."""
     state = request.app.state
-    api.status(state.settings, collection=collection, check_index=False)
+    state.library.collection(collection)  # 404 up front
     path = allowed_path(state.settings, body.path)
     job = state.jobs.submit(collection, [str(path)])
     audit.record(request, principal, "source.add", str(path), 202)
@@ -100,8 +96,8 @@ def list_documents(
     state: Annotated[str | None, Query(pattern="^(indexed|skipped|failed)$")] = None,
 ) -> list[schemas.DocumentOut]:
     """Every document with its state (indexed, skipped, failed) and the reason."""
-    settings = request.app.state.settings
-    return [document_out(d) for d in api.documents(settings, collection=collection, state=state)]
+    library = request.app.state.library
+    return [document_out(d) for d in library.documents(collection=collection, state=state)]
 
 
 @router.get(
@@ -111,7 +107,7 @@ def get_document(
     request: Request, collection: CollectionPath, document_id: str, _: Reader
 ) -> schemas.DocumentDetail:
     """One document's metadata and its chunks in order."""
-    info, chunks = api.document(request.app.state.settings, document_id, collection=collection)
+    info, chunks = request.app.state.library.document(document_id, collection=collection)
     return schemas.DocumentDetail(
         **document_out(info).model_dump(),
         chunk_list=[
@@ -135,7 +131,7 @@ def delete_document(
 ) -> schemas.Removed:
     """Remove a document from the index; an uploaded file is deleted too."""
     settings = request.app.state.settings
-    path = api.remove_document(settings, document_id, collection=collection)
+    path = request.app.state.library.remove_document(document_id, collection=collection)
     if is_upload(settings, path):
         Path(path).unlink(missing_ok=True)
     audit.record(request, principal, "document.delete", path, 200)

@@ -1,6 +1,6 @@
 """Ingestion as background jobs: queued in the catalog, run by worker threads.
 
-A job adds paths to a collection with :func:`mnemo.api.add`, reading only files
+A job adds paths to a collection with :meth:`mnemo.Library.add`, reading only files
 that resolve inside the server's readable folders; its progress (files done of
 files found) comes from the run's events and is saved as it goes, and its final
 per-file report when it ends. Jobs live in the catalog, so a server that stops
@@ -21,17 +21,16 @@ import queue
 import threading
 import time
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 
-from mnemo import api
-from mnemo.catalog import Catalog
 from mnemo.catalog.jobs import JobInfo, cancel_job, get_job, job_info, list_jobs
 from mnemo.catalog.models import Job, utcnow
-from mnemo.config import Settings
+from mnemo.library import Library
 from mnemo.errors import JobNotFoundError, MnemoError
-from mnemo.ingest.events import Event
-from mnemo.ingest.sources import get_collection
+from mnemo.events import Event
+from mnemo.catalog.collections import get_collection
 from mnemo.server.errors import ApiError
 from mnemo.server.paths import readable_roots
 
@@ -52,9 +51,10 @@ class _Stopped(Exception):
 class JobRunner:
     """Runs at most ``server.max_running_jobs`` jobs at once, in daemon threads."""
 
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
-        self.settings = settings
-        self.catalog = catalog
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.settings = settings = library.settings
+        self.catalog = library.catalog
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._running: set[str] = set()
@@ -196,9 +196,8 @@ class JobRunner:
             self._running.add(job_id)
             self._cancelled.discard(job_id)
         try:
-            report = api.add(
+            report = self.library.add(
                 paths,
-                self.settings,
                 collection=collection,
                 on_event=progress,
                 confine=self.confine,

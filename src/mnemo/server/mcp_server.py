@@ -1,6 +1,6 @@
 """The MCP server: search, ask, add and read documents as tools and resources for AI agents.
 
-A thin front end over :mod:`mnemo.api`: served over stdio by ``mnemo mcp`` and over
+A thin front end over :class:`mnemo.Library`: served over stdio by ``mnemo mcp`` and over
 streamable HTTP by the REST server (:func:`http_app`, mounted at ``/mcp``). Mnemo's
 errors reach the agent as one-line tool errors it can act on.
 """
@@ -26,14 +26,15 @@ from mcp.types import INTERNAL_ERROR, Resource, ToolAnnotations
 from pydantic import Field
 from starlette.applications import Starlette
 
-from mnemo import __version__, api
+from mnemo import __version__
 from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
+from mnemo.library import Library
 from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.config.settings import ServerSettings, validate_collection_name
 from mnemo.errors import CollectionError, DocumentError, MnemoError
-from mnemo.ingest.report import RunReport
+from mnemo.report import RunReport
 from mnemo.retrieval.context import ContextPassage, join_chunks
 from mnemo.retrieval.filters import Filters
 from mnemo.server.mcp_models import (
@@ -87,8 +88,9 @@ def _uri(collection: str, document_id: str) -> str:
 class _Tools:
     """The tools and the document resource, bound to one settings object."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.settings = library.settings
 
     def search(
         self,
@@ -117,8 +119,8 @@ class _Tools:
         """
         with _tool_errors():
             filters = Filters(path=[path_glob]) if path_glob else None
-            found = api.search(
-                query, self.settings, collection=collection, k=k, mode=mode, filters=filters
+            found = self.library.search(
+                query, collection=collection, k=k, mode=mode, filters=filters
             )
         return SearchResult(
             query=found.query,
@@ -161,9 +163,8 @@ class _Tools:
         language model wrote the answer, it quotes the documents, or they do not answer it.
         """
         with _tool_errors():
-            answer = api.ask(
+            answer = self.library.ask(
                 question,
-                self.settings,
                 collection=collection,
                 documents=[document] if document else (),
             )
@@ -215,8 +216,8 @@ class _Tools:
             else:
                 assert path is not None
                 target = _allowed_path(self.settings, path)
-            report = api.add(
-                [target], self.settings, collection=name, confine=readable_roots(self.settings)
+            report = self.library.add(
+                [target], collection=name, confine=readable_roots(self.settings)
             )
         return _added(report, target)
 
@@ -232,7 +233,7 @@ class _Tools:
         the reason for the last two, and the resource URI of each."""
         name = collection or self.settings.collection
         with _tool_errors():
-            found = api.documents(self.settings, collection=name, state=state)
+            found = self.library.documents(collection=name, state=state)
         return DocumentList(collection=name, documents=[_entry(name, d) for d in found])
 
     def get_document(
@@ -250,9 +251,7 @@ class _Tools:
         a bounded number per call (page on with `start`)."""
         name = collection or self.settings.collection
         with _tool_errors():
-            info, chunks = api.document(
-                self.settings, _resolve(self.settings, name, path_or_id), collection=name
-            )
+            info, chunks = self.library.document(path_or_id, collection=name)
         page = chunks[start : start + CHUNKS_PER_READ]
         end = start + len(page)
         return DocumentDetail(
@@ -275,7 +274,7 @@ class _Tools:
     def list_jobs(self, collection: CollectionArg = None) -> JobList:
         """List the server's ingestion jobs (newest first) with their state and progress."""
         with _tool_errors():
-            found = api.jobs(self.settings, collection=collection)
+            found = self.library.jobs(collection=collection)
         return JobList(jobs=[_job_entry(job) for job in found])
 
     def cancel_job(
@@ -284,12 +283,12 @@ class _Tools:
         """Cancel an ingestion job: a queued one at once, a running one at its next file
         (what it already indexed is kept)."""
         with _tool_errors():
-            return _job_entry(api.cancel_job(self.settings, job_id))
+            return _job_entry(self.library.cancel_job(job_id))
 
     def document_text(self, collection: str, document_id: str) -> str:
         """The text of one indexed document, as Mnemo indexed it."""
         try:
-            info, chunks = api.document(self.settings, document_id, collection=collection)
+            info, chunks = self.library.document(document_id, collection=collection)
         except (CollectionError, DocumentError) as exc:
             raise ResourceNotFoundError(str(exc)) from exc
         except MnemoError as exc:
@@ -305,25 +304,26 @@ class _Tools:
 class _Server(MCPServer[Any]):
     """An MCP server that lists each indexed document as a resource."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, library: Library) -> None:
         super().__init__(
             "mnemo", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
         )
-        self.mnemo_settings = settings
+        self.library = library
 
     async def list_resources(self) -> list[Resource]:
         listed = await super().list_resources()
         try:
-            documents = await anyio.to_thread.run_sync(_document_resources, self.mnemo_settings)
+            documents = await anyio.to_thread.run_sync(_document_resources, self.library)
         except MnemoError as exc:
             raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from exc
         return listed + documents
 
 
-def build_server(settings: Settings) -> MCPServer[Any]:
-    """Mnemo's MCP server: tools over :mod:`mnemo.api` and one resource per document."""
-    server = _Server(settings)
-    tools = _Tools(settings)
+def build_server(library: Library) -> MCPServer[Any]:
+    """Mnemo's MCP server: tools over a :class:`~mnemo.library.Library` and one resource
+    per document."""
+    server = _Server(library)
+    tools = _Tools(library)
     reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     adds = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
     cancels = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
@@ -348,7 +348,7 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     return server
 
 
-def http_app(settings: Settings) -> Starlette:
+def http_app(library: Library) -> Starlette:
     """The MCP server over streamable HTTP, as an ASGI app for the REST server to mount.
 
     Its endpoint is the app's root: mounted at ``/mcp``, clients use ``http://HOST:PORT/mcp/``
@@ -356,7 +356,7 @@ def http_app(settings: Settings) -> Starlette:
     any request. The app serves only while its lifespan (the SDK's session manager) runs,
     and Starlette does not run a mounted app's lifespan, so the parent enters it::
 
-        mcp_app = http_app(settings)
+        mcp_app = http_app(library)
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -372,7 +372,8 @@ def http_app(settings: Settings) -> Starlette:
     of :func:`mnemo.server.origin.allowed_hosts`: a second layer behind the app's
     :class:`~mnemo.server.origin.HostOriginGuard`, which is stricter about origins.
     """
-    return build_server(settings).streamable_http_app(
+    settings = library.settings
+    return build_server(library).streamable_http_app(
         streamable_http_path="/",
         stateless_http=True,
         json_response=True,
@@ -440,23 +441,6 @@ def _added(report: RunReport, target: str) -> AddResult:
     )
 
 
-def _resolve(settings: Settings, collection: str, key: str) -> str:
-    """The id of the one document ``key`` names: an id, a path, a path's end or a file name."""
-    docs = api.documents(settings, collection=collection)
-    absolute = os.path.abspath(os.path.expanduser(key))
-    exact = [d for d in docs if key == d.id or d.path == absolute]
-    tail = "/" + key.replace("\\", "/").removeprefix("./").lstrip("/")
-    found = exact or [d for d in docs if d.path.endswith(tail)]
-    if not found:
-        raise ToolError(
-            f"no document of collection {collection!r} matches {key!r}; list_documents shows them"
-        )
-    if len(found) > 1:
-        shown = ", ".join(d.path for d in found[:3])
-        raise ToolError(f"{key!r} matches {len(found)} documents ({shown}); give more of the path")
-    return found[0].id
-
-
 def _job_entry(job: JobInfo) -> JobEntry:
     return JobEntry(
         id=job.id,
@@ -511,19 +495,19 @@ def _allowed_path(settings: Settings, raw: str) -> str:
         raise ToolError(str(exc)) from exc
 
 
-def _document_resources(settings: Settings) -> list[Resource]:
+def _document_resources(library: Library) -> list[Resource]:
     listed: list[Resource] = []
-    for collection in api.status(settings, check_index=False):
-        for doc in api.documents(settings, collection=collection.name, state="indexed"):
+    for name in library.collections():
+        for doc in library.documents(collection=name, state="indexed"):
             if len(listed) == LISTED_RESOURCES:
                 return listed
             listed.append(
                 Resource(
-                    uri=_uri(collection.name, doc.id),
+                    uri=_uri(name, doc.id),
                     name=doc.path,
                     title=doc.title or Path(doc.path).name,
                     description=f"{doc.media_type or 'document'} in collection "
-                    f"{collection.name!r}, {doc.chunks} chunks",
+                    f"{name!r}, {doc.chunks} chunks",
                     mime_type="text/plain",
                 )
             )

@@ -14,23 +14,23 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mnemo import api
-from mnemo.config import Settings
+from mnemo.library import Library
+
 from mnemo.generation.types import Answer
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class _CollectionSizes(Collector):
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, library: Library) -> None:
+        self.library = library
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         documents = GaugeMetricFamily(
             "mnemo_documents", "Documents per collection and state", labels=["collection", "state"]
         )
         chunks = GaugeMetricFamily("mnemo_chunks", "Chunks per collection", labels=["collection"])
-        for status in api.status(self.settings, check_index=False):
+        for status in self.library.status(check_index=False):
             for state, count in status.documents.items():
                 documents.add_metric([status.name, state], count)
             chunks.add_metric([status.name], status.chunks)
@@ -39,7 +39,7 @@ class _CollectionSizes(Collector):
 
 
 class Metrics:
-    def __init__(self, settings: Settings, queue_depth: Callable[[], int]) -> None:
+    def __init__(self, library: Library, queue_depth: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "mnemo_http_requests",
@@ -71,7 +71,7 @@ class Metrics:
             "mnemo_ingest_queue_depth", "Ingestion jobs waiting to run", registry=self.registry
         )
         queue.set_function(queue_depth)
-        self.registry.register(_CollectionSizes(settings))
+        self.registry.register(_CollectionSizes(library))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -1,7 +1,7 @@
 """OpenAI-compatible routes: each collection is a "model" that answers from its documents.
 
 ``/v1/models`` lists the collections; ``/v1/chat/completions`` answers the last
-user message with :func:`mnemo.api.ask`, streamed or not. The text carries the
+user message with :meth:`mnemo.Library.ask`, streamed or not. The text carries the
 citation markers and a list of sources; the structured answer (citations with
 their verdicts, sources) is in an extra ``mnemo`` field of the response, or of
 the last chunk when streaming, which the official SDK keeps as an extra field.
@@ -21,7 +21,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from mnemo import api
 from mnemo.generation.ask import TextHandler
 from mnemo.generation.types import Answer
 from mnemo.server.auth import Principal, require
@@ -77,8 +76,8 @@ class ModelList(BaseModel):
 def models(request: Request, _: Reader) -> ModelList:
     """Each collection, as a model to chat with."""
     created = int(time.time())
-    found = api.status(request.app.state.settings, check_index=False)
-    cards = [ModelCard(id=s.name, created=created) for s in found]
+    found = request.app.state.library.collections()
+    cards = [ModelCard(id=name, created=created) for name in found]
     return ModelList(data=cards)
 
 
@@ -121,14 +120,11 @@ async def chat_completions(
     """Answer the last user message from the collection named by ``model``."""
     state = request.app.state
     question = _question(body)
-    await run_in_threadpool(  # 404 if unknown
-        api.status, state.settings, collection=body.model, check_index=False
-    )
+    await run_in_threadpool(state.library.collection, body.model)  # 404 if unknown
 
     def run(on_text: TextHandler | None = None) -> Answer:
-        answer = api.ask(
+        answer = state.library.ask(
             question,
-            state.settings,
             collection=body.model,
             on_text=on_text,
         )

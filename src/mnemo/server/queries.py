@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from mnemo import api
 from mnemo.generation.ask import TextHandler
 from mnemo.generation.types import Answer
 from mnemo.retrieval.filters import Filters
@@ -75,9 +74,8 @@ def search(
     _: Annotated[Principal, Depends(require("read"))],
 ) -> schemas.SearchOut:
     """The passages that best match a query (hybrid, keyword or dense)."""
-    response = api.search(
+    response = request.app.state.library.search(
         body.query,
-        request.app.state.settings,
         collection=collection,
         k=body.k,
         mode=body.mode,
@@ -102,9 +100,8 @@ async def ask(
     state = request.app.state
 
     def run(on_text: TextHandler | None = None) -> Answer:
-        answer = api.ask(
+        answer = state.library.ask(
             body.question,
-            state.settings,
             collection=collection,
             documents=body.documents,
             filters=to_filters(body.filters),
@@ -118,9 +115,7 @@ async def ask(
 
     if not body.stream:
         return answer_out(await run_in_threadpool(run))
-    await run_in_threadpool(  # 404 up front
-        api.status, state.settings, collection=collection, check_index=False
-    )
+    await run_in_threadpool(state.library.collection, collection)  # 404 up front
 
     async def events() -> AsyncIterator[str]:
         streamed = False

@@ -8,11 +8,25 @@ text came from. All positions are character offsets into ``text``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Markup = Literal["markdown", "text"]
+# What a parser produces lives below chunking, which reads it; parsers import it from here.
+from mnemo.chunking.document import Markup, Page, ParsedDocument, Section
+
+__all__ = [
+    "DocumentBuilder",
+    "Markup",
+    "Page",
+    "ParseFailed",
+    "ParseLimits",
+    "ParseSkipped",
+    "ParsedDocument",
+    "Parser",
+    "Section",
+    "text_too_large",
+]
 
 
 class ParseSkipped(Exception):
@@ -21,30 +35,6 @@ class ParseSkipped(Exception):
 
 class ParseFailed(Exception):
     """The file should hold text but cannot be read (corrupt, encrypted, wrong format)."""
-
-
-@dataclass(frozen=True)
-class Section:
-    heading_path: tuple[str, ...]
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int  # 1-based, as a reader would cite it
-    start: int
-    end: int
-
-
-@dataclass
-class ParsedDocument:
-    text: str
-    sections: list[Section]
-    title: str | None = None
-    pages: list[Page] | None = None
-    markup: Markup = "text"
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Collections and the sources (paths) a user added to them."""
+"""Collections and the sources (paths) a user added to them: every query about them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,493 @@
+"""The one door into Mnemo's core: a :class:`Library` owns a data directory's resources.
+
+A Library holds, for a span of work, what each operation would otherwise open
+again: the catalog engine (one per Library, not one per call), the LLM client,
+and through :mod:`mnemo.index` and :mod:`mnemo.embeddings.resolve` the open
+index readers and loaded embedders (kept per process, keyed by data directory
+and model, so several Libraries share them). Its methods are the core's
+operations, each with the same shape: the subject first (paths, a query, an
+id), then keyword options, ``collection`` defaulting to the ``collection``
+setting.
+
+The server keeps one Library for its lifetime and every CLI command uses one;
+``mnemo.search(...)`` and the other module functions are conveniences over a
+short-lived one, as ``httpx.get`` is over ``httpx.Client``::
+
+    with mnemo.Library(settings) as library:
+        library.add(["~/notes"])
+        hits = library.search("what do cats eat", k=3).hits
+
+A Library is thread-safe: each call runs in its own catalog transaction.
+Collection rows are not cached: another process may delete and re-create a
+collection at any time, and the lookup by name costs a fraction of a
+millisecond on the kept engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+
+from mnemo.catalog import Catalog, Chunk, Collection, Document
+from mnemo.catalog.collections import get_collection, list_sources, normalise_path, upsert_source
+from mnemo.catalog.documents import DocumentState, resolve_document
+from mnemo.catalog.models import Source
+from mnemo.catalog.summary import (
+    CollectionStatus,
+    DocumentInfo,
+    collection_status,
+    document_info,
+    list_documents,
+)
+from mnemo.config import Settings, load_settings
+from mnemo.errors import ConfigError, DocumentError, SourceError
+from mnemo.events import EventHandler
+from mnemo.report import RunReport
+from mnemo.retrieval.filters import Filters
+
+if TYPE_CHECKING:
+    import threading as _threading
+
+    from mnemo.catalog.jobs import JobInfo
+    from mnemo.catalog.models import Turn
+    from mnemo.generation.ask import TextHandler
+    from mnemo.generation.base import LLM
+    from mnemo.generation.conversations import ConversationInfo, FeedbackInfo
+    from mnemo.generation.types import Answer
+    from mnemo.retrieval.context import ContextPassage
+    from mnemo.retrieval.search import SearchHit, SearchResponse
+
+_UNSET: Any = object()
+
+
+class Library:
+    """A data directory's collections, with the resources to work on them."""
+
+    def __init__(self, settings: Settings | None = None, *, home: Path | str | None = None) -> None:
+        if settings is not None and home is not None:
+            raise ConfigError("give a Library either settings or home, not both")
+        self.settings = settings if settings is not None else load_settings(home)
+        self._catalog: Catalog | None = None
+        self._llm: LLM | None = _UNSET
+        self._lock = threading.Lock()
+
+    # -- resources ----------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog, opened (and migrated) on first use and kept until :meth:`close`."""
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = Catalog(self.settings.catalog_path)
+            return self._catalog
+
+    def llm(self, use: bool | None = None) -> LLM | None:
+        """The configured language model (loaded once); None when there is none or
+        ``use`` is False. ``use=True`` fails when none is configured."""
+        if use is False:
+            return None
+        with self._lock:
+            if self._llm is _UNSET:
+                from mnemo.generation.providers import load_llm
+
+                self._llm = load_llm(self.settings)
+            llm = self._llm
+        if use and llm is None:
+            raise ConfigError("no language model configured: set llm.provider and llm.model")
+        return llm
+
+    def close(self) -> None:
+        with self._lock:
+            if self._catalog is not None:
+                self._catalog.close()
+                self._catalog = None
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _name(self, collection: str | None) -> str:
+        return collection or self.settings.collection
+
+    def collection(self, name: str | None = None) -> Collection:
+        """A collection's catalog row; CollectionError naming the known ones if there is none."""
+        with self.catalog.session(readonly=True) as session:
+            return get_collection(session, self._name(name))
+
+    # -- ingestion ----------------------------------------------------------------
+
+    def add(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        collection: str | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        on_event: EventHandler | None = None,
+        confine: Sequence[Path] | None = None,
+    ) -> RunReport:
+        """Add files or folders to a collection (created if new) and index them.
+
+        With ``confine`` (a server's readable folders), no file that resolves outside
+        those folders is read, whatever symbolic links lead to it.
+        """
+        from mnemo.ingest.sync import Syncer
+
+        if not paths:
+            raise SourceError("nothing to add: give at least one file or folder")
+        resolved = []
+        for raw in paths:
+            path = normalise_path(raw)
+            if not Path(path).exists():
+                raise SourceError(f"{raw}: no such file or folder")
+            resolved.append(path)
+        catalog = self.catalog
+        with catalog.session() as session:
+            coll = get_collection(session, self._name(collection), create=True)
+        syncer = Syncer(self.settings, catalog, coll, on_event, confine)
+        # Sources are registered under the lock: an add refused as busy leaves none behind.
+        with syncer.locked():
+            with catalog.session() as session:
+                sources = [
+                    upsert_source(session, coll, path, list(include), list(exclude))
+                    for path in resolved
+                ]
+            return syncer.run_locked("add", sources)
+
+    def sync(
+        self,
+        *,
+        collection: str | None = None,
+        paths: Iterable[str] | None = None,
+        on_event: EventHandler | None = None,
+        lock_timeout: float = 5.0,
+    ) -> RunReport:
+        """Re-scan a collection's sources; with ``paths``, only those paths."""
+        from mnemo.ingest.sync import Syncer
+
+        catalog = self.catalog
+        with catalog.session() as session:
+            coll = get_collection(session, self._name(collection))
+            sources = list_sources(session, coll)
+        only = [normalise_path(p) for p in paths] if paths is not None else None
+        command = "sync" if only is None else "watch"
+        return Syncer(self.settings, catalog, coll, on_event).run(
+            command, sources, only, lock_timeout=lock_timeout
+        )
+
+    def watch(
+        self,
+        *,
+        collection: str | None = None,
+        stop: _threading.Event | None = None,
+        on_event: EventHandler | None = None,
+        on_ready: Callable[[], None] | None = None,
+        debounce_ms: int = 800,
+    ) -> Iterator[RunReport]:
+        """Sync once, then once per batch of file-system changes, until ``stop`` is set."""
+        from mnemo.ingest.watch import watch
+
+        def sync(paths: list[str] | None) -> RunReport:
+            return self.sync(collection=collection, paths=paths, on_event=on_event, lock_timeout=-1)
+
+        def roots() -> list[str]:
+            return [s.path for s in self.sources(collection=collection)]
+
+        return watch(sync, roots, stop=stop, on_ready=on_ready, debounce_ms=debounce_ms)
+
+    def sources(self, *, collection: str | None = None) -> list[Source]:
+        with self.catalog.session(readonly=True) as session:
+            return list_sources(session, get_collection(session, self._name(collection)))
+
+    def remove_source(self, path: str, *, collection: str | None = None) -> int:
+        """Forget a source and every document found through it; returns documents removed."""
+        from mnemo.catalog.writes import delete_document
+
+        name = self._name(collection)
+        target = normalise_path(path)
+        with self.catalog.session() as session:
+            coll = get_collection(session, name)
+            source = session.scalar(
+                select(Source).where(Source.collection_id == coll.id, Source.path == target)
+            )
+            if source is None:
+                known = ", ".join(s.path for s in list_sources(session, coll)) or "none"
+                raise SourceError(f"{path}: not a source of collection {name!r} (sources: {known})")
+            ids = list(session.scalars(select(Document.id).where(Document.source_id == source.id)))
+            for doc_id in ids:
+                delete_document(session, doc_id)
+            session.delete(source)
+            return len(ids)
+
+    def reindex(self, *, collection: str | None = None) -> int:
+        """Rebuild a collection's search index from the catalog; returns documents written.
+
+        Stored vectors are reused: nothing is parsed or embedded again.
+        """
+        from mnemo.index.updater import IndexUpdater
+        from mnemo.ingest.sync import collection_lock
+
+        coll = self.collection(collection)
+        with collection_lock(self.settings, coll.name, 5.0):
+            return IndexUpdater(self.settings, self.catalog, coll).rebuild()
+
+    # -- collections and documents ------------------------------------------------
+
+    def status(
+        self, *, collection: str | None = None, check_index: bool = True
+    ) -> list[CollectionStatus]:
+        """Per-collection totals; all collections unless one is named.
+
+        With ``check_index``, each collection's search index is read and compared
+        with the catalog (``CollectionStatus.index``, ``EmbeddingStatus.indexed``).
+        """
+        catalog = self.catalog
+        with catalog.session(readonly=True) as session:
+            if collection is not None:
+                collections = [get_collection(session, collection)]
+            else:
+                collections = list(session.scalars(select(Collection).order_by(Collection.name)))
+            found = [(c, collection_status(session, c)) for c in collections]
+        if not check_index:
+            return [item for _, item in found]
+        return [self._with_index(coll, item) for coll, item in found]
+
+    def _with_index(self, coll: Collection, item: CollectionStatus) -> CollectionStatus:
+        """``item`` with what the collection's search index really holds."""
+        from dataclasses import replace
+
+        from mnemo.index import health
+
+        found = health.check_collection(self.settings, self.catalog, coll)
+        embeddings = [
+            replace(e, indexed=found.vector_rows.get(e.embedder)) for e in item.embeddings
+        ]
+        return replace(item, embeddings=embeddings, index=found)
+
+    def collections(self) -> list[str]:
+        """Every collection's name, in order."""
+        with self.catalog.session(readonly=True) as session:
+            return list(session.scalars(select(Collection.name).order_by(Collection.name)))
+
+    def create_collection(self, name: str) -> CollectionStatus:
+        """Create an empty collection; CollectionError if the name is invalid or taken."""
+        from mnemo.errors import CollectionExistsError
+
+        with self.catalog.session() as session:
+            if session.scalar(select(Collection).where(Collection.name == name)) is not None:
+                raise CollectionExistsError(f"collection {name!r} already exists")
+            return collection_status(session, get_collection(session, name, create=True))
+
+    def delete_collection(self, name: str) -> None:
+        """Forget a collection: its catalog rows and its search index (files are not touched)."""
+        from mnemo.index import forget_reader, open_store
+        from mnemo.ingest.sync import collection_lock
+
+        with collection_lock(self.settings, name, 5.0):
+            with self.catalog.session() as session:
+                session.delete(get_collection(session, name))
+            forget_reader(self.settings, name)
+            open_store(self.settings, name).drop_all()
+
+    def documents(
+        self, *, collection: str | None = None, state: DocumentState | str | None = None
+    ) -> list[DocumentInfo]:
+        """A collection's documents, each with its state; only those in ``state`` if given."""
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return list_documents(session, coll, state)
+
+    def document(
+        self, name: str, *, collection: str | None = None
+    ) -> tuple[DocumentInfo, list[Chunk]]:
+        """One document (by id, path, end of path or file name) and its chunks in order."""
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            doc = self._resolve(session, coll, name)
+            chunks = session.scalars(
+                select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)
+            )
+            return document_info(doc), list(chunks)
+
+    def remove_document(self, name: str, *, collection: str | None = None) -> str:
+        """Remove one document from the catalog and the search index; returns its path.
+
+        A file still below a source comes back at the next sync; uploads are deleted with it.
+        """
+        from mnemo.catalog.writes import delete_document
+        from mnemo.index.updater import IndexUpdater
+        from mnemo.ingest.sync import collection_lock
+
+        coll_name = self._name(collection)
+        with collection_lock(self.settings, coll_name, 30.0):
+            with self.catalog.session() as session:
+                coll = get_collection(session, coll_name)
+                doc = self._resolve(session, coll, name)
+                path = doc.path
+                delete_document(session, doc.id)
+                session.execute(
+                    delete(Source).where(Source.collection_id == coll.id, Source.path == path)
+                )
+            IndexUpdater(self.settings, self.catalog, coll).flush()
+        return path
+
+    @staticmethod
+    def _resolve(session: Any, coll: Collection, name: str) -> Document:
+        doc = session.get(Document, name)
+        if doc is not None and doc.collection_id == coll.id:
+            return doc  # type: ignore[no-any-return]
+        docs = list(session.scalars(select(Document).where(Document.collection_id == coll.id)))
+        try:
+            return resolve_document(docs, name, coll.name)
+        except DocumentError:
+            raise DocumentError(f"no document {name!r} in collection {coll.name!r}") from None
+
+    # -- queries ------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        collection: str | None = None,
+        k: int = 10,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        rerank: bool | None = None,
+    ) -> SearchResponse:
+        """The ``k`` passages that best answer ``query``: see :mod:`mnemo.retrieval.search`."""
+        from mnemo.retrieval.search import search
+
+        return search(
+            query,
+            self.settings,
+            self.catalog,
+            collection=collection,
+            k=k,
+            mode=mode,  # type: ignore[arg-type]
+            filters=filters,
+            rerank=rerank,
+        )
+
+    def context(
+        self,
+        hits: Sequence[SearchHit],
+        *,
+        collection: str | None = None,
+        max_tokens: int = 2000,
+        neighbours: int = 1,
+    ) -> list[ContextPassage]:
+        """Passages for ``hits`` within ``max_tokens``: see :mod:`mnemo.retrieval.context`."""
+        from mnemo.retrieval.context import assemble_context
+
+        return assemble_context(
+            self.catalog, hits, max_tokens=max_tokens, neighbours=neighbours, collection=collection
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        documents: Sequence[str] = (),
+        filters: Filters | None = None,
+        mode: str | None = None,
+        use_llm: bool | None = None,
+        conversation_id: str | None = None,
+        on_text: TextHandler | None = None,
+    ) -> Answer:
+        """Answer ``question`` from a collection with checked citations: see
+        :mod:`mnemo.generation.ask`. Extractive (offline) when no LLM is configured.
+
+        ``use_llm``: None uses the configured model if any, False forces an
+        extractive answer, True fails when no model is configured.
+        """
+        from mnemo.generation.ask import ask
+
+        return ask(
+            question,
+            self.settings,
+            self.catalog,
+            self.llm(use_llm),
+            collection=collection,
+            documents=documents,
+            filters=filters,
+            mode=mode,
+            conversation_id=conversation_id,
+            on_text=on_text,
+        )
+
+    # -- conversations and feedback -------------------------------------------------
+
+    def start_conversation(self, title: str, *, collection: str | None = None) -> str:
+        """A new, empty conversation in a collection; returns its id."""
+        from mnemo.generation import conversations
+
+        return conversations.start(self.catalog, self._name(collection), title)
+
+    def conversations(self, *, collection: str | None = None) -> list[ConversationInfo]:
+        """A collection's conversations, most recently used first."""
+        from mnemo.generation import conversations
+
+        return conversations.list_conversations(self.catalog, self._name(collection))
+
+    def all_conversations(self) -> list[ConversationInfo]:
+        """Every collection's conversations, most recently used first."""
+        found = [c for name in self.collections() for c in self.conversations(collection=name)]
+        return sorted(found, key=lambda c: c.updated_at, reverse=True)
+
+    def turns(self, conversation_id: str) -> list[Turn]:
+        """A conversation's questions and answers in order."""
+        from mnemo.generation import conversations
+
+        return conversations.history(self.catalog, conversation_id)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        from mnemo.generation import conversations
+
+        conversations.delete_conversation(self.catalog, conversation_id)
+
+    def add_feedback(
+        self,
+        conversation_id: str,
+        position: int,
+        *,
+        thumbs: str | None = None,
+        rating: int | None = None,
+        correction: str | None = None,
+        key_id: int | None = None,
+    ) -> FeedbackInfo:
+        """Store a reader's judgement of the answer at ``position`` (0-based)."""
+        from mnemo.generation import conversations
+
+        return conversations.add_feedback(
+            self.catalog,
+            conversation_id,
+            position,
+            thumbs=thumbs,
+            rating=rating,
+            correction=correction,
+            key_id=key_id,
+        )
+
+    # -- server jobs ----------------------------------------------------------------
+
+    def jobs(self, *, collection: str | None = None) -> list[JobInfo]:
+        """The server's ingestion jobs, newest first; of one collection, or of all."""
+        from mnemo.catalog.jobs import list_jobs
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, collection) if collection is not None else None
+            return list_jobs(session, coll)
+
+    def cancel_job(self, job_id: str) -> JobInfo:
+        """Cancel a queued ingestion job, or ask a running one to stop at its next file."""
+        from mnemo.catalog.jobs import cancel_job
+
+        with self.catalog.session() as session:
+            return cancel_job(session, job_id)
