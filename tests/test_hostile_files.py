@@ -152,3 +152,21 @@ def test_a_file_over_its_time_budget_is_stopped_and_its_worker_replaced(
         "parsing took longer than 2 s (ingest.max_parse_seconds); it was stopped and left out"
     )
     assert report.seconds["total"] < 30
+
+
+def test_chunk_limit_is_checked_while_chunking(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    # 590 words: under the 600 a 3-chunk limit allows, but well over 3 chunks' tokens.
+    paragraphs = [" ".join(f"word{i}x{j}" for j in range(10)) for i in range(59)]
+    (folder / "long.txt").write_text("\n\n".join(paragraphs))
+    settings = load_settings(
+        tmp_path / "home",
+        {"ingest": {**LIMITS, "max_chunks_per_file": 3}, "embedding": {"backend": "none"}},
+    )
+    (outcome,) = mnemo.add([folder], settings).outcomes
+    assert outcome.outcome == "skipped"
+    assert outcome.reason == (
+        "file would make more than 3 chunks, over the limit of 3 "
+        "(raise ingest.max_chunks_per_file to index it)"
+    )
