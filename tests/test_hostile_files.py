@@ -245,3 +245,21 @@ def test_the_cli_reports_a_bomb_in_one_line_and_goes_on(
     line = next(line for line in output.splitlines() if bomb.name in line)
     assert "memory budget" in line and "ingest.max_worker_memory_mb" in line
     assert "1 indexed" in output and "1 failed" in output
+
+
+def test_chunk_limit_is_checked_while_chunking(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    # 590 words: under the 600 a 3-chunk limit allows, but well over 3 chunks' tokens.
+    paragraphs = [" ".join(f"word{i}x{j}" for j in range(10)) for i in range(59)]
+    (folder / "long.txt").write_text("\n\n".join(paragraphs))
+    settings = load_settings(
+        tmp_path / "home",
+        {"ingest": {**LIMITS, "max_chunks_per_file": 3}, "embedding": {"backend": "none"}},
+    )
+    (outcome,) = mnemo.add([folder], settings).outcomes
+    assert outcome.outcome == "skipped"
+    assert outcome.reason == (
+        "file would make more than 3 chunks, over the limit of 3 "
+        "(raise ingest.max_chunks_per_file to index it)"
+    )

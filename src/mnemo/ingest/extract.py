@@ -166,10 +166,9 @@ def _limits(job: Job) -> ParseLimits:
     )
 
 
-def _too_many_chunks(count: int, job: Job, at_least: bool = False) -> str:
-    more = "at least " if at_least else "more than " if count > job.max_chunks else ""
+def _too_many_chunks(count: str, job: Job) -> str:
     return (
-        f"file would make {more}{count:,} chunks, over the limit of {job.max_chunks:,} "
+        f"file would make {count} chunks, over the limit of {job.max_chunks:,} "
         "(raise ingest.max_chunks_per_file to index it)"
     )
 
@@ -208,7 +207,7 @@ def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Ext
         words = sum(1 for _ in _WORD.finditer(parsed.text))
         if words > job.max_chunks * job.max_tokens:
             result.status = "skipped"
-            result.reason = _too_many_chunks(-(-words // job.max_tokens), job, at_least=True)
+            result.reason = _too_many_chunks(f"at least {-(-words // job.max_tokens):,}", job)
             return
     started = time.perf_counter()
     chunks = _chunker(job).chunk(parsed, max_chunks=job.max_chunks)
@@ -217,6 +216,7 @@ def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Ext
         result.status, result.reason = "skipped", "no text to index"
         return
     if len(chunks) > job.max_chunks:
-        result.status, result.reason = "skipped", _too_many_chunks(job.max_chunks, job)
+        result.status = "skipped"
+        result.reason = _too_many_chunks(f"more than {job.max_chunks:,}", job)
         return
     result.status, result.chunks = "indexed", chunks

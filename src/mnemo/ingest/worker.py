@@ -11,6 +11,7 @@ that too.
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 from multiprocessing.connection import Connection
@@ -84,6 +85,9 @@ class _MemoryWatch:
 def serve(conn: Connection, memory_mb: int) -> None:
     """Answer each job with (result, retiring) until told to stop (None) or out of memory."""
     limit_memory(memory_mb)
+    # One worker per core already: tokenizer threads in each would only
+    # oversubscribe the cores, and their stacks would count against the budget.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     watch = _MemoryWatch()
     while True:
         try:
