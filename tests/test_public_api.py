@@ -55,7 +55,7 @@ def test_every_module_function_is_a_library_method_with_the_same_options() -> No
     for name in (n for n, m in mnemo._PUBLIC.items() if m == "mnemo.api"):
         method = {"assemble_context": "context"}.get(name, name)
         assert hasattr(Library, method), name
-        assert getattr(api, name).__doc__ or getattr(Library, method).__doc__, name
+        assert getattr(api, name).__doc__ and getattr(Library, method).__doc__, name
 
 
 def test_import_does_not_load_heavy_dependencies() -> None:

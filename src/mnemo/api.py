@@ -68,6 +68,7 @@ def status(settings: Settings | None = None, **options: Any) -> list[CollectionS
 
 
 def sources(settings: Settings | None = None, **options: Any) -> list[Source]:
+    """The paths a collection reads from, with their globs."""
     with Library(settings) as library:
         return library.sources(**options)
 
@@ -105,20 +106,24 @@ def reindex(settings: Settings | None = None, **options: Any) -> int:
 
 
 def create_collection(name: str, settings: Settings | None = None) -> CollectionStatus:
+    """Create an empty collection; CollectionError if the name is invalid or taken."""
     with Library(settings) as library:
         return library.create_collection(name)
 
 
 def delete_collection(name: str, settings: Settings | None = None) -> None:
+    """Forget a collection and its search index (the files are not touched)."""
     with Library(settings) as library:
         library.delete_collection(name)
 
 
 def jobs(settings: Settings | None = None, **options: Any) -> list[JobInfo]:
+    """The server's ingestion jobs, newest first."""
     with Library(settings) as library:
         return library.jobs(**options)
 
 
 def cancel_job(job_id: str, settings: Settings | None = None) -> JobInfo:
+    """Cancel a queued job, or ask a running one to stop at its next file."""
     with Library(settings) as library:
         return library.cancel_job(job_id)

@@ -202,6 +202,7 @@ class Library:
         return watch(sync, roots, stop=stop, on_ready=on_ready, debounce_ms=debounce_ms)
 
     def sources(self, *, collection: str | None = None) -> list[Source]:
+        """The paths a collection reads from, with their globs."""
         with self.catalog.session(readonly=True) as session:
             return list_sources(session, get_collection(session, self._name(collection)))
 
@@ -448,6 +449,7 @@ class Library:
         return conversations.history(self.catalog, conversation_id)
 
     def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation and its turns."""
         from mnemo.generation import conversations
 
         conversations.delete_conversation(self.catalog, conversation_id)
