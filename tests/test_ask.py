@@ -383,7 +383,7 @@ def test_whole_document_map_reduce_keeps_checkable_citations(settings_for) -> No
 
 
 def test_unknown_document_is_a_clear_error(settings_for) -> None:
-    with pytest.raises(QueryError, match="no indexed document"):
+    with pytest.raises(QueryError, match="no indexed document of collection"):
         mnemo.ask("Summarise it", settings_for(), documents=["missing.pdf"])
 
 

@@ -53,11 +53,14 @@ def matching(docs: Sequence[Document], name: str) -> list[Document]:
     return [d for d in docs if d.path.endswith(tail)]
 
 
-def resolve_document(docs: Sequence[Document], name: str, collection: str) -> Document:
-    """The one document ``name`` refers to; DocumentError naming the problem otherwise."""
+def resolve_document(
+    docs: Sequence[Document], name: str, collection: str, kind: str = "document"
+) -> Document:
+    """The one document ``name`` refers to; DocumentError naming the problem otherwise
+    (``kind`` says which documents ``docs`` are, e.g. "indexed document")."""
     found = matching(docs, name)
     if not found:
-        raise DocumentError(f"no document of collection {collection!r} matches {name!r}")
+        raise DocumentError(f"no {kind} of collection {collection!r} matches {name!r}")
     if len(found) > 1:
         shown = ", ".join(d.path for d in found[:3])
         raise DocumentError(

@@ -37,7 +37,7 @@ def resolve(catalog: Catalog, collection: Collection, names: Sequence[str]) -> l
     found: list[Document] = []
     for name in names:
         try:
-            document = resolve_document(docs, name, collection.name)
+            document = resolve_document(docs, name, collection.name, "indexed document")
         except DocumentError as exc:
             raise QueryError(f"--doc {name}: {exc}; `mnemo docs list` shows them") from exc
         if document not in found:

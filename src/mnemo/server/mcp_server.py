@@ -251,7 +251,10 @@ class _Tools:
         a bounded number per call (page on with `start`)."""
         name = collection or self.settings.collection
         with _tool_errors():
-            info, chunks = self.library.document(path_or_id, collection=name)
+            try:
+                info, chunks = self.library.document(path_or_id, collection=name)
+            except DocumentError as exc:
+                raise ToolError(f"{exc}; list_documents shows them") from exc
         page = chunks[start : start + CHUNKS_PER_READ]
         end = start + len(page)
         return DocumentDetail(
