@@ -76,6 +76,7 @@ def search(
     """The ``k`` best passages for ``query`` in a collection."""
     from mnemo.api import open_catalog
     from mnemo.ingest.sources import get_collection
+    from mnemo.retrieval.rerank import load_reranker
 
     started = time.perf_counter()
     mode = mode or settings.search.mode
@@ -108,7 +109,7 @@ def search(
             response.used.clear()
             response.warnings[:] = before
             ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
-        reranking = rerank if rerank is not None else settings.search.rerank_model is not None
+        reranking = rerank if rerank is not None else load_reranker(settings) is not None
         wanted = max(k, settings.search.rerank_candidates) if reranking else k
         hits = _hydrate(catalog, coll, ranked, filters, text, wanted)
     if reranking:
