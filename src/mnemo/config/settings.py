@@ -17,12 +17,9 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-
 from pydantic import (
     BaseModel,
     ConfigDict,

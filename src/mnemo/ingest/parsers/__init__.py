@@ -46,7 +46,9 @@ class ParserRegistry(Registry[Format]):
     def hook(self) -> Callable[..., None]:
         return self.add
 
-    def add(self, extensions: Iterable[str], name: str, parse: ParseFunction, media_type: str) -> None:
+    def add(
+        self, extensions: Iterable[str], name: str, parse: ParseFunction, media_type: str
+    ) -> None:
         """Make ``parse`` handle files with these extensions (``".md"`` or ``"md"``)."""
         fmt = Format(name, parse, media_type)
         with self._lock:
