@@ -68,6 +68,18 @@ def extensions_for(kind: str) -> set[str]:
     return {ext for ext, fmt in parsers.extensions().items() if wanted(fmt.media_type)}
 
 
+def _some(extensions: set[str], shown: int = 8) -> str:
+    """``one of .a, .b`` or, for long lists, the first few (the usual ones first)
+    and how many more."""
+    usual = [".txt", ".md", ".csv", ".json"]
+    names = sorted(
+        extensions, key=lambda ext: (ext not in usual, usual.index(ext) if ext in usual else 0, ext)
+    )
+    if len(names) <= shown:
+        return "one of " + ", ".join(names)
+    return f"one of {', '.join(names[:shown])} (or {len(names) - shown} more)"
+
+
 def safe_name(filename: str) -> str:
     """A file name with no path, control characters or oddities; ApiError 400 if none is left."""
     name = unicodedata.normalize("NFKC", PurePath(filename.replace("\\", "/")).name)
@@ -95,7 +107,7 @@ def check_upload(filename: str, data: bytes, max_mb: float) -> str:
             415,
             "media_type_mismatch",
             f"{name}: the content is {kind} but the name says {suffix or 'nothing'}; "
-            f"use one of {', '.join(sorted(accepted))}",
+            f"use {_some(accepted)}",
         )
     return name
 
