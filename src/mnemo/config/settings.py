@@ -17,11 +17,9 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from typing import Literal
-
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -39,6 +37,7 @@ from pydantic_settings import (
 )
 
 from mnemo.errors import ConfigError
+from mnemo.registry import EMBEDDERS, LLM_PROVIDERS, RERANKERS, STORES
 
 SETTINGS_FILE = "mnemo.toml"
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -136,7 +135,8 @@ class EmbeddingSettings(BaseModel):
 
     backend: str = Field(
         "sentence-transformers",
-        description="sentence-transformers, openai-compatible, or none (keyword search only).",
+        description="sentence-transformers, openai-compatible, none (keyword search only), "
+        "or a name a `mnemo.embedders` plugin registers.",
     )
     model: str | None = Field(
         None,
@@ -156,6 +156,11 @@ class EmbeddingSettings(BaseModel):
         description="sentence-transformers on CPU: int8 weights for the linear layers "
         "(faster, same retrieval quality; see docs/benchmarks.md).",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return EMBEDDERS.check(value)
 
 
 class SearchSettings(BaseModel):
@@ -177,16 +182,32 @@ class SearchSettings(BaseModel):
     max_query_chars: int = Field(
         2000, ge=16, description="Longer queries are cut to this many characters."
     )
+    reranker: str = Field(
+        "cross-encoder",
+        description="What reorders the best passages: cross-encoder (on once rerank_model is "
+        "set), none, or a name a `mnemo.rerankers` plugin registers.",
+    )
     rerank_model: Path | None = Field(
         None, description="A local cross-encoder model folder; reranking is off without one."
     )
     rerank_candidates: int = Field(30, ge=1, le=1000, description="Passages the reranker sees.")
 
+    @field_validator("reranker")
+    @classmethod
+    def _known_reranker(cls, value: str) -> str:
+        return RERANKERS.check(value)
+
 
 class IndexSettings(BaseModel):
-    """The LanceDB index kept beside the catalog."""
+    """The search index kept beside the catalog (LanceDB unless a plugin adds another)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field(
+        "lancedb",
+        description="lancedb (embedded, in <home>/index), or a name a `mnemo.stores` plugin "
+        "registers.",
+    )
 
     ann_min_rows: int = Field(
         50_000,
@@ -201,16 +222,21 @@ class IndexSettings(BaseModel):
         10.0, ge=0, description="Old index versions are deleted after this many minutes."
     )
 
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return STORES.check(value)
+
 
 class LLMSettings(BaseModel):
     """The language model that writes answers; none means extractive answers only."""
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["none", "openai-compatible", "anthropic"] = Field(
+    provider: str = Field(
         "none",
         description="openai-compatible (Ollama, vLLM, llama.cpp, LM Studio, OpenAI), anthropic, "
-        "or none (offline extractive answers).",
+        "none (offline extractive answers), or a name a `mnemo.llm_providers` plugin registers.",
     )
     model: str | None = Field(None, description="The model name, e.g. llama3.1:8b or gpt-4o-mini.")
     base_url: str | None = Field(
@@ -232,6 +258,11 @@ class LLMSettings(BaseModel):
     )
     max_answer_tokens: int = Field(800, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        return LLM_PROVIDERS.check(value)
 
 
 class AnswerSettings(BaseModel):

@@ -1,7 +1,8 @@
 """Embedders behind one interface, chosen by name from a registry.
 
-Built-in backends register themselves with :func:`register`, the same call a
-plugin makes; :func:`create` builds the one the settings name.
+The registry is :data:`mnemo.registry.EMBEDDERS`: the built-ins
+(:mod:`mnemo.embeddings.builtin`) and ``mnemo.embedders`` entry-point plugins
+register through the same :func:`register`; :func:`create` builds one by name.
 """
 
 from __future__ import annotations
@@ -10,40 +11,24 @@ from collections.abc import Callable
 from typing import Any
 
 from mnemo.embeddings.base import Embedder, EmbedderIdentity
-from mnemo.errors import ConfigError
+from mnemo.registry import EMBEDDERS
 
 Factory = Callable[..., Embedder]
-_FACTORIES: dict[str, Factory] = {}
 
 
 def register(name: str, factory: Factory) -> None:
-    _FACTORIES[name] = factory
+    """Make ``embedding.backend = name`` build with ``factory(settings=..., **options)``."""
+    EMBEDDERS.register(name, factory)
 
 
-def _sentence_transformers(**options: Any) -> Embedder:
-    from mnemo.embeddings.sentence_transformers import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder(**options)
-
-
-def _openai_compatible(**options: Any) -> Embedder:
-    from mnemo.embeddings.openai_compatible import OpenAICompatibleEmbedder
-
-    return OpenAICompatibleEmbedder(**options)
-
-
-register("sentence-transformers", _sentence_transformers)
-register("openai-compatible", _openai_compatible)
+def names() -> list[str]:
+    return EMBEDDERS.names()
 
 
 def create(backend: str, **options: Any) -> Embedder:
     """The embedder ``backend`` (a registered name), built with ``options``."""
-    try:
-        factory = _FACTORIES[backend]
-    except KeyError:
-        choices = ", ".join(sorted(_FACTORIES))
-        raise ConfigError(f"embedding.backend: unknown {backend!r}; choose one of {choices}") from None
+    factory: Factory = EMBEDDERS.get(backend)
     return factory(**options)
 
 
-__all__ = ["Embedder", "EmbedderIdentity", "create", "register"]
+__all__ = ["Embedder", "EmbedderIdentity", "create", "names", "register"]

@@ -48,15 +48,9 @@ def load(record: dict[str, Any], settings: Settings) -> Embedder:
         if cache_key in _loaded:
             return _loaded[cache_key]
         options = {k: v for k, v in record.items() if k != "backend"}
-        cfg = settings.embedding
-        options["batch_size"] = cfg.batch_size
-        if record["backend"] == "sentence-transformers":
-            options["device"] = cfg.device
-        if record["backend"] == "openai-compatible" and cfg.api_key is not None:
-            if record.get("base_url") == cfg.base_url:
-                options["api_key"] = cfg.api_key.get_secret_value()
+        options["batch_size"] = settings.embedding.batch_size
         try:
-            embedder = create(record["backend"], **options)
+            embedder = create(record["backend"], settings=settings, **options)
         except MnemoError:
             raise
         except TypeError as exc:

@@ -1,32 +1,29 @@
-"""Which language model writes answers: the backend named by ``llm.provider``.
+"""Which language model writes answers: the provider named by ``llm.provider``.
 
-A backend is one module with a class built as ``Backend(model, *, base_url, api_key,
-timeout, max_retries)`` and one line in :data:`BACKENDS`; the module is imported only
-when that provider is chosen. The two SDKs in use (OpenAI's and Anthropic's) raise the
-same family of exceptions, so :func:`sdk_error` turns either kind into an
-:class:`~mnemo.errors.LLMError` that names the server and the model, says what to do,
-and never shows the key.
+Providers are registered in :data:`mnemo.registry.LLM_PROVIDERS`: the built-ins in
+:mod:`mnemo.generation.builtin`, others by ``mnemo.llm_providers`` entry-point
+plugins, each a factory ``(settings) -> LLM | None`` that imports its SDK only when
+called; :func:`client_options` gives a backend its model, URL, key and limits.
+
+The two SDKs in use (OpenAI's and Anthropic's) raise the same family of exceptions,
+so :func:`sdk_error` turns either kind into an :class:`~mnemo.errors.LLMError` that
+names the server and the model, says what to do, and never shows the key.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mnemo.errors import ConfigError, ContextWindowError, LLMError
 from mnemo.generation.base import LLM, ChatMessage, ChatRequest, Completion
+from mnemo.registry import LLM_PROVIDERS
 
 if TYPE_CHECKING:
     from mnemo.config import Settings
-
-BACKENDS: dict[str, str] = {
-    "openai-compatible": "mnemo.generation.openai_chat:OpenAIChat",
-    "anthropic": "mnemo.generation.anthropic_chat:AnthropicChat",
-}
 
 # How servers say that the prompt does not fit: OpenAI, vLLM, llama.cpp, Anthropic.
 _TOO_LONG = (
@@ -41,23 +38,27 @@ _TOO_LONG = (
 
 def load_llm(settings: Settings) -> LLM | None:
     """The configured language model, or None for extractive answers."""
+    factory: Callable[[Settings], LLM | None] = LLM_PROVIDERS.get(settings.llm.provider)
+    return factory(settings)
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """What a backend class is built with: ``Backend(**client_options(settings))``
+    passes ``model`` (ConfigError when llm.model is unset), ``base_url``,
+    ``api_key``, ``timeout`` and ``max_retries``."""
     config = settings.llm
-    if config.provider == "none":
-        return None
     if not config.model:
         raise ConfigError(
             "llm.model is not set: e.g. MNEMO_LLM__MODEL=llama3.1:8b, "
             'or --set llm.model=llama3.1:8b, or model = "llama3.1:8b" under [llm] in mnemo.toml'
         )
-    module, _, name = BACKENDS[config.provider].partition(":")
-    backend: Callable[..., LLM] = getattr(importlib.import_module(module), name)
-    return backend(
-        config.model,
-        base_url=config.base_url,
-        api_key=config.api_key.get_secret_value() if config.api_key else None,
-        timeout=config.timeout,
-        max_retries=config.max_retries,
-    )
+    return {
+        "model": config.model,
+        "base_url": config.base_url,
+        "api_key": config.api_key.get_secret_value() if config.api_key else None,
+        "timeout": config.timeout,
+        "max_retries": config.max_retries,
+    }
 
 
 def describe(settings: Settings) -> str:

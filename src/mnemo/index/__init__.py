@@ -1,47 +1,56 @@
-"""The search index beside the catalog (LanceDB, embedded)."""
+"""The search index beside the catalog: the store ``index.backend`` names
+(LanceDB, embedded, unless a ``mnemo.stores`` plugin adds another)."""
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnemo.index.base import Hit, Store
+from mnemo.registry import STORES
 
 if TYPE_CHECKING:
     from mnemo.config import Settings
-    from mnemo.index.lance import LanceStore
 
-_readers: dict[Path, LanceStore] = {}
+StoreFactory = Callable[..., Store]
+_readers: dict[tuple[str, Path], Store] = {}
 _lock = threading.Lock()
 
 
-def open_store(settings: Settings, collection: str) -> LanceStore:
+def register(name: str, factory: StoreFactory) -> None:
+    """Make ``index.backend = name`` open stores with ``factory(settings, collection, reader=)``."""
+    STORES.register(name, factory)
+
+
+def open_store(settings: Settings, collection: str) -> Store:
     """A fresh handle on a collection's index, for writing."""
-    from mnemo.index.lance import LanceStore
+    factory: StoreFactory = STORES.get(settings.index.backend)
+    return factory(settings, collection, reader=False)
 
-    return LanceStore(settings.index_path / collection)
 
-
-def reader(settings: Settings, collection: str) -> LanceStore:
+def reader(settings: Settings, collection: str) -> Store:
     """A handle kept open between searches in this process (opening the tables
-    costs more than a search). It checks for newer table versions on every
-    read, so writes from other handles and processes show at once."""
-    from mnemo.index.lance import LanceStore
-
-    root = (settings.index_path / collection).resolve()
+    costs more than a search). It checks for newer versions on every read, so
+    writes from other handles and processes show at once."""
+    slot = _slot(settings, collection)
     with _lock:
-        store = _readers.get(root)
+        store = _readers.get(slot)
         if store is None:
-            store = _readers[root] = LanceStore(root, consistency=timedelta(0))
+            factory: StoreFactory = STORES.get(settings.index.backend)
+            store = _readers[slot] = factory(settings, collection, reader=True)
         return store
 
 
 def forget_reader(settings: Settings, collection: str) -> None:
     """Drop the kept handle (after an error: the tables may have been replaced)."""
     with _lock:
-        _readers.pop((settings.index_path / collection).resolve(), None)
+        _readers.pop(_slot(settings, collection), None)
 
 
-__all__ = ["Hit", "Store", "forget_reader", "open_store", "reader"]
+def _slot(settings: Settings, collection: str) -> tuple[str, Path]:
+    return settings.index.backend, (settings.index_path / collection).resolve()
+
+
+__all__ = ["Hit", "Store", "forget_reader", "open_store", "reader", "register"]

@@ -25,12 +25,11 @@ from mnemo.catalog.models import CollectionEmbedder, IndexPending
 from mnemo.catalog.summary import IndexHealth
 from mnemo.errors import IndexDamagedError
 from mnemo.index import rows as catalog_rows
-from mnemo.index.lance import TEXT, vector_table
+from mnemo.index.base import TEXT, Store, vector_table
 
 if TYPE_CHECKING:
     from mnemo.catalog import Catalog, Collection
     from mnemo.config import Settings
-    from mnemo.index.lance import LanceStore
 
 #: Checks that had to count (for tests and benchmarks: warm searches add none).
 CACHE_MISSES = 0
@@ -50,7 +49,7 @@ def check_collection(settings: Settings, catalog: Catalog, collection: Collectio
     return found
 
 
-def check(catalog: Catalog, collection: Collection, store: LanceStore) -> IndexHealth:
+def check(catalog: Catalog, collection: Collection, store: Store) -> IndexHealth:
     """The index of ``collection`` (in ``store``) against the catalog."""
     global CACHE_MISSES
     with catalog.session(readonly=True) as session:

@@ -8,7 +8,6 @@ the source of truth: everything here can be rebuilt from it, vectors included.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -20,24 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from mnemo.config.private import private_dir
 from mnemo.errors import IndexDamagedError
-from mnemo.index.base import Hit
+from mnemo.index.base import TEXT, VECTOR_PREFIX, Hit, vector_table
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-TEXT = "text"
-VECTOR_PREFIX = "vectors_"
 VECTOR_INDEX_PREFIX = "vector_ivf_"  # + the row count it was trained on
 MAX_INDEX_SEGMENTS = 8
 # Rust-side warnings (deprecations, "unindexed rows") are not the user's business.
 os.environ.setdefault("LANCE_LOG", "error")
 logging.getLogger("lance").setLevel(logging.ERROR)
 logging.getLogger("lancedb").setLevel(logging.ERROR)
-
-
-def vector_table(embedder_key: str) -> str:
-    return VECTOR_PREFIX + hashlib.sha256(embedder_key.encode()).hexdigest()[:16]
 
 
 def _metadata_fields() -> list[pa.Field]:
@@ -70,7 +63,8 @@ def _sql_list(values: Sequence[str]) -> str:
 
 
 class LanceStore:
-    """The index of one collection, in ``root`` (a folder of Lance tables)."""
+    """The index of one collection, in ``root`` (a folder of Lance tables): the
+    built-in ``lancedb`` :class:`~mnemo.index.base.Store`."""
 
     def __init__(self, root: Path, consistency: timedelta | None = None) -> None:
         """``consistency``: how stale reads may be when another handle (or process)

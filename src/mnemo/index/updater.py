@@ -39,7 +39,7 @@ from mnemo.embeddings.resolve import configured, load
 from mnemo.errors import IndexDamagedError, MnemoError
 from mnemo.index import open_store
 from mnemo.index import rows as catalog_rows
-from mnemo.index.lance import TEXT, vector_table
+from mnemo.index.base import TEXT, vector_table
 from mnemo.events import Event, EventHandler
 from mnemo.report import EmbeddingReport
 

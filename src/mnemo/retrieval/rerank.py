@@ -1,25 +1,61 @@
-"""Optional reranking with a cross-encoder from a local model folder.
+"""Optional reranking of the best passages by the reranker ``search.reranker`` names.
 
-Off unless ``search.rerank_model`` names a folder: no cross-encoder weights
-ship with Mnemo and none are downloaded.
+Rerankers are registered in :data:`mnemo.registry.RERANKERS` (built-ins in
+:mod:`mnemo.retrieval.builtin`, others by ``mnemo.rerankers`` plugins). The
+built-in ``cross-encoder`` is off unless ``search.rerank_model`` names a local
+folder: no cross-encoder weights ship with Mnemo and none are downloaded.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mnemo.config import Settings
 from mnemo.errors import ConfigError
+from mnemo.registry import RERANKERS
 
 if TYPE_CHECKING:
     from mnemo.retrieval.search import SearchHit
 
+
+class Reranker(Protocol):
+    def score(self, query: str, passages: Sequence[str]) -> Sequence[float]:
+        """One relevance score per passage, higher is better."""
+        ...
+
+
+RerankerFactory = Callable[[Settings], Reranker | None]
 _models: dict[Path, Any] = {}
 _lock = threading.Lock()
+
+
+def register(name: str, factory: RerankerFactory) -> None:
+    """Make ``search.reranker = name`` rerank with ``factory(settings)``."""
+    RERANKERS.register(name, factory)
+
+
+def load_reranker(settings: Settings) -> Reranker | None:
+    """The configured reranker, or None when reranking is off."""
+    factory: RerankerFactory = RERANKERS.get(settings.search.reranker)
+    return factory(settings)
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers cross-encoder from a local folder, loaded once per process."""
+
+    def __init__(self, path: Path, device: str | None) -> None:
+        self.path = Path(path).expanduser()
+        self.device = device
+
+    def score(self, query: str, passages: Sequence[str]) -> Sequence[float]:
+        model = _model(self.path, self.device)
+        scores = model.predict([(query, p) for p in passages], show_progress_bar=False)
+        return [float(s) for s in scores]
 
 
 def _model(path: Path, device: str | None) -> Any:
@@ -41,14 +77,13 @@ def _model(path: Path, device: str | None) -> Any:
 
 
 def rerank_hits(settings: Settings, query: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """The first ``search.rerank_candidates`` hits re-ordered by the cross-encoder."""
-    path = settings.search.rerank_model
-    if path is None or not hits:
+    """The first ``search.rerank_candidates`` hits re-ordered by the reranker."""
+    reranker = load_reranker(settings)
+    if reranker is None or not hits:
         return hits
-    model = _model(Path(path).expanduser(), settings.embedding.device)
     head = hits[: settings.search.rerank_candidates]
     passages = [" > ".join(filter(None, [h.title, *h.heading_path])) + "\n" + h.text for h in head]
-    scores = model.predict([(query, p) for p in passages], show_progress_bar=False)
+    scores = reranker.score(query, passages)
     rescored = [
         replace(h, score=float(s), scores={**h.scores, "rerank": float(s)})
         for h, s in zip(head, scores, strict=True)

@@ -77,6 +77,8 @@ def search(
     rerank: bool | None = None,
 ) -> SearchResponse:
     """The ``k`` best passages for ``query`` in a collection."""
+    from mnemo.retrieval.rerank import load_reranker
+
     started = time.perf_counter()
     mode = mode or settings.search.mode
     if mode not in MODES:
@@ -107,7 +109,7 @@ def search(
         response.used.clear()
         response.warnings[:] = before
         ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
-    reranking = rerank if rerank is not None else settings.search.rerank_model is not None
+    reranking = rerank if rerank is not None else load_reranker(settings) is not None
     wanted = max(k, settings.search.rerank_candidates) if reranking else k
     hits = _hydrate(catalog, coll, ranked, filters, text, wanted)
     if reranking:

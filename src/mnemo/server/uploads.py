@@ -1,8 +1,9 @@
 """What clients may hand the server: uploaded files and paths on the server.
 
 An upload's type is decided by its bytes, not its name: PDF, DOCX (a zip with
-``word/``), HTML or text; a name whose extension claims another type is
-refused. Files are saved under ``<home>/uploads/<collection>/`` with a name
+``word/``), HTML or text; its name must carry an extension that the parser
+registry reads as that type (any text format's extension for text, a plugin's
+included), else it is refused. Files are saved under ``<home>/uploads/<collection>/`` with a name
 reduced to safe characters; a name already taken gets a number (``x-2.txt``), so
 two uploads never replace each other. Server paths must resolve below one of
 ``server.allowed_roots``.
@@ -15,19 +16,22 @@ import os
 import re
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from mnemo.config import Settings
 from mnemo.config.private import private_dir, private_file
+from mnemo.ingest import parsers
+from mnemo.ingest.parsers.builtin import DOCX_TYPE
 from mnemo.server import paths
 from mnemo.server.errors import ApiError
 
-_TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".csv", ".json", ".yaml", ".yml", ".log"}
-_KINDS: dict[str, set[str]] = {
-    "pdf": {".pdf"},
-    "docx": {".docx"},
-    "html": {".html", ".htm", ".xhtml"},
-    "text": _TEXT_EXTENSIONS,
+#: What each sniffed kind's parsers declare as their media type.
+_MEDIA_TYPES: dict[str, Callable[[str], bool]] = {
+    "pdf": lambda media: media == "application/pdf",
+    "docx": lambda media: media == DOCX_TYPE,
+    "html": lambda media: media in ("text/html", "application/xhtml+xml"),
+    "text": lambda media: media.startswith("text/") and media != "text/html",
 }
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
@@ -57,6 +61,25 @@ def sniff(data: bytes) -> str | None:
     return "text"
 
 
+def extensions_for(kind: str) -> set[str]:
+    """The extensions a file of this sniffed kind may be uploaded with: those the
+    parser registry (built-ins and plugins) reads with a parser of that type."""
+    wanted = _MEDIA_TYPES[kind]
+    return {ext for ext, fmt in parsers.extensions().items() if wanted(fmt.media_type)}
+
+
+def _some(extensions: set[str], shown: int = 8) -> str:
+    """``one of .a, .b`` or, for long lists, the first few (the usual ones first)
+    and how many more."""
+    usual = [".txt", ".md", ".csv", ".json"]
+    names = sorted(
+        extensions, key=lambda ext: (ext not in usual, usual.index(ext) if ext in usual else 0, ext)
+    )
+    if len(names) <= shown:
+        return "one of " + ", ".join(names)
+    return f"one of {', '.join(names[:shown])} (or {len(names) - shown} more)"
+
+
 def safe_name(filename: str) -> str:
     """A file name with no path, control characters or oddities; ApiError 400 if none is left."""
     name = unicodedata.normalize("NFKC", PurePath(filename.replace("\\", "/")).name)
@@ -78,12 +101,13 @@ def check_upload(filename: str, data: bytes, max_mb: float) -> str:
     suffix = Path(name).suffix.lower()
     if kind is None:
         raise ApiError(415, "unsupported_media_type", f"{name}: not PDF, DOCX, HTML or text")
-    if suffix not in _KINDS[kind]:
+    accepted = extensions_for(kind)
+    if suffix not in accepted:
         raise ApiError(
             415,
             "media_type_mismatch",
-            f"{name}: the content is {kind} but the name says {suffix}; "
-            f"use one of {', '.join(sorted(_KINDS[kind]))}",
+            f"{name}: the content is {kind} but the name says {suffix or 'nothing'}; "
+            f"use {_some(accepted)}",
         )
     return name
 

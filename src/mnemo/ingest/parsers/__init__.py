@@ -1,18 +1,21 @@
 """Parser registry: one module per format, chosen by file extension.
 
-Built-in formats are registered with :func:`register`, the same call a plugin
-makes from a ``mnemo.parsers`` entry point (a callable taking ``register``).
+Parsers share the registry shape of every pluggable part (:mod:`mnemo.registry`):
+the built-ins (:mod:`mnemo.ingest.parsers.builtin`) and ``mnemo.parsers``
+entry-point plugins both receive the registry's hook and call it as
+``register(extensions, name, parse, media_type)``; :func:`register` is the same
+call from code.
 """
 
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
+from types import MappingProxyType
 
-from mnemo.ingest.parsers import docx, html, markdown, pdf, text
+from mnemo.ingest.parsers import text
 from mnemo.ingest.parsers.base import (
     ParsedDocument,
     ParseFailed,
@@ -20,6 +23,7 @@ from mnemo.ingest.parsers.base import (
     ParseSkipped,
     Section,
 )
+from mnemo.registry import Registry
 
 ParseFunction = Callable[[bytes, Path, ParseLimits], ParsedDocument]
 
@@ -31,49 +35,55 @@ class Format:
     media_type: str
 
 
-_BY_EXTENSION: dict[str, Format] = {}
-_plugins_loaded = False
+class ParserRegistry(Registry[Format]):
+    """Formats by name, and the format each file extension maps to."""
+
+    def __init__(self) -> None:
+        super().__init__("parser", "mnemo.parsers", ["mnemo.ingest.parsers.builtin"])
+        self._by_extension: dict[str, Format] = {}
+
+    @property
+    def hook(self) -> Callable[..., None]:
+        return self.add
+
+    def add(
+        self, extensions: Iterable[str], name: str, parse: ParseFunction, media_type: str
+    ) -> None:
+        """Make ``parse`` handle files with these extensions (``".md"`` or ``"md"``)."""
+        fmt = Format(name, parse, media_type)
+        with self._lock:
+            self.register(name, fmt)
+            for extension in extensions:
+                self._by_extension["." + extension.lower().lstrip(".")] = fmt
+
+    def reload(self) -> None:
+        with self._lock:
+            super().reload()
+            self._by_extension.clear()
+
+    def by_extension(self) -> Mapping[str, Format]:
+        """Every extension (``".md"``) a registered format reads (a read-only view)."""
+        self._load(plugins=True)
+        return MappingProxyType(self._by_extension)
+
+
+PARSERS = ParserRegistry()
 
 
 def register(extensions: Iterable[str], name: str, parse: ParseFunction, media_type: str) -> None:
     """Make ``parse`` handle files with these extensions (``".md"`` or ``"md"``)."""
-    fmt = Format(name, parse, media_type)
-    for extension in extensions:
-        _BY_EXTENSION["." + extension.lower().lstrip(".")] = fmt
+    PARSERS.add(extensions, name, parse, media_type)
 
 
-register(["pdf"], pdf.name, pdf.parse, "application/pdf")
-register(
-    ["docx"],
-    docx.name,
-    docx.parse,
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-)
-register(["md", "markdown", "mdown", "mkd", "mdx"], markdown.name, markdown.parse, "text/markdown")
-register(["html", "htm", "xhtml"], html.name, html.parse, "text/html")
-register(
-    "txt text rst csv tsv log org adoc asciidoc tex bib json jsonl yaml yml toml ini cfg conf "
-    "xml py pyi js mjs cjs ts tsx jsx go rs java kt kts c h cc cpp cxx hpp cs rb php swift "
-    "scala sh bash zsh fish ps1 sql r lua pl pm css scss less vue svelte dart ex exs erl hs "
-    "ml clj jl nim zig proto graphql gradle makefile dockerfile".split(),
-    text.name,
-    text.parse,
-    "text/plain",
-)
+def extensions() -> Mapping[str, Format]:
+    """Every file extension (``".md"``) Mnemo reads, with the format that reads it."""
+    return PARSERS.by_extension()
+
 
 #: Formats people expect to be read that Mnemo does not read yet.
 NOT_YET = {".doc", ".ppt", ".pptx", ".xls", ".xlsx", ".odt", ".epub", ".rtf", ".pages"}
 PLAIN_TEXT = Format(text.name, text.parse, "text/plain")
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "font/", "application/")
-
-
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for entry in entry_points(group="mnemo.parsers"):
-        entry.load()(register)
 
 
 def format_for(path: Path, head: bytes | None = None) -> Format | str | None:
@@ -83,9 +93,9 @@ def format_for(path: Path, head: bytes | None = None) -> Format | str | None:
     ``head`` the answer is None (read the head and ask again); with it, text is
     read as plain text.
     """
-    _load_plugins()
+    known = PARSERS.by_extension()
     suffix = path.suffix.lower() or path.name.lower()
-    found = _BY_EXTENSION.get(suffix) or _BY_EXTENSION.get("." + path.name.lower())
+    found = known.get(suffix) or known.get("." + path.name.lower())
     if found is not None:
         return found
     if suffix in NOT_YET:
@@ -104,12 +114,14 @@ def format_for(path: Path, head: bytes | None = None) -> Format | str | None:
 
 
 __all__ = [
+    "PARSERS",
     "Format",
     "ParseFailed",
     "ParseLimits",
     "ParseSkipped",
     "ParsedDocument",
     "Section",
+    "extensions",
     "format_for",
     "register",
 ]

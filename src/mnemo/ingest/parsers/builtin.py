@@ -1,0 +1,25 @@
+"""The built-in parsers, registered the way a ``mnemo.parsers`` plugin registers:
+``register(extensions, name, parse, media_type)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mnemo.ingest.parsers import docx, html, markdown, pdf, text
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+TEXT_EXTENSIONS = (
+    "txt text rst csv tsv log org adoc asciidoc tex bib json jsonl yaml yml toml ini cfg conf "
+    "xml py pyi js mjs cjs ts tsx jsx go rs java kt kts c h cc cpp cxx hpp cs rb php swift "
+    "scala sh bash zsh fish ps1 sql r lua pl pm css scss less vue svelte dart ex exs erl hs "
+    "ml clj jl nim zig proto graphql gradle makefile dockerfile"
+).split()  # noqa: SIM905 (a list of 84 quoted words reads worse)
+
+
+def register(register: Callable[..., Any]) -> None:
+    register(["pdf"], pdf.name, pdf.parse, "application/pdf")
+    register(["docx"], docx.name, docx.parse, DOCX_TYPE)
+    register(["md", "markdown", "mdown", "mkd", "mdx"], markdown.name, markdown.parse, "text/markdown")
+    register(["html", "htm", "xhtml"], html.name, html.parse, "text/html")
+    register(TEXT_EXTENSIONS, text.name, text.parse, "text/plain")
