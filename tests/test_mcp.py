@@ -239,7 +239,7 @@ def test_list_and_get_documents(agent: Agent) -> None:
     for name in DOCS:
         assert any(p.endswith(name) for p in paths), name
     tides = next(d for d in listed["documents"] if d["path"].endswith("tides.md"))
-    assert tides["status"] == "indexed" and tides["chunks"] >= 1
+    assert tides["state"] == "indexed" and tides["chunks"] >= 1
 
     by_name = agent.result("get_document", path_or_id="tides.md")
     assert by_name["document"]["id"] == tides["id"]

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mnemo.catalog.documents import DocumentState
 from mnemo.catalog.models import (
     Chunk,
     Collection,
@@ -68,7 +69,7 @@ class CollectionStatus:
 class DocumentInfo:
     id: str
     path: str
-    status: str
+    state: DocumentState
     reason: str | None
     title: str | None
     media_type: str | None
@@ -77,6 +78,11 @@ class DocumentInfo:
     pages: int | None
     updated_at: datetime
     tags: list[str]
+
+    @property
+    def status(self) -> DocumentState:
+        """The same as ``state`` (its name before 0.2)."""
+        return self.state
 
 
 def collection_status(session: Session, collection: Collection) -> CollectionStatus:
@@ -141,7 +147,7 @@ def document_info(doc: Document) -> DocumentInfo:
     return DocumentInfo(
         id=doc.id,
         path=doc.path,
-        status=doc.status,
+        state=DocumentState(doc.status),
         reason=doc.reason,
         title=doc.title,
         media_type=doc.media_type,

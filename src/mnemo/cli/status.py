@@ -93,5 +93,5 @@ def docs_list(
         return
     table = Table("state", "path", "chunks", "reason")
     for doc in docs:
-        table.add_row(doc.status, escape(doc.path), str(doc.chunks), escape(doc.reason or ""))
+        table.add_row(doc.state, escape(doc.path), str(doc.chunks), escape(doc.reason or ""))
     out.print(table)

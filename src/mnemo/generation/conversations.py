@@ -50,8 +50,8 @@ def record(catalog: Catalog, conversation_id: str, answer: Answer) -> None:
         {
             "number": c.number,
             "verdict": c.verdict,
-            "path": c.source.path if c.source else None,
-            "page": c.source.page_start if c.source else None,
+            "path": c.path,
+            "page": c.page,
         }
         for c in answer.citations
     ]

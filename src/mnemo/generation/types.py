@@ -25,6 +25,16 @@ class Citation:
     quote: str | None  # the passage's sentence that best matches, for the reader to check
     source: ContextPassage | None  # None when the number points to no source
 
+    @property
+    def path(self) -> str | None:
+        """The cited file, or None for an invalid citation."""
+        return self.source.path if self.source is not None else None
+
+    @property
+    def page(self) -> int | None:
+        """The first page of the cited passage, where the file has pages."""
+        return self.source.page_start if self.source is not None else None
+
 
 @dataclass
 class Answer:

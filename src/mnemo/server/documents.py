@@ -43,18 +43,7 @@ def job_out(job: JobInfo) -> schemas.JobOut:
 
 
 def document_out(info: DocumentInfo) -> schemas.DocumentOut:
-    return schemas.DocumentOut(
-        id=info.id,
-        path=info.path,
-        state=info.status,
-        reason=info.reason,
-        title=info.title,
-        media_type=info.media_type,
-        size=info.size,
-        chunks=info.chunks,
-        pages=info.pages,
-        updated_at=info.updated_at,
-    )
+    return schemas.DocumentOut.model_validate(info, from_attributes=True)
 
 
 @router.post(UPLOAD_PATH, status_code=202, response_model=schemas.JobOut)

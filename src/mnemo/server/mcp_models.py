@@ -76,7 +76,7 @@ class DocumentEntry(BaseModel):
     id: str
     uri: str = Field(description="Resource URI of its text (indexed documents only).")
     path: str
-    status: str = Field(description="indexed, skipped or failed.")
+    state: str = Field(description="indexed, skipped or failed.")
     reason: str | None = Field(description="Why it was skipped or failed.")
     title: str | None
     media_type: str | None

@@ -179,8 +179,8 @@ class _Tools:
                     verdict=c.verdict,
                     sentence=c.sentence,
                     quote=c.quote,
-                    path=c.source.path if c.source else None,
-                    page_start=c.source.page_start if c.source else None,
+                    path=c.path,
+                    page_start=c.page,
                     page_end=c.source.page_end if c.source else None,
                 )
                 for c in answer.citations
@@ -299,7 +299,7 @@ class _Tools:
         if not chunks:
             why = f": {info.reason}" if info.reason else ""
             raise ResourceNotFoundError(
-                f"document {document_id!r} has no text ({info.status}{why})"
+                f"document {document_id!r} has no text ({info.state}{why})"
             )
         return join_chunks(chunks)
 
@@ -417,7 +417,7 @@ def _entry(collection: str, info: DocumentInfo) -> DocumentEntry:
         id=info.id,
         uri=_uri(collection, info.id),
         path=info.path,
-        status=info.status,
+        state=info.state,
         reason=info.reason,
         title=info.title,
         media_type=info.media_type,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from mnemo.config.settings import COLLECTION_NAME
 from mnemo.generation.ask import TextHandler
 from mnemo.generation.types import Answer
 from mnemo.retrieval.filters import Filters
@@ -20,7 +21,7 @@ from mnemo.server.errors import ERROR_RESPONSES
 from mnemo.server.streaming import answer_events, error_payload
 
 router = APIRouter(tags=["queries"], responses=ERROR_RESPONSES)
-CollectionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+CollectionPath = Annotated[str, Path(pattern=COLLECTION_NAME.pattern)]
 
 
 def to_filters(given: schemas.SearchFilters | None) -> Filters | None:
@@ -41,29 +42,8 @@ def search_out(response: SearchResponse) -> schemas.SearchOut:
 
 
 def answer_out(answer: Answer) -> schemas.AnswerOut:
-    return schemas.AnswerOut(
-        question=answer.question,
-        text=answer.text,
-        kind=answer.kind,
-        citations=[
-            schemas.CitationOut(
-                number=c.number,
-                sentence=c.sentence,
-                verdict=c.verdict,
-                score=c.score,
-                quote=c.quote,
-                path=c.source.path if c.source else None,
-                page=c.source.page_start if c.source else None,
-            )
-            for c in answer.citations
-        ],
-        sources=[schemas.SourceOut.model_validate(s, from_attributes=True) for s in answer.sources],
-        query=answer.query,
-        model=answer.model,
-        warnings=answer.warnings,
-        seconds=answer.seconds,
-        conversation_id=answer.conversation_id,
-    )
+    # Likewise: citations carry their file and page as attributes.
+    return schemas.AnswerOut.model_validate(answer, from_attributes=True)
 
 
 @router.post("/collections/{collection}/search", response_model=schemas.SearchOut)

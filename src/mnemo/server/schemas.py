@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from mnemo.config.settings import COLLECTION_NAME
 from mnemo.retrieval.filters import local_moment
 
-CollectionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+CollectionName = Annotated[str, Field(pattern=COLLECTION_NAME.pattern)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .@-]+$")]
 Mode = Literal["hybrid", "bm25", "dense"]
 
