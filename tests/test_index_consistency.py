@@ -27,6 +27,12 @@ from mnemo.index.lance import TEXT, VECTOR_PREFIX, LanceStore
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
+@pytest.fixture
+def settings(dense_settings: Settings) -> Settings:
+    """Dense retrieval is the subject here: the packaged embedder, not conftest's none."""
+    return dense_settings
+
+
 def write_notes(root: Path, prefix: str, count: int, start: int = 0) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     topics = ["glaciers carve valleys", "bees pollinate clover", "volcanoes erupt lava"]
