@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 import documents as make
@@ -110,6 +111,7 @@ def test_page_limit(tmp_path: Path, make_settings) -> None:  # type: ignore[no-u
     assert "8 pages, over the limit of 5" in (doc.reason or "") and "ingest.max_pages" in (doc.reason or "")
 
 
+@pytest.mark.slow  # a 2,000-page PDF
 def test_two_thousand_page_pdf_is_indexed(tmp_path: Path, settings: Settings) -> None:
     path = make.many_page_pdf(tmp_path / "manual.pdf", 2000)
     doc, chunks = one(settings, path)

@@ -56,6 +56,7 @@ def vector_dir(settings: Settings, collection: str = "default") -> Path:
 # -- 1. two writers, different collections --------------------------------------------
 
 
+@pytest.mark.slow  # three rounds of two real processes
 def test_adds_into_different_collections_run_at_the_same_time(tmp_path: Path) -> None:
     """Each round, a fresh home: two `mnemo add` processes into two of its collections at once."""
     with serve() as (url, _):
