@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("no_embedder_env")  # not about dense search
+
 import documents as make
 from mnemo import api
 from mnemo.config import Settings
@@ -55,10 +57,7 @@ def make_warmup(parent: Path) -> Path:
 
 
 def test_every_hostile_file_gets_a_state(hostile: Path, settings: Settings) -> None:
-    from mnemo.embeddings.resolve import configured, load
-
-    # The model's and the index's own memory is not the file's: warm them up first.
-    load(configured(settings), settings).embed_documents(["A warm-up passage. " * 40] * 64)
+    # The index's own memory is not the file's: warm it up first (the embedder is off).
     api.add([make_warmup(hostile.parent)], settings, collection="warm-up")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = api.add([hostile], settings)

@@ -1,4 +1,8 @@
-"""The `mnemo` command as a user meets it: output, JSON, exit codes, errors."""
+"""The `mnemo` command as a user meets it: output, JSON, exit codes, errors.
+
+Most tests run the command in-process (the ``cli`` fixture); the exit codes, the
+one-line errors and the silent pipe are also checked on the real process
+(``cli_process``). Dense search is not the subject here: the embedder is off."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.usefixtures("no_embedder_env")
 
 
 @pytest.fixture
@@ -52,9 +58,9 @@ def test_add_json_report(cli, notes: Path) -> None:  # type: ignore[no-untyped-d
     assert {o["outcome"] for o in report["outcomes"]} == {"indexed", "skipped"}
 
 
-def test_failures_exit_nonzero_with_reasons(cli, notes: Path) -> None:  # type: ignore[no-untyped-def]
+def test_failures_exit_nonzero_with_reasons(cli, cli_process, notes: Path) -> None:  # type: ignore[no-untyped-def]
     (notes / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog")
-    proc = cli("add", str(notes))
+    proc = cli_process("add", str(notes))  # the real process's exit code
     assert proc.returncode == 1
     assert "1 failed" in proc.stdout and "broken.pdf: corrupt or truncated PDF" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -84,29 +90,31 @@ def test_sources_list_and_remove(cli, notes: Path) -> None:  # type: ignore[no-u
     assert json.loads(cli("docs", "list", "--json", check=True).stdout) == []
 
 
-def test_errors_are_one_line_and_debug_shows_traceback(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_one_line_and_debug_shows_traceback(cli_process, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     missing = tmp_path / "nope"
-    proc = cli("add", str(missing))
+    proc = cli_process("add", str(missing))
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {missing}: no such file or folder"
-    debug = cli("--debug", "add", str(missing))
+    debug = cli_process("--debug", "add", str(missing))
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_busy_collection_is_reported(cli, notes: Path, home: Path) -> None:  # type: ignore[no-untyped-def]
+def test_busy_collection_is_reported(cli, cli_process, notes: Path, home: Path) -> None:  # type: ignore[no-untyped-def]
     from filelock import FileLock
 
     cli("add", str(notes), check=True)
     (home / "locks").mkdir(exist_ok=True)
     with FileLock(str(home / "locks" / "default.lock")):
-        proc = cli("sync")
+        proc = cli_process("sync")  # another process holds the lock
     assert proc.returncode == 3
     assert "another Mnemo process is updating collection 'default'" in proc.stderr
 
 
-def test_quiet_when_not_a_terminal(cli, notes: Path) -> None:  # type: ignore[no-untyped-def]
-    proc = cli("add", str(notes), check=True)
-    assert proc.stderr == ""  # no progress bar drawn into a pipe
+def test_quiet_when_not_a_terminal(cli_process, notes: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = cli_process("add", str(notes), check=True)
+    # no progress bar drawn into a pipe: only the note that dense search is off
+    assert "\x1b" not in proc.stderr and "\r" not in proc.stderr
+    assert [line.split(":")[0] for line in proc.stderr.splitlines()] == ["note"]
 
 
 def test_corrupt_catalog_is_a_clear_error(cli, home: Path) -> None:  # type: ignore[no-untyped-def]

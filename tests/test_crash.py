@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 from mnemo.catalog import Catalog, Chunk, Document, Run
 from mnemo.index.lance import TEXT, LanceStore
 
+pytestmark = pytest.mark.slow  # real processes killed mid-run, 160 files each
+
 # These runs embed through a local server speaking the OpenAI protocol: fast,
 # so that the tests are about crashes, not about the model's speed.
 EMBED_ENV: dict[str, str] = {}

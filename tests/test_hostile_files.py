@@ -78,6 +78,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # one inflating file per case
 @pytest.mark.parametrize("case", CASES)
 def test_bomb_ends_with_a_reason_and_the_rest_is_indexed(tmp_path: Path, case: str) -> None:
     write, scale_mb, outcome, phrase = CASES[case]
@@ -132,6 +133,7 @@ def slow_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(site))
 
 
+@pytest.mark.slow  # waits out a parse budget
 def test_a_file_over_its_time_budget_is_stopped_and_its_worker_replaced(
     tmp_path: Path, slow_plugin: None
 ) -> None:
@@ -154,6 +156,7 @@ def test_a_file_over_its_time_budget_is_stopped_and_its_worker_replaced(
     assert report.seconds["total"] < 30
 
 
+@pytest.mark.slow  # every bomb through a server
 def test_bombs_uploaded_to_a_server_leave_it_answering(tmp_path: Path) -> None:
     """Uploads parse in worker processes: /healthz answers within 1 s throughout, and
     each bomb's job ends with the file skipped or failed for its reason."""
@@ -224,6 +227,7 @@ def test_bombs_uploaded_to_a_server_leave_it_answering(tmp_path: Path) -> None:
     assert len(slowest) > 5 and max(slowest) < 1.0, max(slowest)
 
 
+@pytest.mark.slow  # a bomb through the command
 def test_the_cli_reports_a_bomb_in_one_line_and_goes_on(
     tmp_path: Path, cli: Callable[..., object]
 ) -> None:

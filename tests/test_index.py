@@ -56,8 +56,9 @@ def test_keyword_search_works_before_embeddings_and_embedding_catches_up(
 
 
 def test_switching_embedders_keeps_old_vectors_serving_until_the_new_are_complete(
-    tmp_path: Path, settings: Settings, make_settings: Callable[..., Settings]
+    tmp_path: Path, dense_settings: Settings, make_settings: Callable[..., Settings]
 ) -> None:
+    settings = dense_settings
     notes = make_notes(tmp_path / "notes")
     api.add([notes], settings)
     minilm = api.search("lava", settings).embedder

@@ -27,6 +27,12 @@ from mnemo.index.lance import TEXT, VECTOR_PREFIX, LanceStore
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
+@pytest.fixture
+def settings(dense_settings: Settings) -> Settings:
+    """Dense retrieval is the subject here: the packaged embedder, not conftest's none."""
+    return dense_settings
+
+
 def write_notes(root: Path, prefix: str, count: int, start: int = 0) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     topics = ["glaciers carve valleys", "bees pollinate clover", "volcanoes erupt lava"]
@@ -50,6 +56,7 @@ def vector_dir(settings: Settings, collection: str = "default") -> Path:
 # -- 1. two writers, different collections --------------------------------------------
 
 
+@pytest.mark.slow  # three rounds of two real processes
 def test_adds_into_different_collections_run_at_the_same_time(tmp_path: Path) -> None:
     """Each round, a fresh home: two `mnemo add` processes into two of its collections at once."""
     with serve() as (url, _):

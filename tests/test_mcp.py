@@ -152,6 +152,7 @@ def _text(result: CallToolResult) -> str:
     return " ".join(c.text for c in result.content if isinstance(c, TextContent))
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_tools_are_described_for_an_agent(agent: Agent) -> None:
     tools = {t.name: t for t in agent.run(agent.session.list_tools).tools}
     assert set(tools) == TOOLS
@@ -166,6 +167,7 @@ def test_tools_are_described_for_an_agent(agent: Agent) -> None:
     assert tools["search"].annotations.read_only_hint is True
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_search_returns_citable_passages(agent: Agent) -> None:
     found = agent.result("search", query="When did Facebook buy WhatsApp?", k=3)
     best = found["passages"][0]
@@ -180,6 +182,7 @@ def test_search_returns_citable_passages(agent: Agent) -> None:
     assert all(p["path"].endswith("projects/falcon.md") for p in narrowed["passages"])
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_ask_cites_the_file_that_answers(agent: Agent) -> None:
     answer = agent.result("ask", question="Who founded WhatsApp?")
     assert answer["kind"] == "extractive"
@@ -193,6 +196,7 @@ def test_ask_cites_the_file_that_answers(agent: Agent) -> None:
     assert {c["number"] for c in answer["citations"]} <= numbers
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_mnemo_errors_are_one_line_tool_errors(agent: Agent, server_log: TextIO) -> None:
     failed = agent.tool("search", query="tides", collection="nonesuch")
     assert failed.is_error
@@ -202,6 +206,7 @@ def test_mnemo_errors_are_one_line_tool_errors(agent: Agent, server_log: TextIO)
     assert "Traceback" not in server_log.read()
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_added_text_is_found_by_search(agent: Agent, root: Path) -> None:
     added = agent.result(
         "add_document",
@@ -216,6 +221,7 @@ def test_added_text_is_found_by_search(agent: Agent, root: Path) -> None:
     assert found["passages"][0]["title"] == "Blue gemstones"
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_adding_by_path_is_confined_to_allowed_roots(agent: Agent, root: Path) -> None:
     outside = agent.tool("add_document", path=str(root / "docs" / "notes" / "tides.md"))
     assert outside.is_error
@@ -233,6 +239,7 @@ def test_adding_by_path_is_confined_to_allowed_roots(agent: Agent, root: Path) -
     assert both.is_error and "either text" in _text(both)
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_list_and_get_documents(agent: Agent) -> None:
     listed = agent.result("list_documents", state="indexed")
     paths = [d["path"] for d in listed["documents"]]
@@ -251,6 +258,7 @@ def test_list_and_get_documents(agent: Agent) -> None:
     assert unknown.is_error and "list_documents" in _text(unknown)
 
 
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_documents_are_resources(agent: Agent) -> None:
     resources = agent.run(agent.session.list_resources).resources
     falcon = next(r for r in resources if r.name.endswith("projects/falcon.md"))

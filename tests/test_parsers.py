@@ -228,6 +228,7 @@ def test_page_limit_is_checked_before_reading_pages(tmp_path: Path) -> None:
         pdf.parse(path.read_bytes(), path, ParseLimits(max_pages=3))
 
 
+@pytest.mark.slow  # a 2,000-page PDF (also covers what test_formats checked on one)
 def test_two_thousand_page_pdf_is_indexed(tmp_path: Path, settings: Settings) -> None:
     path = docgen.long_pdf(tmp_path / "manual.pdf", 2000)
     doc, chunks = index_one(settings, path)

@@ -9,15 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow  # a real process on a pty
 def test_progress_bar_on_a_terminal(tmp_path: Path, home: Path) -> None:
     root = tmp_path / "notes"
     root.mkdir()
     for i in range(150):
         (root / f"n{i:03}.md").write_text(f"# Note {i}\n\n" + f"sentence number {i}. " * 80)
     master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
-    env.update(MNEMO_HOME=str(home), MNEMO_INGEST__WORKERS="1", TERM="xterm", COLUMNS="120")
+    env = dict(os.environ, TERM="xterm", COLUMNS="120")
+    env.update(MNEMO_HOME=str(home), MNEMO_INGEST__WORKERS="1", MNEMO_EMBEDDING__BACKEND="none")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mnemo", "add", str(root)], stdout=slave, stderr=slave, env=env
     )

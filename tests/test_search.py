@@ -27,6 +27,12 @@ def write(path: Path, text: str) -> Path:
 
 
 @pytest.fixture
+def settings(dense_settings: Settings) -> Settings:
+    """Dense retrieval is the subject here: the packaged embedder, not conftest's none."""
+    return dense_settings
+
+
+@pytest.fixture
 def notes(tmp_path: Path) -> Path:
     root = tmp_path / "notes"
     write(
@@ -193,7 +199,9 @@ def test_rerank_hook_uses_a_local_cross_encoder(
     folder = tmp_path / "cross-encoder"
     CrossEncoder(str(default_model_path()), num_labels=1).save(str(folder))
     model = CrossEncoder(str(folder))
-    reranking = make_settings(search={"rerank_model": str(folder), "rerank_candidates": 5})
+    reranking = make_settings(
+        embedding={}, search={"rerank_model": str(folder), "rerank_candidates": 5}
+    )
     plain = api.search("conveyor motor part", indexed, k=5)
     reranked = api.search("conveyor motor part", reranking, k=5)
     assert reranked.used[-1] == "rerank"

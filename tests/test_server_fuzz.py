@@ -47,6 +47,7 @@ def api_schema(base_url: str) -> schemathesis.BaseSchema:
     )
 
 
+@pytest.mark.slow  # hypothesis over every operation
 def test_no_server_errors_and_responses_match_the_schema(
     api_schema: schemathesis.BaseSchema, base_url: str
 ) -> None:
