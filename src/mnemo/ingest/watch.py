@@ -30,13 +30,21 @@ def watch(
     existing = [root for root in roots() if os.path.exists(root)]
     if not existing:
         raise SourceError("nothing to watch: none of the collection's sources exists")
-    if on_ready is not None:
-        on_ready()
+    ready = False
+    # yield_on_timeout: the first (empty) batch comes once the watcher is live, so
+    # on_ready says "watching" only when a change made now would be seen.
     for changes in watch_paths(
         *existing,
         stop_event=stop,
         debounce=debounce_ms,
         raise_interrupt=False,
         ignore_permission_denied=True,
+        yield_on_timeout=True,
+        rust_timeout=500,
     ):
-        yield sync(sorted({path for _, path in changes}))
+        if not ready:
+            ready = True
+            if on_ready is not None:
+                on_ready()
+        if changes:
+            yield sync(sorted({path for _, path in changes}))
