@@ -87,7 +87,11 @@ class Catalog:
             raise CatalogError(
                 f"{path.parent}: cannot create data directory ({exc.strerror})"
             ) from exc
-        self.engine = create_engine(f"sqlite:///{path}")
+        # One Catalog serves a whole server (every request thread), so the pool is
+        # sized for a server's worker threads rather than SQLAlchemy's default 5 + 10.
+        self.engine = create_engine(
+            f"sqlite:///{path}", pool_size=8, max_overflow=56, pool_timeout=60
+        )
         event.listen(self.engine, "connect", _sqlite_pragmas)
         event.listen(self.engine, "begin", _sqlite_begin)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
