@@ -57,3 +57,29 @@ def test_crashing_parser_fails_one_file_and_the_rest_is_indexed(
     # again (a file that kills its parser is tried once per version, not at every sync).
     again = api.sync(settings)
     assert again.counts["unchanged"] == 21 and again.counts["failed"] == 0
+
+
+def test_a_script_without_a_main_guard_adds_once(tmp_path: Path) -> None:
+    """Workers never run the calling program again: the README's few lines, pasted into a
+    script without `if __name__ == "__main__":`, index the folder once, with no errors."""
+    import subprocess
+    import sys
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"note{i}.md").write_text(f"# Note {i}\n\nText of note {i}.\n")
+    script = tmp_path / "index_my_notes.py"
+    script.write_text(
+        "import mnemo\n"
+        f"settings = mnemo.load_settings({str(tmp_path / 'home')!r}, "
+        "{'embedding': {'backend': 'none'}})\n"
+        f"report = mnemo.add([{str(docs)!r}], settings)\n"
+        "print('RUN', report.counts['indexed'], report.counts['failed'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["RUN 3 0"]  # printed once: no worker ran it again
+    assert "Traceback" not in proc.stderr

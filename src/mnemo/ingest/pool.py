@@ -14,9 +14,12 @@ starting one costs milliseconds, not an interpreter start-up per file.
 from __future__ import annotations
 
 import multiprocessing
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
@@ -48,8 +51,38 @@ def context() -> BaseContext:
     ctx.set_forkserver_preload(list(PRELOAD))
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    with _main_hidden():
+        forkserver.ensure_running()
     return ctx
+
+
+_hiding = threading.Lock()
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Start processes without telling them the calling program's main module.
+
+    Spawned and fork-server children run the parent's main script again (as
+    ``__mp_main__``) unless it is guarded by ``if __name__ == "__main__"``; a
+    user's script that calls ``mnemo.add`` unguarded would then add again in
+    every worker. Workers need nothing from it (their code is in mnemo), so
+    the main module's name and path are kept from them.
+    """
+    main = sys.modules.get("__main__")
+    with _hiding:
+        if main is None:
+            yield
+            return
+        saved_file = main.__dict__.pop("__file__", None)
+        saved_spec = main.__dict__.get("__spec__")
+        main.__spec__ = None
+        try:
+            yield
+        finally:
+            main.__spec__ = saved_spec
+            if saved_file is not None:
+                main.__file__ = saved_file
 
 
 def _failed(job: Job, reason: str, peak_kb: int = 0) -> Extracted:
@@ -76,7 +109,8 @@ class _Worker:
         self.process: Any = ctx.Process(  # type: ignore[attr-defined]
             target=serve, args=(child, budget.memory_mb), daemon=True
         )
-        self.process.start()
+        with _main_hidden():
+            self.process.start()
         child.close()
         self.job: Job | None = None
         self.deadline = 0.0

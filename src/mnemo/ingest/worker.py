@@ -18,10 +18,9 @@ from multiprocessing.connection import Connection
 
 from mnemo.ingest.extract import Extracted, Job, extract
 
-#: Imported once by the fork server, so each worker starts with them loaded
-#: ("__main__" too: else every worker would import the calling script again).
+#: Imported once by the fork server, so each worker starts with them loaded. Not
+#: "__main__": workers never run the calling program (see pool._main_hidden).
 PRELOAD = (
-    "__main__",
     "mnemo.ingest.worker",
     "lxml.html",
     "docx",
