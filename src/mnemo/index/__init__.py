@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from mnemo.config import Settings
 
 StoreFactory = Callable[..., Store]
-_readers: dict[tuple[str, Path], Store] = {}
+_readers: dict[tuple[str, Path], tuple[Store, float]] = {}
 _lock = threading.Lock()
 
 
@@ -33,14 +34,22 @@ def open_store(settings: Settings, collection: str) -> Store:
 def reader(settings: Settings, collection: str) -> Store:
     """A handle kept open between searches in this process (opening the tables
     costs more than a search). It checks for newer versions on every read, so
-    writes from other handles and processes show at once."""
+    writes from other handles and processes show at once.
+
+    A handle caches what it has read of old versions, and those are deleted
+    ``index.keep_versions_minutes`` after newer ones appear; so a handle is
+    renewed after that long (and by every run of this process that writes the
+    index), which lets go of the deleted files and their memory.
+    """
     slot = _slot(settings, collection)
+    now = time.monotonic()
+    renew_after = max(60.0, settings.index.keep_versions_minutes * 60)
     with _lock:
-        store = _readers.get(slot)
-        if store is None:
+        kept = _readers.get(slot)
+        if kept is None or now - kept[1] > renew_after:
             factory: StoreFactory = STORES.get(settings.index.backend)
-            store = _readers[slot] = factory(settings, collection, reader=True)
-        return store
+            kept = _readers[slot] = (factory(settings, collection, reader=True), now)
+        return kept[0]
 
 
 def forget_reader(settings: Settings, collection: str) -> None:

@@ -37,7 +37,7 @@ from mnemo.config import Settings
 from mnemo.embeddings import Embedder
 from mnemo.embeddings.resolve import configured, load
 from mnemo.errors import IndexDamagedError, MnemoError
-from mnemo.index import open_store
+from mnemo.index import forget_reader, open_store
 from mnemo.index import rows as catalog_rows
 from mnemo.index.base import TEXT, vector_table
 from mnemo.events import Event, EventHandler
@@ -445,6 +445,10 @@ class IndexUpdater:
             self.store.ensure_vector_index(key, self.settings.index.ann_min_rows)
         minutes = self.settings.index.keep_versions_minutes
         self.store.optimize(timedelta(minutes=minutes))
+        # The handle kept for searches caches the old versions' index files, which
+        # optimize has just let go of: a fresh one releases them (a long-running
+        # server otherwise held every deleted index file open, and its memory).
+        forget_reader(self.settings, self.collection.name)
         # Planner statistics: without them SQLite answered the search's chunk
         # lookup by scanning every chunk (194 ms -> 2.6 ms at 200k chunks).
         # Skipped while another process writes (the next run refreshes them).
