@@ -237,11 +237,15 @@ class JobRunner:
             job.files_done, job.files_total = progress.done, progress.total
             job.finished_at = utcnow()
 
-    def save_progress(self, job_id: str, done: int, total: int) -> None:
+    def save_progress(self, job_id: str, done: int, total: int) -> bool:
+        """Save a job's progress; True when it was asked to stop meanwhile (by this
+        server, or by another process such as `mnemo jobs cancel`)."""
         with self.catalog.session() as session:
             job = session.get(Job, job_id)
-            if job is not None:
-                job.files_done, job.files_total = done, total
+            if job is None:
+                return False
+            job.files_done, job.files_total = done, total
+            return bool(job.cancel_requested)
 
     @property
     def aborting(self) -> bool:
@@ -250,11 +254,6 @@ class JobRunner:
     def cancelled(self, job_id: str) -> bool:
         with self._lock:
             return job_id in self._cancelled
-
-    def check_cancel(self, job_id: str) -> bool:
-        """Save nothing; True when another process (the CLI) asked this job to stop."""
-        with self.catalog.session(readonly=True) as session:
-            return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
 class _Progress:
@@ -281,6 +280,5 @@ class _Progress:
         now = time.monotonic()
         if now - self._saved >= _SAVE_EVERY:
             self._saved = now
-            if self.runner.check_cancel(self.job_id):
+            if self.runner.save_progress(self.job_id, self.done, self.total):
                 raise _Stopped(cancelled=True)
-            self.runner.save_progress(self.job_id, self.done, self.total)
