@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,23 @@ _FOREIGN_NAMES = {
 NO_EMBEDDER: dict[str, Any] = {"backend": "none"}
 
 
+@pytest.fixture(scope="session")
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One user cache (XDG_CACHE_HOME) for the session: the packaged MiniLM is
+    exported to ONNX once, not once per test."""
+    cache = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        yield cache
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path) -> None:
     for key in list(os.environ):
         if key.startswith(_FOREIGN_PREFIXES) or key.lower() in _FOREIGN_NAMES:
             monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_model_cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
@@ -93,7 +104,7 @@ def no_embedder_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def indexed_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def indexed_library(tmp_path_factory: pytest.TempPathFactory, _model_cache: Path) -> Path:
     """A data directory holding ``LIBRARY_DOCS`` indexed (keyword and dense) by the packaged
     embedder. Shared by every test that only reads it: never add, sync or delete here."""
     root = tmp_path_factory.mktemp("indexed-library")

@@ -66,7 +66,7 @@ def write(root: Path, files: dict[str, str]) -> Path:
         (
             "embedding",
             "backend",
-            "unknown embedding backend 'x': choose one of none, openai-compatible, sentence-transformers",
+            "unknown embedding backend 'x': choose one of none, onnx, openai-compatible, sentence-transformers",
         ),
         (
             "llm",
@@ -369,7 +369,7 @@ def test_reranker_plugin_reorders_hits(install: Install, tmp_path: Path, home: P
     assert plain.used == ["bm25"] and len(plain.hits) == 3
     reranked = mnemo.search(
         "apples",
-        load_settings(home, {**base, "search": {"reranker": "shortest"}}),
+        load_settings(home, {**base, "search": {"reranker": "shortest", "rerank": True}}),
         mode="bm25",
         k=3,
     )

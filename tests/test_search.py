@@ -116,9 +116,13 @@ def test_filters(indexed: Settings, notes: Path) -> None:
     past = time.time() - 30 * 86400
     os.utime(old, (past, past))
     api.sync(indexed)
-    recent = api.search("tomatoes", indexed, filters=Filters(modified_after=datetime.now() - timedelta(days=7)))
+    recent = api.search(
+        "tomatoes", indexed, filters=Filters(modified_after=datetime.now() - timedelta(days=7))
+    )
     assert "garden.md" not in names(recent)
-    older = api.search("tomatoes", indexed, filters=Filters(modified_before=datetime.now() - timedelta(days=7)))
+    older = api.search(
+        "tomatoes", indexed, filters=Filters(modified_before=datetime.now() - timedelta(days=7))
+    )
     assert names(older) == ["garden.md"]
 
     nothing = api.search("cats", indexed, filters=Filters(tags=["no-such-tag"]))
@@ -144,7 +148,9 @@ def test_index_follows_edits_deletes_and_renames(indexed: Settings, notes: Path)
     (notes / "work" / "quarterly.md").rename(moved)
     report = api.sync(indexed)
     assert report.counts["moved"] == 1 and report.embedding.embedded == 0
-    assert api.search("revenue", indexed, k=1, filters=Filters(path=["archive/*"])).hits[0].path == str(moved)
+    assert api.search("revenue", indexed, k=1, filters=Filters(path=["archive/*"])).hits[
+        0
+    ].path == str(moved)
     assert api.search("revenue", indexed, k=1, filters=Filters(path=["work/*"])).hits == []
 
 
@@ -200,7 +206,7 @@ def test_rerank_hook_uses_a_local_cross_encoder(
     CrossEncoder(str(default_model_path()), num_labels=1).save(str(folder))
     model = CrossEncoder(str(folder))
     reranking = make_settings(
-        embedding={}, search={"rerank_model": str(folder), "rerank_candidates": 5}
+        embedding={}, search={"rerank_model": str(folder), "rerank_candidates": 5, "rerank": True}
     )
     plain = api.search("conveyor motor part", indexed, k=5)
     reranked = api.search("conveyor motor part", reranking, k=5)
@@ -208,5 +214,11 @@ def test_rerank_hook_uses_a_local_cross_encoder(
     assert {h.chunk_id for h in reranked.hits} == {h.chunk_id for h in plain.hits}
     scores = [h.scores["rerank"] for h in reranked.hits]
     assert scores == sorted(scores, reverse=True)
-    passages = [("conveyor motor part", " > ".join(filter(None, [h.title, *h.heading_path])) + "\n" + h.text) for h in reranked.hits]
+    passages = [
+        (
+            "conveyor motor part",
+            " > ".join(filter(None, [h.title, *h.heading_path])) + "\n" + h.text,
+        )
+        for h in reranked.hits
+    ]
     assert scores == pytest.approx([float(s) for s in model.predict(passages)], abs=1e-4)

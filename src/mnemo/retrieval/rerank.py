@@ -2,8 +2,10 @@
 
 Rerankers are registered in :data:`mnemo.registry.RERANKERS` (built-ins in
 :mod:`mnemo.retrieval.builtin`, others by ``mnemo.rerankers`` plugins). The
-built-in ``cross-encoder`` is off unless ``search.rerank_model`` names a local
-folder: no cross-encoder weights ship with Mnemo and none are downloaded.
+built-in ``cross-encoder`` is the packaged ms-marco-MiniLM-L-12-v2 through ONNX
+Runtime (:mod:`mnemo.retrieval.cross_encoder`), or the local folder
+``search.rerank_model`` names; nothing is downloaded. Reranking runs when a
+search asks for it (``search.rerank``, ``answer.rerank``, ``--rerank``).
 """
 
 from __future__ import annotations
@@ -76,17 +78,22 @@ def _model(path: Path, device: str | None) -> Any:
         return _models[path]
 
 
-def rerank_hits(settings: Settings, query: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """The first ``search.rerank_candidates`` hits re-ordered by the reranker."""
-    reranker = load_reranker(settings)
-    if reranker is None or not hits:
-        return hits
-    head = hits[: settings.search.rerank_candidates]
+def rerank_hits(
+    reranker: Reranker, depth: int, query: str, hits: list[SearchHit]
+) -> list[SearchHit]:
+    """The first ``depth`` hits re-ordered by ``reranker``; the rest keep their order.
+
+    The reranker reads each passage with its document title and heading path in
+    front, as the embedder does. A reranked hit's ``score`` is the reranker's
+    (its scale is the model's); the retrievers' scores stay in ``scores``.
+    """
+    head = hits[:depth]
     passages = [" > ".join(filter(None, [h.title, *h.heading_path])) + "\n" + h.text for h in head]
     scores = reranker.score(query, passages)
     rescored = [
         replace(h, score=float(s), scores={**h.scores, "rerank": float(s)})
         for h, s in zip(head, scores, strict=True)
     ]
+    # Ties keep the retrievers' order (sorted() is stable).
     rescored.sort(key=lambda h: -h.score)
     return rescored + hits[len(head) :]

@@ -80,7 +80,8 @@ def search(
     from mnemo.retrieval.rerank import load_reranker
 
     started = time.perf_counter()
-    mode = mode or settings.search.mode
+    cfg = settings.search
+    mode = mode or cfg.mode
     if mode not in MODES:
         raise QueryError(f"--mode: unknown {mode!r}; choose one of {', '.join(MODES)}")
     if k < 1:
@@ -109,13 +110,17 @@ def search(
         response.used.clear()
         response.warnings[:] = before
         ranked = _Retriever(settings, coll, active, response).run(text, mode, filters)
-    reranking = rerank if rerank is not None else load_reranker(settings) is not None
-    wanted = max(k, settings.search.rerank_candidates) if reranking else k
+    reranker = load_reranker(settings) if (rerank if rerank is not None else cfg.rerank) else None
+    if rerank and reranker is None:
+        response.warnings.append(
+            f"reranking is off (search.reranker = {cfg.reranker}); results are not reranked"
+        )
+    wanted = max(k, cfg.rerank_candidates) if reranker is not None else k
     hits = _hydrate(catalog, coll, ranked, filters, text, wanted)
-    if reranking:
+    if reranker is not None and hits:
         from mnemo.retrieval.rerank import rerank_hits
 
-        hits = rerank_hits(settings, text, hits)
+        hits = rerank_hits(reranker, cfg.rerank_candidates, text, hits)
         response.used.append("rerank")
     response.hits = hits[:k]
     if not response.hits and not response.warnings:
@@ -162,8 +167,7 @@ def _clean(query: str, limit: int) -> tuple[str, list[str]]:
         raise QueryError("empty query: give some words to search for")
     if len(text) > limit:
         return text[:limit], [
-            f"query cut to its first {limit:,} of {len(text):,} characters "
-            "(search.max_query_chars)"
+            f"query cut to its first {limit:,} of {len(text):,} characters (search.max_query_chars)"
         ]
     return text, []
 
@@ -348,7 +352,9 @@ def _why_empty(catalog: Catalog, coll: Collection, filters: Filters) -> str:
             .where(Document.collection_id == coll.id, Document.status == DocumentState.INDEXED)
         )
     if not indexed:
-        return f"collection {coll.name!r} has no indexed documents yet: add some with `mnemo add PATH`"
+        return (
+            f"collection {coll.name!r} has no indexed documents yet: add some with `mnemo add PATH`"
+        )
     if not filters.empty:
         return "no passage matches the query within the filters; try fewer filters"
     return "no passage matches the query"
