@@ -57,5 +57,5 @@ def test_a_local_model_folder(tmp_path: Path, embedder) -> None:  # type: ignore
 def test_bad_model_folder_and_backend(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no sentence-transformers model"):
         create("sentence-transformers", model=tmp_path)
-    with pytest.raises(ConfigError, match="choose one of none, openai-compatible, sentence-transformers"):
+    with pytest.raises(ConfigError, match="choose one of none, onnx, openai-compatible, sentence-transformers"):
         create("word2vec")

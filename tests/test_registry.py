@@ -113,7 +113,7 @@ def test_a_plugin_that_fails_to_load_is_named_in_one_line(install: Install, home
         "broken = brokenplugin:register",
     )
     settings = load_settings(home)  # built-in names are checked without loading plugins
-    assert settings.embedding.backend == "sentence-transformers"
+    assert settings.embedding.backend == "onnx"
     with pytest.raises(ConfigError) as caught:
         load_settings(home, {"embedding": {"backend": "broken"}})
     message = str(caught.value)
@@ -239,7 +239,7 @@ def test_embedder_plugin_embeds_and_serves_dense_search(
     response = mnemo.search("dough rise", settings, mode="dense")
     assert response.embedder == "hashbag:hashbag@1/128" and response.used == ["dense"]
     assert Path(response.hits[0].path).name == "bread.md"
-    with pytest.raises(ConfigError, match="choose one of hashbag, none, openai-compatible, "):
+    with pytest.raises(ConfigError, match="choose one of hashbag, none, onnx, openai-compatible, "):
         load_settings(home, {"embedding": {"backend": "hashbags"}})
 
 

