@@ -63,6 +63,7 @@ class SearchResponse:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embedder: str | None = None  # the embedder whose vectors served dense search
+    stages: dict[str, float] = field(default_factory=dict)  # seconds: keyword, embed, dense...
 
 
 def search(
@@ -116,11 +117,15 @@ def search(
             f"reranking is off (search.reranker = {cfg.reranker}); results are not reranked"
         )
     wanted = max(k, cfg.rerank_candidates) if reranker is not None else k
+    begun = time.perf_counter()
     hits = _hydrate(catalog, coll, ranked, filters, text, wanted)
+    response.stages["hydrate"] = time.perf_counter() - begun
     if reranker is not None and hits:
         from mnemo.retrieval.rerank import rerank_hits
 
+        begun = time.perf_counter()
         hits = rerank_hits(reranker, cfg.rerank_candidates, text, hits)
+        response.stages["rerank"] = time.perf_counter() - begun
         response.used.append("rerank")
     response.hits = hits[:k]
     if not response.hits and not response.warnings:
@@ -192,14 +197,21 @@ class _Retriever:
         depth = cfg.candidates
         keyword: list[Hit] = []
         dense: list[Hit] = []
+        stages = self.response.stages
         if mode in ("bm25", "hybrid"):
+            begun = time.perf_counter()
             keyword = self.store.keyword(text, where, depth)
+            stages["keyword"] = time.perf_counter() - begun
             self.response.used.append("bm25")
         if mode in ("dense", "hybrid"):
+            begun = time.perf_counter()
             vector = self._query_vector(text, mode)
+            stages["embed"] = time.perf_counter() - begun
             if vector is not None and self.active is not None:
                 try:
+                    begun = time.perf_counter()
                     dense = self._dense(vector, where, depth)
+                    stages["dense"] = time.perf_counter() - begun
                     self.response.used.append("dense")
                 except IndexDamagedError as exc:
                     # The keyword side still answers: a damaged vector table is
