@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +41,27 @@ _FOREIGN_NAMES = {
 NO_EMBEDDER: dict[str, Any] = {"backend": "none"}
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _clear_foreign_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(_FOREIGN_PREFIXES) or key.lower() in _FOREIGN_NAMES:
             monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The caller's environment is cleared for the whole session, before any fixture runs:
+    session-scoped fixtures (``indexed_library``) are built before the per-test clearing."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _clear_foreign_env(monkeypatch)
+        monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("session-user-home")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _clear_foreign_env(monkeypatch)  # again: a test before this one may have set some
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
 
 
 @pytest.fixture
