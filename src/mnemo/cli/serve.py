@@ -89,6 +89,12 @@ def list_(ctx: typer.Context, as_json: bool = JSON) -> None:
     if as_json:
         print_json([vars(k) for k in keys])
         return
+    if not keys:
+        out.print(
+            "No API keys yet: the server answers loopback requests without one. "
+            "Create one with `mnemo keys create --scope admin`.",
+            markup=False,
+        )
     for k in keys:
         revoked = f" revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
         out.print(f"{k.id}\t{k.name}\tmnemo_{k.prefix}_…\t{k.scope}{revoked}", markup=False)
