@@ -109,7 +109,10 @@ def test_host_and_origin_lists_take_only_names_and_origins(
 
 
 def test_host_and_origin_lists_are_normalised(home: Path) -> None:
-    given = {"allowed_hosts": ["Mnemo.Example", "[fe80::1]"], "cors_origins": ["https://A.example/"]}
+    given = {
+        "allowed_hosts": ["Mnemo.Example", "[fe80::1]"],
+        "cors_origins": ["https://A.example/"],
+    }
     server = load_settings(home, {"server": given}).server
     assert server.allowed_hosts == ["mnemo.example", "fe80::1"]
     assert server.cors_origins == ["https://a.example"]
@@ -118,7 +121,11 @@ def test_host_and_origin_lists_are_normalised(home: Path) -> None:
 def test_config_show_cli(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
     write_toml(home, "[ingest]\nmax_pages = 7\n")
     proc = cli(
-        "--set", "chunking.overlap_tokens=5", "config", "show", "--json",
+        "--set",
+        "chunking.overlap_tokens=5",
+        "config",
+        "show",
+        "--json",
         env={"MNEMO_COLLECTION": "papers"},
         check=True,
     )

@@ -9,7 +9,7 @@ import click
 import typer
 
 from mnemo import __version__
-from mnemo.cli import ask, config, ingest, jobs, llm, mcp, search, serve, status
+from mnemo.cli import ask, collections, config, ingest, jobs, llm, mcp, search, serve, status
 from mnemo.cli.context import State
 from mnemo.cli.render import err
 from mnemo.errors import MnemoError
@@ -56,6 +56,7 @@ app.command()(status.status)
 app.command()(search.reindex)
 app.command()(serve.serve)
 app.command()(mcp.mcp)
+app.add_typer(collections.collections_app, name="collections")
 app.add_typer(ingest.sources_app, name="sources")
 app.add_typer(status.docs_app, name="docs")
 app.add_typer(config.config_app, name="config")

@@ -7,10 +7,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from mnemo.cli.context import JSON, state
-from mnemo.cli.render import out, print_json
+from mnemo.cli.render import out, print_json, print_table
 from mnemo.config.settings import flatten
 
-config_app = typer.Typer(help="Inspect settings.")
+config_app = typer.Typer(help="Inspect and change settings.")
 
 
 @config_app.command("show")
@@ -24,5 +24,20 @@ def show(ctx: typer.Context, as_json: bool = JSON) -> None:
     out.print(f"settings file: {escape(str(settings.settings_file))}")
     table = Table("setting", "value", "from")
     for key, value in values.items():
-        table.add_row(key, escape(repr(value) if isinstance(value, str) else str(value)), origins[key])
-    out.print(table)
+        table.add_row(
+            key, escape(repr(value) if isinstance(value, str) else str(value)), origins[key]
+        )
+    print_table(table)
+
+
+@config_app.command("set")
+def set_(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="A setting, as `mnemo config show` names it."),
+    value: str = typer.Argument(..., help='Its value; lists and tables as JSON: \'["a", "b"]\'.'),
+) -> None:
+    """Write a setting into the data directory's mnemo.toml (comments are kept)."""
+    from mnemo.config.edit import set_setting
+
+    path, stored = set_setting(state(ctx).home, key, value)
+    out.print(f"{key} = {stored!r} in {path}", markup=False)
