@@ -41,24 +41,34 @@ _FOREIGN_NAMES = {
 NO_EMBEDDER: dict[str, Any] = {"backend": "none"}
 
 
-@pytest.fixture(scope="session")
-def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One user cache (XDG_CACHE_HOME) for the session: the packaged MiniLM is
-    exported to ONNX once, not once per test."""
+def _clear_foreign_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(_FOREIGN_PREFIXES) or key.lower() in _FOREIGN_NAMES:
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The caller's environment is cleared for the whole session, before any fixture runs:
+    session-scoped fixtures (``indexed_library``) are built before the per-test clearing.
+    One user cache (XDG_CACHE_HOME, returned) serves the whole session, so the packaged
+    MiniLM is exported to ONNX once, not once per test."""
     cache = tmp_path_factory.mktemp("user-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(cache))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _clear_foreign_env(monkeypatch)
+        monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("session-user-home")))
+        monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
         yield cache
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _model_cache: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith(_FOREIGN_PREFIXES) or key.lower() in _FOREIGN_NAMES:
-            monkeypatch.delenv(key)
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _isolated_session_env: Path
+) -> None:
+    _clear_foreign_env(monkeypatch)  # again: a test before this one may have set some
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_model_cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_isolated_session_env))
 
 
 @pytest.fixture
@@ -104,7 +114,7 @@ def no_embedder_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def indexed_library(tmp_path_factory: pytest.TempPathFactory, _model_cache: Path) -> Path:
+def indexed_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory holding ``LIBRARY_DOCS`` indexed (keyword and dense) by the packaged
     embedder. Shared by every test that only reads it: never add, sync or delete here."""
     root = tmp_path_factory.mktemp("indexed-library")

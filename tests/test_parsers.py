@@ -154,12 +154,24 @@ def test_pdf_bookmarks_become_heading_paths(tmp_path: Path, settings: Settings) 
     assert chunk_with(chunks, "dolomite").page_start == 4
 
 
-def test_pdf_without_bookmarks_has_no_heading_path_or_title(
+def test_pdf_without_bookmarks_has_no_heading_path_and_its_file_name_as_title(
     tmp_path: Path, settings: Settings
 ) -> None:
     doc, chunks = index_one(settings, docgen.pdf(tmp_path / "plain.pdf", [page_of("amber")]))
-    assert doc.title is None
+    assert doc.title == "plain.pdf"  # no metadata title (reportlab's "untitled"), no heading
     assert all(c.heading_path == [] for c in chunks)
+
+
+def test_pdf_without_a_metadata_title_takes_its_first_heading(
+    tmp_path: Path, settings: Settings
+) -> None:
+    path = docgen.pdf(
+        tmp_path / "report.pdf",
+        [page_of("amber"), page_of("basalt")],
+        outline=[(0, 0, "Rock Survey 2024"), (0, 1, "Appendix")],
+    )
+    doc, _ = index_one(settings, path)
+    assert doc.title == "Rock Survey 2024"
 
 
 def test_encrypted_pdf_fails_and_says_so(tmp_path: Path, settings: Settings) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,7 +109,10 @@ def test_host_and_origin_lists_take_only_names_and_origins(
 
 
 def test_host_and_origin_lists_are_normalised(home: Path) -> None:
-    given = {"allowed_hosts": ["Mnemo.Example", "[fe80::1]"], "cors_origins": ["https://A.example/"]}
+    given = {
+        "allowed_hosts": ["Mnemo.Example", "[fe80::1]"],
+        "cors_origins": ["https://A.example/"],
+    }
     server = load_settings(home, {"server": given}).server
     assert server.allowed_hosts == ["mnemo.example", "fe80::1"]
     assert server.cors_origins == ["https://a.example"]
@@ -115,7 +121,11 @@ def test_host_and_origin_lists_are_normalised(home: Path) -> None:
 def test_config_show_cli(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
     write_toml(home, "[ingest]\nmax_pages = 7\n")
     proc = cli(
-        "--set", "chunking.overlap_tokens=5", "config", "show", "--json",
+        "--set",
+        "chunking.overlap_tokens=5",
+        "config",
+        "show",
+        "--json",
         env={"MNEMO_COLLECTION": "papers"},
         check=True,
     )
@@ -134,3 +144,43 @@ def test_bad_setting_on_cli_is_one_line(cli) -> None:  # type: ignore[no-untyped
     assert "chunking.max_tokens (from flag)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="session")
+def session_environ() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def test_session_fixtures_see_no_caller_settings(session_environ: dict[str, str]) -> None:
+    leaked = [k for k in session_environ if k.startswith(("MNEMO_", "XDG_"))]
+    assert leaked == []
+
+
+def test_tests_ignore_the_callers_environment(tmp_path: Path) -> None:
+    """The settings tests pass whatever the caller has set: XDG dirs, MNEMO_* settings."""
+    here = Path(__file__)
+    env = dict(
+        os.environ,  # already cleared by the fixtures; add what a developer may have set
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        MNEMO_HOME=str(tmp_path / "caller-home"),
+        MNEMO_COLLECTION="caller",
+        MNEMO_CHUNKING__MAX_TOKENS="64",
+    )
+    tests = [
+        "test_defaults_when_nothing_is_set",
+        "test_home_from_env_and_default",
+        "test_session_fixtures_see_no_caller_settings",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        + [f"{here}::{name}" for name in tests],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=here.parent.parent,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout

@@ -43,6 +43,7 @@ _PUBLIC = {
     "remove_source": "mnemo.api",
     "reindex": "mnemo.api",
     "create_collection": "mnemo.api",
+    "rename_collection": "mnemo.api",
     "delete_collection": "mnemo.api",
 }
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         reindex,
         remove_document,
         remove_source,
+        rename_collection,
         search,
         sources,
         status,

@@ -111,6 +111,14 @@ def create_collection(name: str, settings: Settings | None = None) -> Collection
         return library.create_collection(name)
 
 
+def rename_collection(
+    name: str, new_name: str, settings: Settings | None = None
+) -> CollectionStatus:
+    """Give a collection a new name; its index is written again from the catalog."""
+    with Library(settings) as library:
+        return library.rename_collection(name, new_name)
+
+
 def delete_collection(name: str, settings: Settings | None = None) -> None:
     """Forget a collection and its search index (the files are not touched)."""
     with Library(settings) as library:

@@ -25,6 +25,7 @@ millisecond on the kept engine.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
     from mnemo.retrieval.search import SearchHit, SearchResponse
 
 _UNSET: Any = object()
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_NO_URLS = "URLs are not supported yet: download the page or file, then add the saved copy"
 
 
 class Library:
@@ -141,8 +144,13 @@ class Library:
 
         if not paths:
             raise SourceError("nothing to add: give at least one file or folder")
+        urls = [str(p) for p in paths if isinstance(p, str) and _URL.match(p)]
+        if urls and len(urls) == len(paths):
+            raise SourceError(f"{urls[0]}: {_NO_URLS}")
         resolved = []
         for raw in paths:
+            if isinstance(raw, str) and _URL.match(raw):
+                continue
             path = normalise_path(raw)
             if not Path(path).exists():
                 raise SourceError(f"{raw}: no such file or folder")
@@ -158,7 +166,10 @@ class Library:
                     upsert_source(session, coll, path, list(include), list(exclude))
                     for path in resolved
                 ]
-            return syncer.run_locked("add", sources)
+            report = syncer.run_locked("add", sources)
+        for url in urls:  # the files given with them are indexed; the URLs fail the run
+            report.record(url, "failed", _NO_URLS)
+        return report
 
     def sync(
         self,
@@ -284,6 +295,38 @@ class Library:
             if session.scalar(select(Collection).where(Collection.name == name)) is not None:
                 raise CollectionExistsError(f"collection {name!r} already exists")
             return collection_status(session, get_collection(session, name, create=True))
+
+    def rename_collection(self, name: str, new_name: str) -> CollectionStatus:
+        """Give a collection a new name; its index is written again under it from the
+        catalog (nothing is parsed or embedded again). CollectionError if ``new_name`` is
+        invalid or taken."""
+        from mnemo.config.settings import validate_collection_name
+        from mnemo.errors import CollectionError, CollectionExistsError
+        from mnemo.index import forget_reader, open_store
+        from mnemo.index.updater import IndexUpdater
+        from mnemo.ingest.sync import collection_lock
+
+        try:
+            validate_collection_name(new_name)
+        except ValueError as exc:
+            raise CollectionError(str(exc)) from exc
+        if new_name == name:
+            raise CollectionExistsError(f"collection {new_name!r} already exists")
+        first, second = sorted((name, new_name))  # one order: two renames cannot deadlock
+        with (
+            collection_lock(self.settings, first, 5.0),
+            collection_lock(self.settings, second, 5.0),
+        ):
+            with self.catalog.session() as session:
+                coll = get_collection(session, name)
+                if session.scalar(select(Collection).where(Collection.name == new_name)):
+                    raise CollectionExistsError(f"collection {new_name!r} already exists")
+                coll.name = new_name
+            forget_reader(self.settings, name)
+            renamed = self.collection(new_name)
+            IndexUpdater(self.settings, self.catalog, renamed).rebuild()
+            open_store(self.settings, name).drop_all()
+        return self.status(collection=new_name, check_index=False)[0]
 
     def delete_collection(self, name: str) -> None:
         """Forget a collection: its catalog rows and its search index (files are not touched)."""

@@ -9,7 +9,7 @@ import click
 import typer
 
 from mnemo import __version__
-from mnemo.cli import ask, config, ingest, jobs, llm, mcp, search, serve, status
+from mnemo.cli import ask, collections, config, ingest, jobs, llm, mcp, search, serve, status
 from mnemo.cli.context import State
 from mnemo.cli.render import err
 from mnemo.errors import MnemoError
@@ -56,6 +56,7 @@ app.command()(status.status)
 app.command()(search.reindex)
 app.command()(serve.serve)
 app.command()(mcp.mcp)
+app.add_typer(collections.collections_app, name="collections")
 app.add_typer(ingest.sources_app, name="sources")
 app.add_typer(status.docs_app, name="docs")
 app.add_typer(config.config_app, name="config")
@@ -65,18 +66,28 @@ app.add_typer(serve.keys_app, name="keys")
 app.add_typer(jobs.jobs_app, name="jobs")
 
 
+# Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are
+# caught, so that a usage error is a usage error whichever Typer is installed.
+_EXIT = tuple({typer.Exit, click.exceptions.Exit})
+_ABORT = tuple({typer.Abort, click.exceptions.Abort, KeyboardInterrupt})
+_USAGE = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: domain errors become one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="mnemo", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _EXIT as exc:
+        return int(exc.exit_code)
+    except _USAGE as exc:  # a bad option, a missing argument, an unknown command: exit 2
+        if hasattr(exc, "show"):
+            exc.show()
+        else:
+            err.print(f"error: {exc.format_message()}", markup=False)
+        return int(exc.exit_code)
+    except _ABORT:
         err.print("interrupted")
         return 130
     except MnemoError as exc:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
+from mnemo.cli import filters as opts
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from mnemo.generation.types import Answer, Citation
     from mnemo.library import Library
     from mnemo.retrieval.context import ContextPassage
+    from mnemo.retrieval.filters import Filters
 
 conversations_app = typer.Typer(help="List, show and delete saved conversations.")
 
@@ -36,13 +38,20 @@ def ask(
     ),
     mode: str | None = typer.Option(None, "--mode", "-m", help="Retrieval: hybrid, bm25 or dense."),
     collection: str | None = COLLECTION,
+    path: list[str] = opts.PATH,
+    media_type: list[str] = opts.TYPE,
+    tag: list[str] = opts.TAG,
+    after: str | None = opts.AFTER,
+    before: str | None = opts.BEFORE,
     as_json: bool = JSON,
 ) -> None:
     """Answer a question from your documents, citing file and page for each claim."""
+    filters = opts.make_filters(path, media_type, tag, after, before)
     streamed = _Streamer(enabled=not as_json)
     answer = library(ctx, collection).ask(
         question,
         documents=doc,
+        filters=filters,
         mode=mode,
         use_llm=False if extractive else None,
         on_text=streamed if not as_json else None,
@@ -57,8 +66,16 @@ def chat(
     ctx: typer.Context,
     resume: str | None = typer.Option(None, "--resume", "-r", help="Continue conversation ID."),
     collection: str | None = COLLECTION,
+    path: list[str] = opts.PATH,
+    media_type: list[str] = opts.TYPE,
+    tag: list[str] = opts.TAG,
+    after: str | None = opts.AFTER,
+    before: str | None = opts.BEFORE,
 ) -> None:
-    """Talk with your documents; follow-ups are understood in context. Empty line or Ctrl-D ends."""
+    """Talk with your documents; follow-ups are understood in context. Empty line or Ctrl-D ends.
+
+    The filters hold for every question of the conversation."""
+    filters = opts.make_filters(path, media_type, tag, after, before)
     lib = library(ctx, collection)
     if resume:
         for turn in lib.turns(resume):
@@ -67,7 +84,9 @@ def chat(
         conversation_id = resume
     else:
         conversation_id = None
-    out.print(f"[dim]Chatting with {lib.settings.collection!r}. Empty line or Ctrl-D to stop.[/dim]")
+    out.print(
+        f"[dim]Chatting with {lib.settings.collection!r}. Empty line or Ctrl-D to stop.[/dim]"
+    )
     while True:
         try:
             question = input("you> ") if sys.stdin.isatty() else _read_line()
@@ -77,7 +96,7 @@ def chat(
             break
         if conversation_id is None:
             conversation_id = lib.start_conversation(question.strip())
-        _chat_turn(lib, question, conversation_id)
+        _chat_turn(lib, question, conversation_id, filters)
     if conversation_id:
         out.print(f"[dim]Saved as {conversation_id}: mnemo chat --resume {conversation_id}[/dim]")
 
@@ -90,12 +109,14 @@ def _read_line() -> str:
     return line
 
 
-def _chat_turn(lib: Library, question: str, conversation_id: str) -> None:
+def _chat_turn(lib: Library, question: str, conversation_id: str, filters: Filters | None) -> None:
     from mnemo.errors import MnemoError
 
     streamed = _Streamer(enabled=True)
     try:
-        answer = lib.ask(question, conversation_id=conversation_id, on_text=streamed)
+        answer = lib.ask(
+            question, conversation_id=conversation_id, filters=filters, on_text=streamed
+        )
     except MnemoError as exc:  # one bad turn does not end the conversation
         err.print(f"error: {exc}", markup=False)
         return
@@ -200,8 +221,9 @@ def _plain(answer: Answer) -> dict[str, object]:
 def list_conversations(
     ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool = JSON
 ) -> None:
-    """Saved conversations, most recent first."""
-    found = library(ctx, collection).conversations()
+    """Saved conversations, most recent first: of every collection unless -c names one."""
+    lib = library(ctx, collection)
+    found = lib.conversations(collection=collection) if collection else lib.all_conversations()
     if as_json:
         print_json(found)
         return
@@ -209,7 +231,8 @@ def list_conversations(
         out.print("No conversations yet: start one with `mnemo chat`.")
     for item in found:
         when = item.updated_at.strftime("%Y-%m-%d %H:%M")
-        out.print(f"{item.id}  {when}  {item.turns} turn(s)  {escape(item.title)}")
+        where = "" if collection else f"{escape(item.collection)}  "
+        out.print(f"{item.id}  {when}  {where}{item.turns} turn(s)  {escape(item.title)}")
 
 
 @conversations_app.command("show")

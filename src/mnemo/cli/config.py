@@ -7,11 +7,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from mnemo.cli.context import JSON, state
-from mnemo.cli.render import out, print_json
+from mnemo.cli.render import out, print_json, print_table
 from mnemo.config.settings import flatten
 from mnemo.retrieval.models import files_in_use
 
-config_app = typer.Typer(help="Inspect settings.")
+config_app = typer.Typer(help="Inspect and change settings.")
 
 
 @config_app.command("show")
@@ -28,7 +28,22 @@ def show(ctx: typer.Context, as_json: bool = JSON) -> None:
     out.print(f"settings file: {escape(str(settings.settings_file))}")
     table = Table("setting", "value", "from")
     for key, value in values.items():
-        table.add_row(key, escape(repr(value) if isinstance(value, str) else str(value)), origins[key])
-    out.print(table)
+        table.add_row(
+            key, escape(repr(value) if isinstance(value, str) else str(value)), origins[key]
+        )
+    print_table(table)
     for role, where in models.items():
         out.print(f"{role} model files: {escape(where)}")
+
+
+@config_app.command("set")
+def set_(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="A setting, as `mnemo config show` names it."),
+    value: str = typer.Argument(..., help='Its value; lists and tables as JSON: \'["a", "b"]\'.'),
+) -> None:
+    """Write a setting into the data directory's mnemo.toml (comments are kept)."""
+    from mnemo.config.edit import set_setting
+
+    path, stored = set_setting(state(ctx).home, key, value)
+    out.print(f"{key} = {stored!r} in {path}", markup=False)

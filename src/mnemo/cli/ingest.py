@@ -16,7 +16,7 @@ sources_app = typer.Typer(help="List or remove the paths a collection reads from
 
 def add(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="Files or folders (read recursively)."),
+    paths: list[str] = typer.Argument(..., help="Files or folders (read recursively)."),
     collection: str | None = COLLECTION,
     include: list[str] = typer.Option(
         [], "--include", "-i", help="Only files matching this glob (gitignore syntax); repeatable."

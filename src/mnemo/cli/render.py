@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from mnemo.events import Event, EventHandler
 from mnemo.report import RunReport
@@ -43,6 +45,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def print_table(table: Table) -> None:
+    """A table on the terminal's width; in a pipe (no width to fit) as wide as its
+    content, so that no word is cut: use --json for machines."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    wide = Console(width=10_000, highlight=False)  # writes to sys.stdout, as ``out`` does
+    width = Measurement.get(wide, wide.options, table).maximum
+    Console(width=max(width, out.width), highlight=False).print(table)
 
 
 def print_json(value: Any) -> None:
@@ -98,7 +111,9 @@ def print_report(report: RunReport) -> None:
         waiting = f", {embedding.pending} waiting" if embedding.pending else ""
         out.print(f"Embedded {embedding.embedded} chunk(s){waiting} ({embedding.seconds:.1f} s).")
     if embedding.reused:
-        out.print(f"Reused {embedding.reused} stored vector(s) (the same text is already embedded).")
+        out.print(
+            f"Reused {embedding.reused} stored vector(s) (the same text is already embedded)."
+        )
     if embedding.error:
         err.print(
             f"embedding stopped: {embedding.error}. Keyword search works meanwhile; "

@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
-
 import typer
 from rich.markup import escape
 from rich.text import Text
 
+from mnemo.cli import filters as opts
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json
-from mnemo.errors import QueryError
-from mnemo.retrieval.filters import local_moment
-
-_RELATIVE = re.compile(r"^(\d+)([hdw])$")
-
-
-def _when(value: str | None, option: str) -> datetime | None:
-    """An ISO date or time (2026-11-01, 2026-11-01T09:30) or an age: 12h, 7d, 2w."""
-    if value is None:
-        return None
-    match = _RELATIVE.match(value.strip())
-    if match:
-        unit = {"h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        try:
-            return datetime.now().astimezone() - timedelta(**{unit: int(match.group(1))})
-        except OverflowError:
-            raise QueryError(f"{option} {value!r}: that is before the year 1") from None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise QueryError(
-            f"{option} {value!r} is not a date: use e.g. 2026-11-01, 2026-11-01T09:30, 12h, 7d or 2w"
-        ) from None
-    try:
-        return local_moment(parsed)
-    except ValueError as exc:
-        raise QueryError(f"{option}: {exc}") from None
 
 
 def search(
@@ -48,34 +19,18 @@ def search(
         None, "--mode", "-m", help="hybrid (default), bm25 (keywords) or dense (meaning)."
     ),
     collection: str | None = COLLECTION,
-    path: list[str] = typer.Option(
-        [], "--path", "-p", help="Only files matching this glob, e.g. '*.pdf'; repeatable."
-    ),
-    media_type: list[str] = typer.Option(
-        [], "--type", "-t", help="Only this media type, e.g. application/pdf or text/*; repeatable."
-    ),
-    tag: list[str] = typer.Option([], "--tag", help="Only documents with this tag; repeatable."),
-    after: str | None = typer.Option(
-        None, "--after", help="Only files modified after this date or age (2026-11-01, 7d)."
-    ),
-    before: str | None = typer.Option(
-        None, "--before", help="Only files modified before this date or age."
-    ),
+    path: list[str] = opts.PATH,
+    media_type: list[str] = opts.TYPE,
+    tag: list[str] = opts.TAG,
+    after: str | None = opts.AFTER,
+    before: str | None = opts.BEFORE,
     rerank: bool | None = typer.Option(
         None, "--rerank/--no-rerank", help="Rerank with search.rerank_model (default: if set)."
     ),
     as_json: bool = JSON,
 ) -> None:
     """Search a collection's passages by keyword and by meaning."""
-    from mnemo.retrieval.filters import Filters
-
-    filters = Filters(
-        path=tuple(path),
-        media_types=tuple(media_type),
-        tags=tuple(tag),
-        modified_after=_when(after, "--after"),
-        modified_before=_when(before, "--before"),
-    )
+    filters = opts.make_filters(path, media_type, tag, after, before)
     response = library(ctx, collection).search(
         query, k=k, mode=mode, filters=filters, rerank=rerank
     )
@@ -87,7 +42,11 @@ def search(
     for rank, hit in enumerate(response.hits, start=1):
         where = escape(hit.path)
         if hit.page_start is not None:
-            pages = hit.page_start if hit.page_start == hit.page_end else f"{hit.page_start}-{hit.page_end}"
+            pages = (
+                hit.page_start
+                if hit.page_start == hit.page_end
+                else f"{hit.page_start}-{hit.page_end}"
+            )
             where += f" [dim]p. {pages}[/dim]"
         title = escape(hit.title or hit.path.rsplit("/", 1)[-1])
         out.print(f"[bold]{rank}. {title}[/bold]  [dim]{hit.score:.3f}[/dim]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 
 import typer
@@ -52,7 +53,7 @@ def serve(
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # JSON lines only, not also the CLI's console handler
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings, server_library),
         host=settings.server.host,
         port=settings.server.port,
@@ -60,6 +61,28 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=int(settings.server.shutdown_timeout) + 5,
     )
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # listening: say where, and whether a key is needed
+                port = self.servers[0].sockets[0].getsockname()[1] if self.servers else None
+                line = _ready_line(settings.server.host, port or settings.server.port, keys)
+                err.print(line, markup=False)
+
+    Server(config).run()
+
+
+def _ready_line(host: str, port: int, keys: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    if keys:
+        state = f"API keys required ({keys} active; send one as 'Authorization: Bearer KEY')"
+    else:
+        state = (
+            "no API key required (none exist, so it serves loopback only); "
+            "`mnemo keys create --scope admin` makes one"
+        )
+    return f"Mnemo is serving http://{shown}:{port}: {state}. Press Ctrl-C to stop."
 
 
 @keys_app.command("create")
@@ -89,6 +112,12 @@ def list_(ctx: typer.Context, as_json: bool = JSON) -> None:
     if as_json:
         print_json([vars(k) for k in keys])
         return
+    if not keys:
+        out.print(
+            "No API keys yet: the server answers loopback requests without one. "
+            "Create one with `mnemo keys create --scope admin`.",
+            markup=False,
+        )
     for k in keys:
         revoked = f" revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
         out.print(f"{k.id}\t{k.name}\tmnemo_{k.prefix}_…\t{k.scope}{revoked}", markup=False)

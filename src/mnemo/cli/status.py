@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mnemo.cli.context import COLLECTION, JSON, library
-from mnemo.cli.render import out, print_json
+from mnemo.cli.render import out, print_json, print_table
 
 docs_app = typer.Typer(help="Documents of a collection and their state.")
 
@@ -42,7 +42,7 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
             _embedded(item),
             last,
         )
-    out.print(table)
+    print_table(table)
     for item in found:
         for emb in item.embeddings:
             label = "serving" if emb.state == "active" else "re-embedding, not serving yet"
@@ -81,7 +81,9 @@ def docs_list(
     as_json: bool = JSON,
 ) -> None:
     """Files of a collection with their state and, if not indexed, the reason."""
-    chosen = [name for name, on in (("failed", failed), ("skipped", skipped), ("indexed", indexed)) if on]
+    chosen = [
+        name for name, on in (("failed", failed), ("skipped", skipped), ("indexed", indexed)) if on
+    ]
     if len(chosen) > 1:
         raise typer.BadParameter("give at most one of --failed, --skipped, --indexed")
     docs = library(ctx, collection).documents(state=chosen[0] if chosen else None)
@@ -94,4 +96,20 @@ def docs_list(
     table = Table("state", "path", "chunks", "reason")
     for doc in docs:
         table.add_row(doc.state, escape(doc.path), str(doc.chunks), escape(doc.reason or ""))
-    out.print(table)
+    print_table(table)
+
+
+@docs_app.command("remove")
+def docs_remove(
+    ctx: typer.Context,
+    document: str = typer.Argument(
+        ..., help="The document: its id, path, end of path or file name (see `mnemo docs list`)."
+    ),
+    collection: str | None = COLLECTION,
+) -> None:
+    """Remove one document from a collection and its index (the file itself stays).
+
+    A file below a folder the collection reads comes back at the next sync: exclude it
+    (`mnemo add FOLDER --exclude GLOB`) or remove the folder with `mnemo sources remove`."""
+    path = library(ctx, collection).remove_document(document, collection=collection)
+    out.print(f"Removed {escape(path)} from the collection.")

@@ -175,6 +175,9 @@ def _too_many_chunks(count: str, job: Job) -> str:
 
 def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Extracted) -> None:
     result.media_type, result.parser = fmt.media_type, fmt.name
+    if not data:  # for every format: a 0-byte PDF or DOCX is empty, not corrupt
+        result.status, result.reason = "skipped", "empty file (0 bytes)"
+        return
     started = time.perf_counter()
     try:
         parsed = fmt.parse(data, path, _limits(job))

@@ -30,7 +30,9 @@ class Filters:
 
     ``path``: globs (``*`` matches across folders, as in ``fnmatch``); a glob
     that does not start with ``/`` or ``*`` matches at any folder depth, e.g.
-    ``notes/*.md``. ``media_types``: exact types or ``text/*``. ``tags``: any of
+    ``notes/*.md``. ``media_types``: exact types, ``text/*``, or a file extension
+    (``pdf``, ``.docx``), which stands for the media type Mnemo gives such files
+    (``md`` is ``text/markdown``, ``py`` and ``txt`` are both ``text/plain``). ``tags``: any of
     them. ``modified_after`` / ``modified_before``: the file's modification time.
     """
 
@@ -41,6 +43,8 @@ class Filters:
     modified_before: datetime | None = None
 
     def __post_init__(self) -> None:
+        types = tuple(dict.fromkeys(media_type_for(m) for m in self.media_types))
+        object.__setattr__(self, "media_types", types)
         for glob in self.path:
             if not glob.strip():
                 raise QueryError("--path: empty glob; give e.g. '*.pdf' or 'notes/**'")
@@ -57,7 +61,11 @@ class Filters:
     @property
     def empty(self) -> bool:
         return not (
-            self.path or self.media_types or self.tags or self.modified_after or self.modified_before
+            self.path
+            or self.media_types
+            or self.tags
+            or self.modified_after
+            or self.modified_before
         )
 
     # -- pushed into the index ----------------------------------------------------
@@ -78,9 +86,7 @@ class Filters:
 
     # -- checked on the catalog's rows --------------------------------------------
 
-    def matches(
-        self, path: str, media_type: str | None, tags: Sequence[str], mtime: float
-    ) -> bool:
+    def matches(self, path: str, media_type: str | None, tags: Sequence[str], mtime: float) -> bool:
         if self.path and not any(fnmatch.fnmatchcase(path, g) for g in self._globs()):
             return False
         if self.media_types and not any(_media_match(media_type, m) for m in self.media_types):
@@ -93,6 +99,23 @@ class Filters:
 
     def _globs(self) -> list[str]:
         return [g if g.startswith(("/", "*")) else f"*/{g}" for g in (p.strip() for p in self.path)]
+
+
+def media_type_for(value: str) -> str:
+    """``value`` if it is a media type (``application/pdf``, ``text/*``), else the media type
+    of the files with that extension (``pdf``, ``.docx``, ``md``); QueryError if none."""
+    wanted = value.strip()
+    if "/" in wanted:
+        return wanted.lower()
+    from mnemo.ingest.parsers import extensions
+
+    found = extensions().get("." + wanted.lower().lstrip(".")) if wanted.strip(".") else None
+    if found is None:
+        raise QueryError(
+            f"--type {value!r}: not a media type (e.g. application/pdf, text/*) nor the "
+            "extension of a format Mnemo reads (e.g. pdf, docx, md, html, txt)"
+        )
+    return found.media_type
 
 
 def _quote(value: str) -> str:

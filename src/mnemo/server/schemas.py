@@ -115,7 +115,9 @@ class SearchFilters(RequestBody):
         default_factory=list, max_length=20, description="Path globs, e.g. '*.pdf'; any may match."
     )
     media_types: list[Annotated[str, Field(max_length=128)]] = Field(
-        default_factory=list, max_length=20, description="e.g. application/pdf or text/*."
+        default_factory=list,
+        max_length=20,
+        description="e.g. application/pdf, text/* or a file extension: pdf, docx, md.",
     )
     tags: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=20)
     modified_after: Moment | None = Field(None, description="Modified at or after (ISO 8601).")

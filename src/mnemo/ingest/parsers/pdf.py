@@ -58,6 +58,18 @@ def _outline(pdf: object) -> tuple[dict[int, list[tuple[int, str]]], str | None]
     return by_page, None
 
 
+def _title(metadata: dict[str, str], outline: dict[int, list[tuple[int, str]]], path: Path) -> str:
+    """The title every hit shows: the PDF's own (metadata) title, else its first heading
+    (bookmark), else the file name."""
+    title = " ".join((metadata.get("Title") or "").split())
+    if title and title.lower() not in _PLACEHOLDER_TITLES:
+        return title
+    for page in sorted(outline):
+        for _, heading in outline[page]:
+            return heading
+    return path.name
+
+
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     check_streams(data, limits)
     pdf = _open(data)
@@ -95,10 +107,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             f"no text layer in any of {count} pages (scanned or image-only PDF); "
             "OCR is not supported yet: run it through an OCR tool such as ocrmypdf first"
         )
-    title = (metadata.get("Title") or "").strip() or None
-    if title is not None and title.lower() in _PLACEHOLDER_TITLES:
-        title = None
-    parsed = builder.build(title=title, markup="text", metadata={})
+    parsed = builder.build(title=_title(metadata, outline, path), markup="text", metadata={})
     parsed.metadata["pages"] = count
     if outline_problem:
         parsed.metadata["warning"] = outline_problem
