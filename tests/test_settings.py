@@ -153,7 +153,8 @@ def session_environ() -> dict[str, str]:
 
 def test_session_fixtures_see_no_caller_settings(session_environ: dict[str, str]) -> None:
     leaked = [k for k in session_environ if k.startswith(("MNEMO_", "XDG_"))]
-    assert leaked == []
+    assert leaked == ["XDG_CACHE_HOME"]  # the session's own model cache, not the caller's
+    assert Path(session_environ["XDG_CACHE_HOME"]).name.startswith("user-cache")
 
 
 def test_tests_ignore_the_callers_environment(tmp_path: Path) -> None:
