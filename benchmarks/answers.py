@@ -211,15 +211,20 @@ def ask_all(
 
 
 def search_all(settings: mnemo.Settings, questions: Sequence[Question]) -> list[dict[str, Any]]:
-    """The hits ``ask`` starts from: best dense cosine, and whether they hold the answer."""
+    """The hits ``ask`` starts from (reranked when ``answer.rerank`` is on): best dense
+    cosine, best reranker score, and whether they hold the answer."""
     records = []
     for q in questions:
-        response = mnemo.search(q.query, settings, k=settings.answer.passages)
+        response = mnemo.search(
+            q.query, settings, k=settings.answer.passages, rerank=settings.answer.rerank
+        )
         text = "\n".join(h.text for h in response.hits)
+        reranked = [h.scores["rerank"] for h in response.hits if "rerank" in h.scores]
         records.append(
             {
                 "id": q.id,
                 "max_dense": max_dense(response.hits),
+                "max_rerank": max(reranked) if reranked else None,
                 "in_hits": found(q.answers, text) is not None,
             }
         )
@@ -244,6 +249,10 @@ def distribution(values: Sequence[float]) -> dict[str, float]:
 
 
 # --- answer.min_relevance ---------------------------------------------------------------
+
+
+#: Thresholds for the reranker's score (a logit: about -11 to 11 for ms-marco MiniLM).
+LOGITS = [round(-12 + 0.25 * i, 2) for i in range(97)]
 
 
 def balanced_accuracy(
@@ -277,14 +286,17 @@ def middle_best(options: Sequence[float], value: Callable[[float], float]) -> fl
 
 
 def calibrate_relevance(
-    full: dict[int, float | None], negatives: dict[int, float | None], current: float
+    full: dict[int, float | None],
+    negatives: dict[int, float | None],
+    current: float,
+    thresholds: Sequence[float] = THRESHOLDS,
 ) -> dict[str, Any]:
     def split(ids: set[int]) -> tuple[list[float | None], list[float | None]]:
         return [full[i] for i in ids], [negatives[i] for i in ids]
 
     def choose(ids: set[int]) -> float:
         answerable, unanswerable = split(ids)
-        return middle_best(THRESHOLDS, lambda t: balanced_accuracy(answerable, unanswerable, t))
+        return middle_best(thresholds, lambda t: balanced_accuracy(answerable, unanswerable, t))
 
     ids = set(full)
     halves = {"even": {i for i in ids if i % 2 == 0}, "odd": {i for i in ids if i % 2 == 1}}
@@ -308,7 +320,7 @@ def calibrate_relevance(
     answerable, unanswerable = split(ids)
     # Mnemo's default: the lowest of the best thresholds. A false abstention hides
     # documents that are there; a false answer is still checked and labelled.
-    lowest = best_options(THRESHOLDS, lambda t: balanced_accuracy(answerable, unanswerable, t))[0]
+    lowest = best_options(thresholds, lambda t: balanced_accuracy(answerable, unanswerable, t))[0]
     scored_full = [s for s in answerable if s is not None]
     scored_neg = [s for s in unanswerable if s is not None]
     return {
@@ -723,6 +735,19 @@ def main() -> None:
     off_topic = calibrate_relevance(
         full_best, {r["id"]: r["max_dense"] for r in off_hits}, full_settings.answer.min_relevance
     )
+    # The same, on the reranker's best score (when answers rerank): does it separate
+    # answerable from unanswerable questions better than the cosine does?
+    full_rerank = {r["id"]: r["max_rerank"] for r in full_hits}
+    rerank_signal = None
+    if any(v is not None for v in full_rerank.values()):
+        rerank_signal = {
+            "negatives": calibrate_relevance(
+                full_rerank, {r["id"]: r["max_rerank"] for r in neg_hits}, 0.0, LOGITS
+            ),
+            "unrelated": calibrate_relevance(
+                full_rerank, {r["id"]: r["max_rerank"] for r in off_hits}, 0.0, LOGITS
+            ),
+        }
     # The default must not abstain where the documents do answer: the off-topic
     # calibration (rgb questions against MS MARCO passages) sets it.
     calibrated = off_topic["lowest_best_on_all"]
@@ -753,6 +778,7 @@ def main() -> None:
         },
         "min_relevance": relevance,
         "min_relevance_off_topic": off_topic,
+        "rerank_score_signal": rerank_signal,
         "support": bench_support(full_settings, questions, full_settings.answer.min_support),
     }
     llm = llm_overrides()
