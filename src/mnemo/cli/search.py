@@ -25,7 +25,10 @@ def search(
     after: str | None = opts.AFTER,
     before: str | None = opts.BEFORE,
     rerank: bool | None = typer.Option(
-        None, "--rerank/--no-rerank", help="Rerank with search.rerank_model (default: if set)."
+        None,
+        "--rerank/--no-rerank",
+        help="Reorder the best search.rerank_candidates hits with the cross-encoder "
+        "(default: search.rerank).",
     ),
     as_json: bool = JSON,
 ) -> None:
