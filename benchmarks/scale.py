@@ -154,7 +154,7 @@ def machine() -> dict[str, Any]:
     versions = {}
     from importlib.metadata import version
 
-    for name in ("lancedb", "pylance", "pyarrow", "sentence-transformers", "torch", "SQLAlchemy"):
+    for name in ("lancedb", "pylance", "pyarrow", "sentence-transformers", "torch", "onnxruntime", "SQLAlchemy"):
         try:
             versions[name] = version(name)
         except Exception:
@@ -556,15 +556,14 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     from mnemo.index.lance import LanceStore, vector_table
     from mnemo.catalog.collections import get_collection
 
-    import torch
-
-    if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
-    settings = mnemo.load_settings(home)
+    overrides: dict[str, Any] = {}
+    if args.torch_threads:  # the default embedder runs on ONNX Runtime: its threads
+        overrides["embedding"] = {"threads": args.torch_threads}
+    settings = mnemo.load_settings(home, overrides)
     queries = load_queries(args.data, args.queries // 2)
     texts = [t for _, t in queries]
-    out: dict[str, Any] = {"queries": len(texts), "torch_threads": torch.get_num_threads(),
-                           "loadavg_start": loadavg()}
+    out: dict[str, Any] = {"queries": len(texts), "threads": args.torch_threads or "default",
+                           "embedder": settings.embedding.backend, "loadavg_start": loadavg()}
     started = time.perf_counter()
     # Warm-up: the first searches load the model and the index files.
     for mode in MODES:
@@ -573,11 +572,15 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     out["warmup_s"] = round(time.perf_counter() - started, 1)
     out["rss_after_warmup_mb"] = peak_rss_mb()
 
-    def timed_run(mode: str, filters: Any = None) -> tuple[list[float], list[Any]]:
+    def timed_run(
+        mode: str, filters: Any = None, rerank: bool = False
+    ) -> tuple[list[float], list[Any]]:
         latencies, responses = [], []
         for text in texts:
             t0 = time.perf_counter()
-            response = mnemo.search(text, settings, k=10, mode=mode, filters=filters)
+            response = mnemo.search(
+                text, settings, k=10, mode=mode, filters=filters, rerank=rerank
+            )
             latencies.append((time.perf_counter() - t0) * 1000)
             responses.append(response)
         return latencies, responses
@@ -588,6 +591,14 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
         latency[mode] = {**summary(ms), "mean_hits": statistics.fmean(len(r.hits) for r in responses),
                          "used": sorted({u for r in responses for u in r.used})}
         say(f"  {mode}: {latency[mode]}")
+    mnemo.search(texts[0], settings, k=10, mode="hybrid", rerank=True)  # loads the reranker
+    ms, responses = timed_run("hybrid", rerank=True)
+    label = f"hybrid + rerank top {settings.search.rerank_candidates}"
+    latency[label] = {**summary(ms), "mean_hits": statistics.fmean(len(r.hits) for r in responses),
+                      "used": sorted({u for r in responses for u in r.used}),
+                      "rerank_p50_ms": round(statistics.median(
+                          r.stages.get("rerank", 0.0) * 1000 for r in responses), 1)}
+    say(f"  {label}: {latency[label]}")
     filters = {
         "hybrid, path area3/* (10%)": mnemo.Filters(path=["area3/*"]),
         "hybrid, media application/pdf (~15%)": mnemo.Filters(media_types=["application/pdf"]),
@@ -755,7 +766,7 @@ def print_build(b: dict[str, Any]) -> None:
 
 
 def print_round(n: int, r: dict[str, Any]) -> None:
-    say(f"\nQueries, round {n}: {r['queries']} queries, k=10, torch threads {r['torch_threads']}; load average "
+    say(f"\nQueries, round {n}: {r['queries']} queries, k=10, threads {r['threads']}; load average "
         f"{r['loadavg_start']} -> {r['loadavg_end']}")
     say(table(["search", "p50 ms", "p95 ms", "max ms", "mean hits"],
               [[k, v["p50_ms"], v["p95_ms"], v["max_ms"], v.get("mean_hits")]
@@ -790,7 +801,7 @@ def main() -> int:
     parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="skip the nprobes/refine sweep")
     parser.add_argument("--profile", action="store_true", help="cProfile 20 hybrid queries (top 40 by cumulative time)")
     parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch.set_num_threads in the query process (0: torch's default, one per core)")
+                        help="embedding.threads in the query process (0: the runtime default, one per core)")
     parser.add_argument("--json", type=Path, help="write all figures here")
     parser.add_argument("--child", choices=["build", "query"], help=argparse.SUPPRESS)
     args = parser.parse_args()
