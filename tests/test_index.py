@@ -62,7 +62,7 @@ def test_switching_embedders_keeps_old_vectors_serving_until_the_new_are_complet
     notes = make_notes(tmp_path / "notes")
     api.add([notes], settings)
     minilm = api.search("lava", settings).embedder
-    assert minilm and minilm.startswith("sentence-transformers:all-MiniLM-L6-v2")
+    assert minilm and minilm.startswith("onnx:all-MiniLM-L6-v2")
     with serve() as (url, script):
         remote = make_settings(
             embedding={"backend": "openai-compatible", "model": "nomic-embed", "base_url": url}

@@ -185,3 +185,24 @@ def test_offline_with_no_network_and_no_torch(tmp_path: Path, settings: Settings
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "False"]
+
+
+def test_a_collection_from_the_pytorch_default_moves_to_onnx(tmp_path: Path) -> None:
+    """Collections embedded by the old default (PyTorch) switch on the next sync, through
+    the background re-embed: the old vectors serve until the new ones are complete."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lava.md").write_text("# Volcanoes\n\nLava cools into basalt on the slopes.\n")
+    (docs / "bread.md").write_text("# Baking\n\nSourdough needs a starter and patience.\n")
+    home = tmp_path / "home"
+    before = load_settings(
+        home, {"ingest": {"workers": 1}, "embedding": {"backend": "sentence-transformers"}}
+    )
+    mnemo.add([docs], before)
+    assert mnemo.search("molten rock", before).embedder.startswith("sentence-transformers:")
+    now = load_settings(home, {"ingest": {"workers": 1}})
+    report = mnemo.sync(now)
+    assert report.embedding.embedded == 2 and any("switched" in n for n in report.embedding.notes)
+    response = mnemo.search("molten rock", now, mode="dense")
+    assert response.embedder.startswith("onnx:all-MiniLM-L6-v2")
+    assert Path(response.hits[0].path).name == "lava.md"
