@@ -51,6 +51,29 @@ def pdf(
     return path
 
 
+def flowing_pdf(path: Path, pages: Sequence[Sequence[tuple[str, str]]]) -> Path:
+    """Text set by reportlab's layout engine, which wraps paragraphs into lines as
+    word processors do. Each page is a list of (style, text): style "h" for a
+    heading, "p" for a body paragraph, "li" for a bullet item."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    names = {"h": "Heading2", "p": "BodyText", "li": "BodyText"}
+    story: list[object] = []
+    for index, blocks in enumerate(pages):
+        if index:
+            story.append(PageBreak())
+        for style, text in blocks:
+            if style == "li":
+                story.append(Paragraph(text, styles[names[style]], bulletText="\u2022"))
+            else:
+                story.append(Paragraph(text, styles[names[style]]))
+    SimpleDocTemplate(str(path), pagesize=A4).build(story)
+    return path
+
+
 def two_column_pdf(path: Path, left: Sequence[str], right: Sequence[str]) -> Path:
     """One page set as papers are: the left column top to bottom, then the right one."""
     from reportlab.lib.pagesizes import A4

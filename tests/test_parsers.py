@@ -19,6 +19,7 @@ from mnemo.catalog import Catalog, Chunk, Document
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
 from mnemo.ingest.parsers import ParseLimits, ParseSkipped, pdf, text
+from mnemo.ingest.parsers.pdf_lines import join_lines
 
 MakeSettings = Callable[..., Settings]
 
@@ -102,7 +103,130 @@ def test_pdf_parser_page_offsets_point_at_each_page_text(tmp_path: Path) -> None
     parsed = pdf.parse(path.read_bytes(), path, ParseLimits(max_pages=10))
     assert [p.number for p in parsed.pages or []] == [1, 2, 3]
     for page, word in zip(parsed.pages or [], WORDS, strict=False):
-        assert parsed.text[page.start : page.end].strip() == "\n".join(page_of(word))
+        # Full-width lines read as one wrapped paragraph: joined with spaces.
+        assert parsed.text[page.start : page.end].split() == " ".join(page_of(word)).split()
+
+
+def sentences_about(word: str, count: int) -> list[str]:
+    return [
+        f"Stake {word}-{n} on the northern glacier moved {n + 3} metres downhill "
+        f"between the autumn and the spring surveys, the {word} team reported."
+        for n in range(count)
+    ]
+
+
+def test_wrapped_pdf_lines_are_joined_into_paragraphs_on_their_pages(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    # Paragraphs wrapped by reportlab's layout engine, as a word processor's PDF is.
+    settings = make_settings(chunking={"max_tokens": 64, "overlap_tokens": 0})
+    amber, basalt, cobalt = (sentences_about(w, 4) for w in ("amber", "basalt", "cobalt"))
+    path = docgen.flowing_pdf(
+        tmp_path / "glacier.pdf",
+        [
+            [
+                ("h", "Ice movement"),
+                ("p", " ".join(amber)),
+                ("li", "Stakes are read twice a year"),
+                ("li", "Lost stakes are replaced"),
+                ("h", "Weather"),
+                ("p", " ".join(basalt)),
+            ],
+            [("p", " ".join(cobalt))],
+        ],
+    )
+    _, chunks = index_one(settings, path)
+    text = joined(chunks)
+    # Every sentence reaches a chunk whole: no line break inside it, none cut off.
+    for sentence in amber + basalt + cobalt:
+        assert any(sentence in c.text for c in chunks), sentence
+    assert not re.search(r"\n[a-z]", text)
+    # Headings and list items keep their own lines.
+    lines = text.splitlines()
+    for line in ("Ice movement", "Weather"):
+        assert line in lines
+    assert any(line.endswith("Stakes are read twice a year") for line in lines)
+    assert any(line.endswith("Lost stakes are replaced") for line in lines)
+    # Citations keep their pages.
+    for word, page in (("amber", 1), ("basalt", 1), ("cobalt", 2)):
+        about = [c for c in chunks if f"{word} team" in c.text]
+        assert about and all(c.page_start == c.page_end == page for c in about), word
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # wrapped lines of one paragraph; a short last line ends it
+        (
+            [
+                "The survey team measured how far the ice had moved since the",
+                "previous autumn and logged every stake on the northern glacier.",
+                "Short closing line.",
+                "Next paragraph starts here and runs on to the end of the line",
+            ],
+            [
+                (
+                    "The survey team measured how far the ice had moved since the previous autumn "
+                    "and logged every stake on the northern glacier. Short closing line."
+                ),
+                "Next paragraph starts here and runs on to the end of the line",
+            ],
+        ),
+        # a hyphenated word is mended; a compound keeps its hyphen
+        (
+            [
+                "The patients of the long COVID- study needed a tracheo-",
+                "stomy before the state-of-the-art ventilators reached the ward.",
+            ],
+            [
+                (
+                    "The patients of the long COVID- study needed a tracheostomy before "
+                    "the state-of-the-art ventilators reached the ward."
+                )
+            ],
+        ),
+        # list items and a heading after a finished sentence start new lines
+        (
+            [
+                "Every stake on the glacier was read twice during the season.",
+                "1. Stakes on the northern glacier were read in the spring",
+                "(b) stakes on the southern glacier were read in the autumn.",
+                "Results",
+                "The results are summarised in the table at the end of this page",
+            ],
+            [
+                "Every stake on the glacier was read twice during the season.",
+                "1. Stakes on the northern glacier were read in the spring",
+                "(b) stakes on the southern glacier were read in the autumn.",
+                "Results",
+                "The results are summarised in the table at the end of this page",
+            ],
+        ),
+        # blank lines and indented first lines keep their paragraph breaks
+        (
+            [
+                "The survey team measured how far the ice had moved since the",
+                "",
+                "  An indented paragraph begins on this line and runs to the end",
+                "and continues here on its second line of text as paragraphs do.",
+            ],
+            [
+                "The survey team measured how far the ice had moved since the",
+                "",
+                (
+                    "  An indented paragraph begins on this line and runs to the end "
+                    "and continues here on its second line of text as paragraphs do."
+                ),
+            ],
+        ),
+        # a page of short lines (a table, an address) is left as it is
+        (["Name  Age", "Ann   31", "Bob   45"], ["Name  Age", "Ann   31", "Bob   45"]),
+    ],
+)
+def test_pdf_page_lines_are_joined_only_within_paragraphs(
+    lines: list[str], expected: list[str]
+) -> None:
+    assert join_lines("\n".join(lines)).split("\n") == expected
 
 
 def test_two_column_page_reads_the_left_column_then_the_right(
@@ -115,8 +239,9 @@ def test_two_column_page_reads_the_left_column_then_the_right(
     body = joined(chunks)
     positions = [body.index(line) for line in left + right]
     assert positions == sorted(positions)
-    # Lines of the two columns at the same height are not glued together.
-    assert not any("Glacier" in line and "Volcano" in line for line in body.splitlines())
+    # Lines of the two columns at the same height are not glued together (the left
+    # column's full-width lines are joined as a paragraph, which runs on into the right).
+    assert "Volcano" not in body[body.index(left[0]) : body.index(left[-1])]
 
 
 @pytest.mark.xfail(

@@ -1,4 +1,8 @@
-"""PDF: text page by page (pdfium), page numbers kept, bookmarks as headings."""
+"""PDF: text page by page (pdfium), page numbers kept, bookmarks as headings.
+
+Each page's hard-wrapped lines are joined into paragraphs
+(:mod:`mnemo.ingest.parsers.pdf_lines`) before the chunker sees them.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,32 @@ from mnemo.ingest.parsers.base import (
     ParseLimits,
     ParseSkipped,
 )
+from mnemo.ingest.parsers.pdf_lines import join_lines
 from mnemo.ingest.parsers.pdf_streams import check_streams
 
 name = "pdf"
 
-_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+# A word hyphenated at a line end ("conti-" / "nued"); "COVID-" / "19" keeps its hyphen.
+_HYPHEN_BREAK = re.compile(r"(\w)-\n([a-z])")
+# PDFium glues a word hyphenated at a line end itself and puts \x02 (or U+FFFE)
+# where the hyphen was: dropped inside a word, kept in a compound or before a
+# digit or capital ("state-of-the\x02art", "COVID\x0219").
+_SOFT_HYPHEN = re.compile(r"([\w-]*)[\x02\ufffe]\n?(\w?)")
 # What PDF writers put in the Title field when nobody gave one (reportlab: "untitled").
 _PLACEHOLDER_TITLES = {"untitled", "untitled document", "no title"}
 
 
 def _clean(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = text.replace("\ufffe", "").replace("\x02", "")  # pdfium's soft-hyphen markers
+    text = _SOFT_HYPHEN.sub(_soft_hyphen, text)
     text = _HYPHEN_BREAK.sub(r"\1\2", text)
     return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def _soft_hyphen(match: re.Match[str]) -> str:
+    before, after = match.group(1), match.group(2)
+    hyphen = "-" if after and ("-" in before or not after.islower()) else ""
+    return before + hyphen + after
 
 
 def _open(data: bytes) -> object:
@@ -90,7 +106,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             page = pdf[index]  # type: ignore[index]
             try:
                 textpage = page.get_textpage()
-                text = _clean(textpage.get_text_bounded())
+                text = join_lines(_clean(textpage.get_text_bounded()))
                 textpage.close()
             finally:
                 page.close()
