@@ -77,18 +77,27 @@ def measure_in_process(home: str, queries: list[str]) -> dict[str, Any]:
         call(queries[0])  # warm-up: models load, caches fill
         opened[0] = 0  # type: ignore[name-defined]  # noqa: F821
         times = []
+        stages: dict[str, list[float]] = {}
         for query in queries:
             started = time.perf_counter()
-            call(query)
+            result = call(query)
             times.append((time.perf_counter() - started) * 1000)
+            for stage, seconds in (getattr(result, "stages", None) or getattr(result, "seconds", None) or {}).items():
+                stages.setdefault(stage, []).append(seconds * 1000)
         out[label] = {
             "p50_ms": round(statistics.median(times), 1),
             "p95_ms": round(statistics.quantiles(times, n=20)[18], 1),
             "catalog_opens_per_call": round(opened[0] / len(queries), 2),  # type: ignore[name-defined]  # noqa: F821
         }
+        if stages:
+            out[label]["stage_p50_ms"] = {k: round(statistics.median(v), 1) for k, v in stages.items()}
 
     timed("search (mnemo.search)", lambda q: mnemo.search(q, settings))
     timed("ask (mnemo.ask)", lambda q: mnemo.ask(q, settings, use_llm=False))
+    if hasattr(settings.answer, "rerank"):  # trees with the packaged reranker
+        timed("search --rerank (mnemo.search)", lambda q: mnemo.search(q, settings, rerank=True))
+        plain = mnemo.load_settings(home, {"answer": {"rerank": False}})
+        timed("ask, no reranking (mnemo.ask)", lambda q: mnemo.ask(q, plain, use_llm=False))
     if hasattr(mnemo, "Library"):
         with mnemo.Library(settings) as library:
             timed("search (Library)", lambda q: library.search(q))
@@ -127,7 +136,8 @@ def measure_cli(src: str, home: str, query: str, runs: int) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tree", action="append", required=True, help="NAME=path/to/src")
+    parser.add_argument("--tree", action="append", required=True,
+                        help="NAME=path/to/src, or NAME=path/to/src@HOME to query that data directory")
     parser.add_argument("--cli-runs", type=int, default=5)
     parser.add_argument("--json", type=Path, default=WORK / "results.json")
     parser.add_argument("--_measure", nargs=2, help=argparse.SUPPRESS)  # home, queries file
@@ -138,13 +148,15 @@ def main() -> int:
         print(json.dumps(measure_in_process(home, queries)))
         return 0
 
-    home = prepare()
     queries = [json.loads(line)["text"] for line in (DATA / "queries.jsonl").open()]
+    WORK.mkdir(parents=True, exist_ok=True)
     queries_file = WORK / "queries.json"
     queries_file.write_text(json.dumps(queries))
     results: dict[str, Any] = {}
     for tree in args.tree:
         name, _, src = tree.partition("=")
+        src, _, own_home = src.partition("@")
+        home = Path(own_home) if own_home else prepare()
         src = str(Path(src).resolve())
         env = {**os.environ, "PYTHONPATH": src}
         proc = subprocess.run(
