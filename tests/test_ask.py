@@ -88,7 +88,16 @@ def test_unrelated_question_abstains_and_shows_nearest_passages(settings_for) ->
     assert answer.citations == []
     assert "do not answer" in answer.text
     assert 0 < len(answer.sources) <= 3
+    assert any("min_rerank_score" in w for w in answer.warnings)
+
+
+def test_without_reranking_the_dense_similarity_decides(settings_for) -> None:
+    plain = settings_for(answer={"rerank": False})
+    answer = mnemo.ask("What is the boiling point of liquid nitrogen in kelvin?", plain)
+    assert answer.kind == "abstained"
     assert any("min_relevance" in w for w in answer.warnings)
+    answered = mnemo.ask("Who bought WhatsApp?", plain)
+    assert answered.kind == "extractive" and "WhatsApp" in answered.text
 
 
 def test_empty_question_is_refused(settings_for) -> None:
@@ -150,7 +159,7 @@ def test_citation_to_the_wrong_passage_is_marked_unsupported(settings_for) -> No
 
     with serve_openai(Script(replies=[reply])) as url:
         # (a two-part question is far from each passage: keep it clear of abstention)
-        settings = settings_for(**openai_llm(url), answer={"min_relevance": 0.2})
+        settings = settings_for(**openai_llm(url), answer={"min_relevance": 0.2, "min_rerank_score": -20})
         answer = mnemo.ask("Who bought WhatsApp, and what causes tides?", settings)
     verdicts = {c.sentence: c.verdict for c in answer.citations}
     assert verdicts["Facebook acquired WhatsApp in 2014."] == "unsupported"

@@ -329,6 +329,14 @@ class AnswerSettings(BaseModel):
         description="Rerank the passages an answer reads with search.reranker (answers read "
         "few passages, so the order at the top matters most).",
     )
+    min_rerank_score: float = Field(
+        3.75,
+        ge=-100,
+        le=100,
+        description="When answers rerank, abstain when no passage's reranker score reaches "
+        "this (the packaged cross-encoder's logit; calibrated on rgb-en-fact against MS MARCO, "
+        "see docs/benchmarks.md; recalibrate it for another rerank_model).",
+    )
     extractive_sentences: int = Field(
         3, ge=1, le=20, description="Sentences in an extractive answer."
     )

@@ -2,9 +2,11 @@
 
 1. In a conversation, a follow-up is rewritten into a standalone query first
    (when a language model is configured).
-2. Hybrid search finds the passages. When none is close enough to the question
-   (dense similarity under ``answer.min_relevance``), Mnemo abstains and shows
-   the nearest passages instead of letting anything guess.
+2. Hybrid search finds the passages, and the cross-encoder reorders the best of
+   them (``answer.rerank``). When none is close enough to the question (the
+   reranker's score under ``answer.min_rerank_score``; without reranking, dense
+   similarity under ``answer.min_relevance``), Mnemo abstains and shows the
+   nearest passages instead of letting anything guess.
 3. The passages are assembled within the token budget and numbered.
 4. With a language model, it writes the answer from the fenced sources, streamed
    to ``on_text``; every citation is then verified. If the model fails (down,
@@ -178,6 +180,18 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
     run.seconds["retrieve"] = time.perf_counter() - begun
     if not passages:
         return _abstain(run, [], "no passage matches the question")
+    reranked = [h.scores["rerank"] for h in hits if "rerank" in h.scores]
+    if "rerank" in response.used and reranked:
+        # The reranker read the question and each passage together: its score is
+        # the better judge of relevance (docs/benchmarks.md), so it decides alone.
+        if max(reranked) < settings.answer.min_rerank_score:
+            return _abstain(
+                run,
+                passages[:_NEAREST],
+                f"the best passage's reranker score {max(reranked):.2f} is under "
+                f"answer.min_rerank_score {settings.answer.min_rerank_score:.2f}",
+            )
+        return _answer(run, passages)
     dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
     if "dense" in response.used and dense and max(dense) < settings.answer.min_relevance:
         return _abstain(
