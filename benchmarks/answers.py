@@ -614,6 +614,11 @@ def markdown(results: dict[str, Any]) -> str:
     rel = results["min_relevance_off_topic"]
     lines += relevance_lines(rel, "unrelated (rgb questions against MS MARCO passages)")
     lines += relevance_lines(results["min_relevance"], "negatives (same topic, no answer)")
+    signal = results.get("rerank_score_signal")
+    if signal:
+        lines += ["", "The reranker's best score as the signal instead (answer.min_rerank_score):"]
+        lines += relevance_lines(signal["unrelated"], "unrelated, reranker score")
+        lines += relevance_lines(signal["negatives"], "negatives, reranker score")
     lines += [
         "",
         f"support score: pairs {results['support']['pairs']}",
