@@ -82,7 +82,8 @@ def measure_in_process(home: str, queries: list[str]) -> dict[str, Any]:
             started = time.perf_counter()
             result = call(query)
             times.append((time.perf_counter() - started) * 1000)
-            for stage, seconds in (getattr(result, "stages", None) or getattr(result, "seconds", None) or {}).items():
+            timings = getattr(result, "stages", None) or getattr(result, "seconds", None)
+            for stage, seconds in (timings if isinstance(timings, dict) else {}).items():
                 stages.setdefault(stage, []).append(seconds * 1000)
         out[label] = {
             "p50_ms": round(statistics.median(times), 1),
