@@ -65,7 +65,8 @@ def resolve(model: str | None, *, quantize: bool, cache: Path) -> _Model:
 
         revision = _minilm_revision()
         folder = onnx_export.exported(default_model_path(), cache, MINILM, revision, int8=quantize)
-        return _Model(MINILM, folder, "mean", 256, revision + ("+int8" if quantize else ""))
+        suffix = "+" + onnx_export.INT8_SCHEME if quantize else ""
+        return _Model(MINILM, folder, "mean", 256, revision + suffix)
     if model == BGE_SMALL:
         folder = packaged_folder("bge_small_en", SETTING)
         return _Model(BGE_SMALL, folder, "cls", 512, packaged_revision())

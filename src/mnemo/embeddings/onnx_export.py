@@ -5,7 +5,11 @@ time the ONNX backend needs it, this module exports it with PyTorch's exporter
 (a few seconds), checks the export against PyTorch on probe sentences, and
 keeps ``model.onnx`` and a copy of ``tokenizer.json`` in
 ``<cache>/<name>-<revision>/``; later runs load that folder and never import
-PyTorch. With ``int8`` the export is then quantised (dynamic int8 weights).
+PyTorch. With ``int8`` the export is then quantised: dynamic int8, per output
+channel, on the weight matrices only (attention's activation products stay
+fp32), with 7-bit weights so AVX2 CPUs without VNNI do not saturate (measured
+on 300 real chunks: mean cosine to fp32 0.992, where the plain defaults gave
+0.948).
 Concurrent processes export once: the others wait on a lock and reuse it.
 """
 
@@ -29,10 +33,15 @@ PROBES = (
     "In 1887 the company was founded in Stuttgart; it moved to Berlin in 1902.",
 )
 MIN_COSINE = 0.999
+#: The same for the int8 export: the probes measured 0.99 and above.
+MIN_COSINE_INT8 = 0.97
+#: Names the quantisation scheme in the cache folder and in the embedder's
+#: revision, so vectors made by an earlier scheme are re-embedded, never mixed.
+INT8_SCHEME = "int8v2"
 
 
 def target_folder(cache: Path, name: str, revision: str, *, int8: bool) -> Path:
-    return cache / f"{name}-{revision}{'-int8' if int8 else ''}"
+    return cache / f"{name}-{revision}{'-' + INT8_SCHEME if int8 else ''}"
 
 
 def exported(source: Path, cache: Path, name: str, revision: str, *, int8: bool) -> Path:
@@ -101,7 +110,15 @@ def _export(source: Path, out: Path, *, int8: bool) -> None:
         level = root.level
         root.setLevel(logging.ERROR)  # the quantiser logs advice on the root logger
         try:
-            quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8)
+            quantize_dynamic(
+                str(fp32),
+                str(out / "model.onnx"),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+                op_types_to_quantize=["MatMul"],
+                extra_options={"MatMulConstBOnly": True},
+            )
         finally:
             root.setLevel(level)
         fp32.unlink()
@@ -157,9 +174,11 @@ def _check(model, out: Path, *, int8: bool) -> float:  # type: ignore[no-untyped
     b = (want * weights).sum(1)
     cosines = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     worst = float(cosines.min())
-    if not int8 and worst < MIN_COSINE:
+    bound = MIN_COSINE_INT8 if int8 else MIN_COSINE
+    if worst < bound:
         raise ConfigError(
             f"embedding: the ONNX export of {out.name} does not match PyTorch (cosine "
-            f"{worst:.4f} < {MIN_COSINE}); use embedding.backend = sentence-transformers"
+            f"{worst:.4f} < {bound}); use embedding.backend = sentence-transformers"
+            + (" or embedding.quantize = false" if int8 else "")
         )
     return worst
