@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from mnemo.errors import MnemoError
 from mnemo.server.auth import PUBLIC_PREFIXES, UI_PREFIX, is_ui_path
 from mnemo.server.ui import chat_pages, library_pages, search_pages, signin, viewer
 from mnemo.server.ui.render import context, html_response, render
@@ -36,7 +37,7 @@ def error_page(
         return None
     try:
         values = context(request)
-    except Exception:  # the frame needs the catalog; the message must show regardless
+    except MnemoError:  # the frame needs the catalog; the message must show regardless
         values = {"request": request, "principal": None, "collections": [], "csrf": ""}
     fragment = request.headers.get("x-requested-with") == "fetch"
     html = render(

@@ -52,7 +52,9 @@ def term_spans(text: str, query: str) -> list[tuple[int, int]]:
     words = {w.lower() for w in re.findall(r"\w{3,}", query)}
     if not words:
         return []
-    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\w*", re.I)
+    pattern = re.compile(
+        r"\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\w*", re.IGNORECASE
+    )
     return [m.span() for m in pattern.finditer(text)]
 
 

@@ -46,7 +46,7 @@ def search_page(
     q: Annotated[str | None, Query(max_length=MAX_QUERY * 2)] = None,
     mode: Annotated[str | None, Query(pattern="^(hybrid|bm25|dense)?$")] = None,
     path: Text = None,
-    type: Text = None,  # noqa: A002 - the form field's name
+    type: Text = None,
     tags: Text = None,
     after: Annotated[str | None, Query(max_length=10)] = None,
     before: Annotated[str | None, Query(max_length=10)] = None,
