@@ -112,7 +112,13 @@ def html_response(request: Request, html: str, status: int = 200) -> HTMLRespons
     response = HTMLResponse(
         html,
         status_code=status,
-        headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"},
+        headers={
+            "Content-Security-Policy": CSP,
+            "Cache-Control": "no-store",
+            # With no-referrer, browsers send "Origin: null" on form posts, which the
+            # cross-origin check must refuse; same-origin keeps the origin, tells others nothing.
+            "Referrer-Policy": "same-origin",
+        },
     )
     set_csrf_cookie(request, response)
     return response
