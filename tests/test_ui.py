@@ -396,3 +396,33 @@ def test_unknown_pages_and_documents_get_an_html_page(site: tuple[TestClient, Pa
     assert client.get("/collections/default/documents/nope").headers["content-type"] == (
         "application/json"
     )
+
+
+def test_serve_open_opens_the_web_app_in_the_browser(home: Path, tmp_path: Path) -> None:
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from serverutil import free_port
+
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"  # $BROWSER is what Python's webbrowser runs
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(browser.stat().st_mode | stat.S_IEXEC)
+    port = free_port()
+    env = dict(os.environ, MNEMO_HOME=str(home), BROWSER=str(browser))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnemo", "serve", "--port", str(port), "--open"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not opened.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert opened.read_text().strip() == f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(30)
