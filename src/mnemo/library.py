@@ -40,9 +40,11 @@ from mnemo.catalog.models import Source
 from mnemo.catalog.summary import (
     CollectionStatus,
     DocumentInfo,
+    DocumentPage,
     collection_status,
     document_info,
     list_documents,
+    page_documents,
 )
 from mnemo.config import Settings, load_settings
 from mnemo.errors import ConfigError, DocumentError, SourceError
@@ -346,6 +348,32 @@ class Library:
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, self._name(collection))
             return list_documents(session, coll, state)
+
+    def document_page(
+        self,
+        *,
+        collection: str | None = None,
+        state: DocumentState | str | None = None,
+        contains: str | None = None,
+        sort: str = "path",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> DocumentPage:
+        """One page of a collection's documents (never all of them): see
+        :func:`mnemo.catalog.summary.page_documents`."""
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return page_documents(
+                session,
+                coll,
+                state=state,
+                contains=contains,
+                sort=sort,
+                descending=descending,
+                offset=offset,
+                limit=limit,
+            )
 
     def document(
         self, name: str, *, collection: str | None = None

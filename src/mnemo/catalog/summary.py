@@ -143,6 +143,54 @@ def list_documents(
     return [document_info(doc) for doc in session.scalars(query.order_by(Document.path))]
 
 
+#: What a page of documents may be sorted by: the column behind each name.
+DOCUMENT_SORTS = {
+    "path": Document.path,
+    "state": Document.status,
+    "chunks": Document.chunk_count,
+    "pages": Document.page_count,
+    "size": Document.size,
+    "indexed": Document.updated_at,
+}
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """One page of a collection's documents and how many match in all."""
+
+    total: int
+    offset: int
+    items: list[DocumentInfo]
+
+
+def page_documents(
+    session: Session,
+    collection: Collection,
+    *,
+    state: str | None = None,
+    contains: str | None = None,
+    sort: str = "path",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> DocumentPage:
+    """At most ``limit`` documents from ``offset``, sorted by one of :data:`DOCUMENT_SORTS`
+    (then by path); only those in ``state`` and whose path contains ``contains`` (any case)."""
+    if sort not in DOCUMENT_SORTS:
+        raise ValueError(f"cannot sort documents by {sort!r}: use one of {', '.join(DOCUMENT_SORTS)}")
+    where = [Document.collection_id == collection.id]
+    if state is not None:
+        where.append(Document.status == state)
+    if contains:
+        escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Document.path.ilike(f"%{escaped}%", escape="\\"))
+    total = session.scalar(select(func.count()).select_from(Document).where(*where)) or 0
+    column = DOCUMENT_SORTS[sort]
+    order = [column.desc() if descending else column.asc(), Document.path.asc()]
+    query = select(Document).where(*where).order_by(*order).offset(max(0, offset)).limit(limit)
+    return DocumentPage(total, max(0, offset), [document_info(doc) for doc in session.scalars(query)])
+
+
 def document_info(doc: Document) -> DocumentInfo:
     return DocumentInfo(
         id=doc.id,

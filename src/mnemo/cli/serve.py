@@ -19,8 +19,11 @@ def serve(
     ctx: typer.Context,
     host: str | None = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
     port: int | None = typer.Option(None, "--port", "-p", help="TCP port (default 8731)."),
+    open_browser: bool = typer.Option(
+        False, "--open", help="Open the web app in the default browser once it is serving."
+    ),
 ) -> None:
-    """Serve the REST API, the OpenAI-compatible API and /metrics over HTTP."""
+    """Serve the web app (at /), the REST API, the OpenAI-compatible API and /metrics."""
     import uvicorn
 
     from mnemo.config import load_settings
@@ -69,8 +72,20 @@ def serve(
                 port = self.servers[0].sockets[0].getsockname()[1] if self.servers else None
                 line = _ready_line(settings.server.host, port or settings.server.port, keys)
                 err.print(line, markup=False)
+                if open_browser:
+                    import webbrowser
+
+                    webbrowser.open(_web_url(settings.server.host, port or settings.server.port))
 
     Server(config).run()
+
+
+def _web_url(host: str, port: int) -> str:
+    """The web app's address; a wildcard bind is opened through loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
 
 
 def _ready_line(host: str, port: int, keys: int) -> str:
@@ -82,7 +97,9 @@ def _ready_line(host: str, port: int, keys: int) -> str:
             "no API key required (none exist, so it serves loopback only); "
             "`mnemo keys create --scope admin` makes one"
         )
-    return f"Mnemo is serving http://{shown}:{port}: {state}. Press Ctrl-C to stop."
+    return (
+        f"Mnemo is serving http://{shown}:{port} (web app at /): {state}. Press Ctrl-C to stop."
+    )
 
 
 @keys_app.command("create")

@@ -21,7 +21,7 @@ from mnemo import __version__
 from mnemo.library import Library
 from mnemo.config import Settings
 from mnemo.errors import MnemoError
-from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas
+from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas, ui
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
 from mnemo.server.jobs import JobRunner
@@ -70,7 +70,7 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     app.state.auth_failures = RateLimiter(
         settings.server.auth_failure_limit, "failed authentications from this address"
     )
-    errors.install(app)
+    errors.install(app, pages=ui.error_page)
     for router in (
         admin.router,
         documents.router,
@@ -80,12 +80,13 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/mcp", mcp_app)
+    ui.install(app)  # the web app, under /ui
     # Added innermost first; a request passes them in the opposite order: request id and
     # log line, security headers, Host and Origin, CORS, authentication, body limit.
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         settings=settings.server,
-        upload_paths=[documents.UPLOAD_PATH],
+        upload_paths=[documents.UPLOAD_PATH, ui.UPLOAD_PATH],
     )
     # MCP tools can add documents, so the endpoint needs a write key (when keys are in use).
     app.add_middleware(AuthGate, mounts={"/mcp": "write"})  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Literal, NoReturn
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -34,8 +35,15 @@ from mnemo.server.errors import ApiError, error_response
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
-#: Paths anyone may call: health checks and the API description.
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+#: Paths anyone may call: health checks, the API description, and the web app's
+#: front door (a redirect), sign-in page and static files.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/", "/ui/signin"})
+PUBLIC_PREFIXES = ("/ui/static/",)
+#: The web app's pages: the only paths where the key may come from the session cookie
+#: (set by the sign-in page; HttpOnly, SameSite=Strict), and where a caller without a
+#: valid key is sent to the sign-in page instead of getting a JSON 401.
+UI_PREFIX = "/ui"
+SESSION_COOKIE = "mnemo_session"
 
 
 @dataclass(frozen=True)
@@ -122,14 +130,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def authenticate(request: Request) -> Principal:
-    """The caller, from the bearer token; ApiError 401 when a key is needed and not valid,
-    429 when this address has failed too often."""
+def is_ui_path(path: str) -> bool:
+    return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+
+
+def open_access(request: Request) -> bool:
+    """Whether the server needs no key: bound to loopback with no active key."""
+    state = request.app.state
+    return is_loopback(state.settings.server.host) and active_keys(state.catalog) == 0
+
+
+def _token(request: Request) -> tuple[str, str]:
+    """The scheme and token of the Authorization header; on the web app's pages, without
+    that header, the session cookie's key as a bearer token."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token.strip() and is_ui_path(request.url.path):
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        if cookie:
+            return "bearer", cookie
+    return scheme, token
+
+
+def authenticate(request: Request, token: str | None = None) -> Principal:
+    """The caller, from the bearer token (or ``token``, a key typed into the sign-in page);
+    ApiError 401 when a key is needed and not valid, 429 when this address has failed
+    too often."""
     state = request.app.state
     client = f"ip:{request.client.host if request.client else 'unknown'}"
-    if is_loopback(state.settings.server.host) and active_keys(state.catalog) == 0:
+    if open_access(request):
         return Principal(None, None, "admin", client)  # any token a client sends is ignored
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, token = ("bearer", token) if token is not None else _token(request)
     if not token.strip() or scheme.lower() != "bearer":
         _fail(
             request,
@@ -188,7 +218,7 @@ class AuthGate:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path in PUBLIC_PATHS:
+        if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -199,7 +229,9 @@ class AuthGate:
                     check_scope(principal, needed)
                     request.app.state.limiter.check(principal.client)
         except ApiError as exc:
-            response = error_response(exc.status, exc.code, exc.message, exc.headers)
+            response: Any = error_response(exc.status, exc.code, exc.message, exc.headers)
+            if exc.status == 401 and is_ui_path(path):
+                response = RedirectResponse(f"{UI_PREFIX}/signin", status_code=303)
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal

@@ -7,6 +7,7 @@ validation is 422; anything unexpected is a 500 with no internals in the body.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from mnemo import errors
 from mnemo.server.headers import SECURITY_HEADERS
@@ -103,29 +105,40 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(problems) or "invalid request"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every exception into the JSON error body."""
+#: Renders an error as a web page for requests it claims (the web app's), else None.
+PageRenderer = Callable[[Request, int, str, str, dict[str, str]], Response | None]
+
+
+def install(app: FastAPI, pages: PageRenderer | None = None) -> None:
+    """Register the handlers that turn every exception into the JSON error body (or, for
+    the requests ``pages`` claims, into an error page)."""
+
+    def respond(
+        request: Request, status: int, code: str, message: str, headers: dict[str, str] | None
+    ) -> Response:
+        page = pages(request, status, code, message, headers or {}) if pages else None
+        return page or error_response(status, code, message, headers)
 
     @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    async def _api(request: Request, exc: ApiError) -> Response:
+        return respond(request, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(errors.MnemoError)
-    async def _domain(_: Request, exc: errors.MnemoError) -> JSONResponse:
+    async def _domain(request: Request, exc: errors.MnemoError) -> Response:
         status, code = status_of(exc)
-        return error_response(status, code, str(exc))
+        return respond(request, status, code, str(exc), None)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_request", _validation_message(exc))
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return respond(request, 422, "invalid_request", _validation_message(exc), None)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
         cause = exc.__cause__
         if isinstance(cause, ApiError):  # FastAPI wraps errors raised while reading the body
-            return error_response(cause.status, cause.code, cause.message, cause.headers)
+            return respond(request, cause.status, cause.code, cause.message, cause.headers)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+        return respond(request, exc.status_code, code, str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

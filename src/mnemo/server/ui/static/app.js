@@ -1,0 +1,158 @@
+// Mnemo's web app: small enhancements over pages that work without this script.
+// Live job progress, uploads of many files, streamed answers, scrolling to a passage.
+"use strict";
+(function () {
+  document.documentElement.classList.add("js");
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const headers = { "X-CSRF-Token": csrf, "X-Requested-With": "fetch" };
+
+  function html(text) {
+    const t = document.createElement("template");
+    t.innerHTML = text; // server-rendered and escaped by the server's templates
+    return t.content;
+  }
+
+  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+
+  document.addEventListener("submit", (event) => {
+    const message = event.target.dataset && event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  // Jobs: poll while any is queued or running, replacing the list in place.
+  function poll() {
+    const jobs = document.getElementById("jobs");
+    if (!jobs || !jobs.dataset.poll) return;
+    setTimeout(async () => {
+      try {
+        const response = await fetch(jobs.dataset.poll, { headers });
+        if (response.ok) {
+          const current = document.getElementById("jobs");
+          const open = [...current.querySelectorAll("details[open]")].length > 0;
+          current.replaceWith(html(await response.text()));
+          if (open) document.querySelectorAll("#jobs details").forEach((d) => (d.open = true));
+        }
+      } catch (e) { /* the server may be restarting; try again */ }
+      poll();
+    }, 1000);
+  }
+  async function refreshJobs(url) {
+    const jobs = document.getElementById("jobs");
+    if (!jobs) return;
+    const response = await fetch(url, { headers });
+    if (response.ok) {
+      document.getElementById("jobs").replaceWith(html(await response.text()));
+      poll();
+    }
+  }
+  poll();
+
+  // Uploads: one request per file, so each gets the server's size limit and its own message.
+  const upload = document.getElementById("upload");
+  if (upload) {
+    const input = upload.querySelector('input[type="file"]');
+    const collection = upload.querySelector('input[name="c"]').value;
+    const messages = document.getElementById("messages");
+    upload.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = upload.querySelector("button");
+      button.disabled = true;
+      messages.replaceChildren();
+      for (const file of input.files) {
+        const body = new FormData();
+        body.append("csrf", csrf);
+        body.append("c", collection);
+        body.append("files", file, file.name);
+        try {
+          const response = await fetch(upload.action, { method: "POST", body, headers });
+          messages.append(html(await response.text()));
+        } catch (e) {
+          const p = document.createElement("p");
+          p.className = "msg error";
+          p.textContent = file.name + ": the upload failed (" + e + ")";
+          messages.append(p);
+        }
+      }
+      input.value = "";
+      button.disabled = false;
+      refreshJobs("/ui/jobs?c=" + encodeURIComponent(collection));
+    });
+    ["dragenter", "dragover"].forEach((name) => upload.addEventListener(name, (event) => {
+      event.preventDefault();
+      upload.classList.add("dragging");
+    }));
+    ["dragleave", "drop"].forEach((name) => upload.addEventListener(name, () => {
+      upload.classList.remove("dragging");
+    }));
+    upload.addEventListener("drop", (event) => {
+      event.preventDefault();
+      input.files = event.dataTransfer.files;
+      upload.requestSubmit();
+    });
+  }
+
+  // Chat: stream the answer's tokens as text, then show the checked answer.
+  const ask = document.getElementById("ask");
+  if (ask) {
+    ask.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = new FormData(ask);
+      const question = body.get("question");
+      const turns = document.getElementById("turns");
+      const turn = document.createElement("article");
+      turn.className = "turn streaming";
+      const q = document.createElement("p");
+      q.className = "question";
+      q.textContent = question;
+      const answer = document.createElement("div");
+      answer.className = "answer";
+      answer.setAttribute("aria-busy", "true");
+      turn.append(q, answer);
+      turns.append(turn);
+      ask.querySelector("button").disabled = true;
+      ask.querySelector("textarea").value = "";
+      try {
+        const response = await fetch(ask.action, {
+          method: "POST", body, headers: { ...headers, Accept: "text/event-stream" },
+        });
+        if (!response.ok || !response.body) {
+          turn.replaceWith(html(await response.text()));
+          return;
+        }
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const kind = (block.match(/^event: (.*)$/m) || [])[1];
+            const data = JSON.parse((block.match(/^data: (.*)$/m) || [, "{}"])[1]);
+            if (kind === "token") answer.append(document.createTextNode(data.text));
+            else if (kind === "answer" || kind === "error") {
+              turn.replaceWith(html(data.html));
+              if (data.conversation) {
+                ask.querySelector('input[name="conv"]').value = data.conversation;
+                history.replaceState(null, "", data.link);
+              }
+            }
+          }
+        }
+      } finally {
+        ask.querySelector("button").disabled = false;
+      }
+    });
+  }
+
+  // Viewer: bring the cited passage into view.
+  const cited = document.getElementById("cited");
+  if (cited) {
+    cited.scrollIntoView({ block: "center" });
+    if (cited.tabIndex === -1) cited.focus({ preventScroll: true });
+  }
+})();
