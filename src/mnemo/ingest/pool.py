@@ -14,6 +14,7 @@ starting one costs milliseconds, not an interpreter start-up per file.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import threading
 import time
@@ -49,11 +50,31 @@ def context() -> BaseContext:
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(list(PRELOAD))
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
-    with _main_hidden():
+    resource_tracker.ensure_running()  # first: starting it unblocks SIGINT again
+    with _main_hidden(), _sigint_blocked():
         forkserver.ensure_running()
     return ctx
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Start processes with SIGINT blocked (they inherit the calling thread's mask).
+
+    Ctrl-C reaches the whole process group, and it is the parent that stops its
+    workers: the fork server would otherwise die with a traceback if Ctrl-C came
+    while it imports the parsers, and a worker in its first instants. A Ctrl-C
+    meanwhile waits until the block ends, then interrupts the caller as usual.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 _hiding = threading.Lock()
@@ -109,7 +130,7 @@ class _Worker:
         self.process: Any = ctx.Process(  # type: ignore[attr-defined]
             target=serve, args=(child, budget.memory_mb), daemon=True
         )
-        with _main_hidden():
+        with _main_hidden(), _sigint_blocked():
             self.process.start()
         child.close()
         self.job: Job | None = None

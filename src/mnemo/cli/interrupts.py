@@ -1,0 +1,57 @@
+"""Ctrl-C in the `mnemo` command: the first stops the work cleanly, a second at once.
+
+The first SIGINT raises KeyboardInterrupt as Python's own handler does, so the work
+unwinds: catalog transactions roll back, parser processes are stopped, the run is
+marked interrupted and the next run redoes what was left. If that clean-up, or the
+interpreter's exit after it, is still going when a second SIGINT comes, the process
+ends at once with 130; everything it wrote is in committed transactions, so the
+next run finds the catalog consistent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from types import FrameType
+
+#: The exit status of a command stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+_FORCED = b"interrupted again: stopped at once\n"
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:
+            try:
+                os.write(2, _FORCED)
+            finally:
+                os._exit(INTERRUPTED)
+        raise KeyboardInterrupt
+
+
+_handler: _Handler | None = None
+
+
+def install() -> None:
+    """Handle SIGINT as described above, for this process (the real command only).
+
+    Left alone where SIGINT is ignored (a job started with ``nohup`` or ``&``) or
+    handled by someone else, and outside the main thread (where no handler can be set).
+    """
+    global _handler
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    _handler = _Handler()
+    signal.signal(signal.SIGINT, _handler)
+
+
+def interrupted() -> bool:
+    """Whether a Ctrl-C has come (even one a library caught and turned into a clean stop)."""
+    return _handler is not None and _handler.count > 0
