@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             markup=False,
         )
         return 1
+    # Typer turns Ctrl-C into a silent exit status 130.
+    if result == interrupts.INTERRUPTED and not interrupts.told():
+        err.print("interrupted")
     return result if isinstance(result, int) else 0
 
 

@@ -60,7 +60,7 @@ def watch(ctx: typer.Context, collection: str | None = COLLECTION) -> None:
                 out.print(summary_line(report))
     except KeyboardInterrupt:  # while a sync ran (between syncs, Ctrl-C just ends the loop)
         stop.set()
-        err.print(
+        interrupts.tell(
             "Interrupted during a sync; nothing is lost: the next `mnemo sync` "
             "or `mnemo watch` finishes it."
         )

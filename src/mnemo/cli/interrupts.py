@@ -35,6 +35,7 @@ class _Handler:
 
 
 _handler: _Handler | None = None
+_told = False
 
 
 def install() -> None:
@@ -55,3 +56,20 @@ def install() -> None:
 def interrupted() -> bool:
     """Whether a Ctrl-C has come (even one a library caught and turned into a clean stop)."""
     return _handler is not None and _handler.count > 0
+
+
+def tell(message: str) -> None:
+    """Say what a Ctrl-C left behind, instead of the plain "interrupted" line."""
+    global _told
+    from mnemo.cli.render import err
+
+    err.print(message, markup=False)
+    _told = True
+
+
+def told() -> bool:
+    """Whether the command has said what its interruption left behind (asked once, at
+    the end of a command: the answer is reset for the next one)."""
+    global _told
+    answer, _told = _told, False
+    return answer
