@@ -12,6 +12,7 @@ leaves the catalog consistent, and the next run finishes the work.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -39,10 +40,14 @@ from mnemo.ingest.save import save_extracted
 from mnemo.index.updater import IndexUpdater
 from mnemo.report import RunReport
 
+log = logging.getLogger(__name__)
+
 #: Statuses whose outcome depends only on the file's content.
 SETTLED = ("indexed", "skipped", "failed")
 #: While files are parsed, the keyword index catches up this often (seconds).
 FLUSH_SECONDS = 2.0
+#: After Ctrl-C, how long a run waits for its index to finish opening (seconds).
+STOP_WAIT = 10.0
 #: Why a server does not follow a link that leaves its allowed folders (no target named).
 SERVER_CONFINED = (
     "resolves outside the folders this server may read (server.allowed_roots): not read"
@@ -69,10 +74,17 @@ class _Known:
 
 
 class _IndexOpening:
-    """Opens (and heals) the collection's index in a thread; :meth:`wait` hands it over."""
+    """Opens (and heals) the collection's index in a thread; :meth:`wait` hands it over.
 
-    def __init__(self, open_index: Callable[[], tuple[IndexUpdater, list[str]]]) -> None:
+    :meth:`stop` asks it to stop before it writes (healing is the only step that
+    writes): an interrupted run then waits only for the step in progress.
+    """
+
+    def __init__(
+        self, open_index: Callable[[threading.Event], tuple[IndexUpdater, list[str]]]
+    ) -> None:
         self._open_index = open_index
+        self._stop = threading.Event()
         self._result: tuple[IndexUpdater, list[str]] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mnemo-index-open", daemon=True)
@@ -80,16 +92,19 @@ class _IndexOpening:
 
     def _run(self) -> None:
         try:
-            self._result = self._open_index()
+            self._result = self._open_index(self._stop)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             self._error = exc
 
     def ready(self) -> bool:
         return not self._thread.is_alive()
 
-    def join(self) -> None:
-        """Wait for the thread, whatever its outcome."""
-        self._thread.join()
+    def stop(self, timeout: float | None = None) -> bool:
+        """No further step; wait for the one in progress (up to ``timeout`` seconds).
+        True once the thread has ended."""
+        self._stop.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def wait(self) -> tuple[IndexUpdater, list[str]]:
         self._thread.join()
@@ -97,6 +112,10 @@ class _IndexOpening:
             raise self._error
         assert self._result is not None
         return self._result
+
+
+class _Stopped(Exception):
+    """The index opening was stopped (its run was interrupted or failed)."""
 
 
 def collection_lock(settings: Settings, name: str, timeout: float) -> FileLock:
@@ -194,8 +213,13 @@ class Syncer:
             self._reconcile(report, sources, only_paths)
             self._update_index(report)
         except BaseException as exc:
-            if opening is not None:  # nothing of this run writes after the lock is let go
-                opening.join()
+            # Nothing of this run writes after the lock is let go: the opening thread
+            # stops before healing. After Ctrl-C the process is ending, so it is not
+            # waited for past STOP_WAIT (healing is safe to cut short and re-run).
+            if opening is not None and not opening.stop(
+                STOP_WAIT if isinstance(exc, KeyboardInterrupt) else None
+            ):
+                log.debug("the index was still opening when the run was interrupted")
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             self._finish_run(report, status, error=f"{type(exc).__name__}: {exc}")
             raise
@@ -210,9 +234,12 @@ class Syncer:
         self.on_event(Event("done"))
         return report
 
-    def _open_index(self) -> tuple[IndexUpdater, list[str]]:
-        """Runs in the opening thread: the index, healed; the embedder starts loading too."""
+    def _open_index(self, stop: threading.Event) -> tuple[IndexUpdater, list[str]]:
+        """Runs in the opening thread: the index, healed; the embedder starts loading too.
+        Stops before healing (which writes) once ``stop`` is set."""
         updater = IndexUpdater(self.settings, self.catalog, self.collection, self.on_event)
+        if stop.is_set():
+            raise _Stopped
         updater.preload()  # the embedder (seconds of imports) loads while workers parse
         return updater, updater.heal()
 
