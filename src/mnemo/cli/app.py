@@ -123,4 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     interrupts.install()  # a second Ctrl-C ends the process even while it cleans up
-    sys.exit(main())
+    code = main()
+    if interrupts.interrupted():  # cleaned up already: no finalization to wait for
+        interrupts.leave(code)
+    sys.exit(code)

@@ -2,16 +2,19 @@
 
 The first SIGINT raises KeyboardInterrupt as Python's own handler does, so the work
 unwinds: catalog transactions roll back, parser processes are stopped, the run is
-marked interrupted and the next run redoes what was left. If that clean-up, or the
-interpreter's exit after it, is still going when a second SIGINT comes, the process
-ends at once with 130; everything it wrote is in committed transactions, so the
-next run finds the catalog consistent.
+marked interrupted and the next run redoes what was left. Then the process ends
+without the interpreter's finalization (:func:`leave`): what it wrote is in committed
+transactions already, and exit-time work (atexit hooks, native runtimes' threads
+calling into a finalizing interpreter, collecting every object) could only delay or
+hang an exit the user asked for. If the clean-up is still going when a second SIGINT
+comes, the process ends at once with 130; the next run finds the catalog consistent.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -73,3 +76,13 @@ def told() -> bool:
     global _told
     answer, _told = _told, False
     return answer
+
+
+def leave(code: int) -> None:
+    """End the process now with ``code``, after flushing what it printed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -60,21 +60,29 @@ def context() -> BaseContext:
 
 @contextmanager
 def _sigint_blocked() -> Iterator[None]:
-    """Start processes with SIGINT blocked (they inherit the calling thread's mask).
+    """Start processes with SIGINT blocked, and hold back a Ctrl-C until they are started.
 
     Ctrl-C reaches the whole process group, and it is the parent that stops its
-    workers: the fork server would otherwise die with a traceback if Ctrl-C came
-    while it imports the parsers, and a worker in its first instants. A Ctrl-C
-    meanwhile waits until the block ends, then interrupts the caller as usual.
+    workers: a child inherits the blocked signal (the fork server would otherwise
+    die with a traceback if Ctrl-C came while it imports the parsers). In the parent,
+    a KeyboardInterrupt in the middle of a start left a half-started worker that
+    printed a traceback; it is raised once the start is done instead.
     """
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
+    held: list[tuple[int, Any]] = []
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if callable(handler):
+            signal.signal(signal.SIGINT, handler)
+            if held:
+                handler(*held[0])
 
 
 _hiding = threading.Lock()

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 SETTLED = ("indexed", "skipped", "failed")
 #: While files are parsed, the keyword index catches up this often (seconds).
 FLUSH_SECONDS = 2.0
-#: After Ctrl-C, how long a run waits for its index to finish opening (seconds).
+#: After Ctrl-C, how long a run waits for a heal of its index in progress (seconds).
 STOP_WAIT = 10.0
 #: Why a server does not follow a link that leaves its allowed folders (no target named).
 SERVER_CONFINED = (
@@ -76,15 +76,17 @@ class _Known:
 class _IndexOpening:
     """Opens (and heals) the collection's index in a thread; :meth:`wait` hands it over.
 
-    :meth:`stop` asks it to stop before it writes (healing is the only step that
-    writes): an interrupted run then waits only for the step in progress.
+    Healing is the only step that writes, and it runs inside :meth:`writing`: once
+    :meth:`stop` is called it either has finished or never starts, so a run that
+    fails or is interrupted waits only for a heal in progress, never for the import.
     """
 
     def __init__(
-        self, open_index: Callable[[threading.Event], tuple[IndexUpdater, list[str]]]
+        self, open_index: Callable[[_IndexOpening], tuple[IndexUpdater, list[str]]]
     ) -> None:
         self._open_index = open_index
-        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._writes = threading.Lock()
         self._result: tuple[IndexUpdater, list[str]] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mnemo-index-open", daemon=True)
@@ -92,19 +94,29 @@ class _IndexOpening:
 
     def _run(self) -> None:
         try:
-            self._result = self._open_index(self._stop)
+            self._result = self._open_index(self)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             self._error = exc
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """In the thread, around what writes; raises _Stopped after :meth:`stop`."""
+        with self._writes:
+            if self._stopped.is_set():
+                raise _Stopped
+            yield
 
     def ready(self) -> bool:
         return not self._thread.is_alive()
 
     def stop(self, timeout: float | None = None) -> bool:
-        """No further step; wait for the one in progress (up to ``timeout`` seconds).
-        True once the thread has ended."""
-        self._stop.set()
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Let it write nothing more; wait (up to ``timeout`` seconds) for a write in
+        progress. True when nothing of it writes any more."""
+        self._stopped.set()
+        if not self._writes.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        self._writes.release()
+        return True
 
     def wait(self) -> tuple[IndexUpdater, list[str]]:
         self._thread.join()
@@ -214,8 +226,9 @@ class Syncer:
             self._update_index(report)
         except BaseException as exc:
             # Nothing of this run writes after the lock is let go: the opening thread
-            # stops before healing. After Ctrl-C the process is ending, so it is not
-            # waited for past STOP_WAIT (healing is safe to cut short and re-run).
+            # does not start healing now, and one in progress is waited for; after
+            # Ctrl-C only up to STOP_WAIT (the process is ending; healing is safe to
+            # cut short and re-run).
             if opening is not None and not opening.stop(
                 STOP_WAIT if isinstance(exc, KeyboardInterrupt) else None
             ):
@@ -234,14 +247,12 @@ class Syncer:
         self.on_event(Event("done"))
         return report
 
-    def _open_index(self, stop: threading.Event) -> tuple[IndexUpdater, list[str]]:
-        """Runs in the opening thread: the index, healed; the embedder starts loading too.
-        Stops before healing (which writes) once ``stop`` is set."""
+    def _open_index(self, opening: _IndexOpening) -> tuple[IndexUpdater, list[str]]:
+        """Runs in the opening thread: the index, healed; the embedder starts loading too."""
         updater = IndexUpdater(self.settings, self.catalog, self.collection, self.on_event)
-        if stop.is_set():
-            raise _Stopped
-        updater.preload()  # the embedder (seconds of imports) loads while workers parse
-        return updater, updater.heal()
+        with opening.writing():
+            updater.preload()  # the embedder (seconds of imports) loads while workers parse
+            return updater, updater.heal()
 
     def _index(self, report: RunReport) -> IndexUpdater:
         """The opened index, once ready (waits for it); healing's repairs go in the report."""
