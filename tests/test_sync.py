@@ -11,7 +11,7 @@ from sqlalchemy import select
 from mnemo import api
 from mnemo.catalog import Catalog, Chunk, Document
 from mnemo.config import Settings
-from mnemo.errors import CollectionError, SourceError
+from mnemo.errors import CollectionError, IndexDamagedError, SourceError
 
 
 def note(title: str, *paragraphs: str) -> str:
@@ -240,3 +240,21 @@ def test_worker_processes_give_the_same_result(tmp_path: Path, home: Path) -> No
     api.add([root], single)
     texts = lambda s: {Path(p).name: [t for _, t in c] for p, c in chunks_by_path(s).items()}  # noqa: E731
     assert texts(pooled) == texts(single)
+
+
+def test_an_index_that_cannot_open_fails_the_run_and_the_next_run_works(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # The index opens while workers parse; its failure still stops the run with a reason.
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# Apples\n\nApples are red and grow on trees.\n")
+    blocker = settings.index_path / settings.collection
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file where the index folder should be")
+    with pytest.raises(IndexDamagedError, match="mnemo reindex"):
+        api.add([notes], settings)
+    blocker.unlink()
+    report = api.add([notes], settings)
+    assert report.counts["indexed"] == 1
+    assert [h.path for h in api.search("apples", settings).hits] == [str(notes / "a.md")]

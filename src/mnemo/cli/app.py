@@ -9,7 +9,19 @@ import click
 import typer
 
 from mnemo import __version__
-from mnemo.cli import ask, collections, config, ingest, jobs, llm, mcp, search, serve, status
+from mnemo.cli import (
+    ask,
+    collections,
+    config,
+    ingest,
+    interrupts,
+    jobs,
+    llm,
+    mcp,
+    search,
+    serve,
+    status,
+)
 from mnemo.cli.context import State
 from mnemo.cli.render import err
 from mnemo.errors import MnemoError
@@ -89,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except _ABORT:
         err.print("interrupted")
-        return 130
+        return interrupts.INTERRUPTED
     except MnemoError as exc:
         if debug:
             raise
@@ -103,8 +115,15 @@ def main(argv: list[str] | None = None) -> int:
             markup=False,
         )
         return 1
+    # Typer turns Ctrl-C into a silent exit status 130.
+    if result == interrupts.INTERRUPTED and not interrupts.told():
+        err.print("interrupted")
     return result if isinstance(result, int) else 0
 
 
 def run() -> None:
-    sys.exit(main())
+    interrupts.install()  # a second Ctrl-C ends the process even while it cleans up
+    code = main()
+    if interrupts.interrupted():  # cleaned up already: no finalization to wait for
+        interrupts.leave(code)
+    sys.exit(code)

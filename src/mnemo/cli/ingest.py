@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from mnemo.cli import interrupts
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json, print_report, progress, summary_line
 
@@ -57,8 +58,13 @@ def watch(ctx: typer.Context, collection: str | None = COLLECTION) -> None:
                 print_report(report)
             else:
                 out.print(summary_line(report))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # while a sync ran (between syncs, Ctrl-C just ends the loop)
         stop.set()
+        interrupts.tell(
+            "Interrupted during a sync; nothing is lost: the next `mnemo sync` "
+            "or `mnemo watch` finishes it."
+        )
+        raise typer.Exit(interrupts.INTERRUPTED) from None
     err.print("Stopped watching.")
 
 

@@ -14,6 +14,7 @@ starting one costs milliseconds, not an interpreter start-up per file.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import threading
 import time
@@ -49,11 +50,39 @@ def context() -> BaseContext:
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(list(PRELOAD))
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
-    with _main_hidden():
+    resource_tracker.ensure_running()  # first: starting it unblocks SIGINT again
+    with _main_hidden(), _sigint_blocked():
         forkserver.ensure_running()
     return ctx
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Start processes with SIGINT blocked, and hold back a Ctrl-C until they are started.
+
+    Ctrl-C reaches the whole process group, and it is the parent that stops its
+    workers: a child inherits the blocked signal (the fork server would otherwise
+    die with a traceback if Ctrl-C came while it imports the parsers). In the parent,
+    a KeyboardInterrupt in the middle of a start left a half-started worker that
+    printed a traceback; it is raised once the start is done instead.
+    """
+    held: list[tuple[int, Any]] = []
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if callable(handler):
+            signal.signal(signal.SIGINT, handler)
+            if held:
+                handler(*held[0])
 
 
 _hiding = threading.Lock()
@@ -109,7 +138,7 @@ class _Worker:
         self.process: Any = ctx.Process(  # type: ignore[attr-defined]
             target=serve, args=(child, budget.memory_mb), daemon=True
         )
-        with _main_hidden():
+        with _main_hidden(), _sigint_blocked():
             self.process.start()
         child.close()
         self.job: Job | None = None

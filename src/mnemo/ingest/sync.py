@@ -3,16 +3,20 @@
 One pass: scan the sources, decide per file from size and mtime whether it can
 have changed, extract changed and new files (always in worker processes, each
 file within a memory and time budget), then write each file's outcome in its
-own transaction. Content that reappears under a new path is recognised by hash and keeps its document and
+own transaction. The search index is opened and healed in a thread meanwhile
+(importing LanceDB alone takes about 4 s on 2 cores): workers parse from the
+start, and results wait for the index only until it is ready. Content that reappears under a new path is recognised by hash and keeps its document and
 chunks (a rename or move); what is gone is removed last. A crash at any point
 leaves the catalog consistent, and the next run finishes the work.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +40,14 @@ from mnemo.ingest.save import save_extracted
 from mnemo.index.updater import IndexUpdater
 from mnemo.report import RunReport
 
+log = logging.getLogger(__name__)
+
 #: Statuses whose outcome depends only on the file's content.
 SETTLED = ("indexed", "skipped", "failed")
 #: While files are parsed, the keyword index catches up this often (seconds).
 FLUSH_SECONDS = 2.0
+#: After Ctrl-C, how long a run waits for a heal of its index in progress (seconds).
+STOP_WAIT = 10.0
 #: Why a server does not follow a link that leaves its allowed folders (no target named).
 SERVER_CONFINED = (
     "resolves outside the folders this server may read (server.allowed_roots): not read"
@@ -63,6 +71,63 @@ class _Known:
     status: str
     pipeline_key: str | None
     transient: bool
+
+
+class _IndexOpening:
+    """Opens (and heals) the collection's index in a thread; :meth:`wait` hands it over.
+
+    Healing is the only step that writes, and it runs inside :meth:`writing`: once
+    :meth:`stop` is called it either has finished or never starts, so a run that
+    fails or is interrupted waits only for a heal in progress, never for the import.
+    """
+
+    def __init__(
+        self, open_index: Callable[[_IndexOpening], tuple[IndexUpdater, list[str]]]
+    ) -> None:
+        self._open_index = open_index
+        self._stopped = threading.Event()
+        self._writes = threading.Lock()
+        self._result: tuple[IndexUpdater, list[str]] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mnemo-index-open", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._open_index(self)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            self._error = exc
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """In the thread, around what writes; raises _Stopped after :meth:`stop`."""
+        with self._writes:
+            if self._stopped.is_set():
+                raise _Stopped
+            yield
+
+    def ready(self) -> bool:
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Let it write nothing more; wait (up to ``timeout`` seconds) for a write in
+        progress. True when nothing of it writes any more."""
+        self._stopped.set()
+        if not self._writes.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        self._writes.release()
+        return True
+
+    def wait(self) -> tuple[IndexUpdater, list[str]]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+class _Stopped(Exception):
+    """The index opening was stopped (its run was interrupted or failed)."""
 
 
 def collection_lock(settings: Settings, name: str, timeout: float) -> FileLock:
@@ -153,12 +218,21 @@ class Syncer:
         """:meth:`run`, for a caller that holds :meth:`locked` already."""
         report = self._start_run(command)
         started = time.perf_counter()
+        self.updater: IndexUpdater | None = None
+        opening = None
         try:
-            self.updater = IndexUpdater(self.settings, self.catalog, self.collection, self.on_event)
-            report.index_repairs = self.updater.heal()
+            opening = self._opening = _IndexOpening(self._open_index)
             self._reconcile(report, sources, only_paths)
             self._update_index(report)
         except BaseException as exc:
+            # Nothing of this run writes after the lock is let go: the opening thread
+            # does not start healing now, and one in progress is waited for; after
+            # Ctrl-C only up to STOP_WAIT (the process is ending; healing is safe to
+            # cut short and re-run).
+            if opening is not None and not opening.stop(
+                STOP_WAIT if isinstance(exc, KeyboardInterrupt) else None
+            ):
+                log.debug("the index was still opening when the run was interrupted")
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             self._finish_run(report, status, error=f"{type(exc).__name__}: {exc}")
             raise
@@ -173,8 +247,23 @@ class Syncer:
         self.on_event(Event("done"))
         return report
 
+    def _open_index(self, opening: _IndexOpening) -> tuple[IndexUpdater, list[str]]:
+        """Runs in the opening thread: the index, healed; the embedder starts loading too."""
+        updater = IndexUpdater(self.settings, self.catalog, self.collection, self.on_event)
+        with opening.writing():
+            updater.preload()  # the embedder (seconds of imports) loads while workers parse
+            return updater, updater.heal()
+
+    def _index(self, report: RunReport) -> IndexUpdater:
+        """The opened index, once ready (waits for it); healing's repairs go in the report."""
+        if self.updater is None:
+            self.updater, report.index_repairs = self._opening.wait()
+        return self.updater
+
     def _update_index(self, report: RunReport) -> None:
         """Keyword index first, then embeddings, then index upkeep."""
+        self._index(report)
+        assert self.updater is not None
         started = time.perf_counter()
         self.updater.flush()
         report.seconds["index"] = time.perf_counter() - started
@@ -285,6 +374,7 @@ class Syncer:
                 twins = movable.get(file_sha256(path, roots) or "", [])
                 if twins:
                     twin = twins.pop(0)
+                    self._index(report)  # a move queues the document for the index
                     self._move(report, twin, candidate, source_id)
                     moved_ids.add(twin.id)
                     continue
@@ -292,12 +382,26 @@ class Syncer:
             jobs.append(self._job(candidate, known_hash, self._confinements.get(source_id)))
         self.on_event(Event("scanned", total=len(jobs)))
 
-        for result in self._extract_all(jobs, report):
+        def save(result: Extracted) -> None:
             candidate, source_id = found[result.path]
             if not result.mtime_ns:  # its worker died, ran out of time or memory: the file
                 # is failed as it was found, so the next sync does not try it again unchanged
                 result.size, result.mtime_ns = candidate.size, candidate.mtime_ns
             self._save(report, result, known.get(result.path), source_id)
+
+        # Results wait (a few files' worth) while the index opens: workers keep parsing.
+        waiting: list[Extracted] = []
+        for result in self._extract_all(jobs, report):
+            waiting.append(result)
+            if self.updater is None and not self._opening.ready():
+                continue
+            self._index(report)
+            for ready in waiting:
+                save(ready)
+            waiting.clear()
+        self._index(report)
+        for ready in waiting:
+            save(ready)
 
         for doc in missing.values():
             if doc.id in moved_ids:
@@ -363,8 +467,7 @@ class Syncer:
         if not jobs:
             return
         ingest = self.settings.ingest
-        ctx = context()  # the fork server imports the parsers while the embedder loads here
-        self.updater.preload()
+        ctx = context()  # the fork server imports the parsers while the index opens here
         budget = Budget(memory_mb=ingest.max_worker_memory_mb, seconds=ingest.max_parse_seconds)
         for result in extract_in_processes(jobs, self._workers(len(jobs)), budget, ctx):
             yield self._timed(report, result)
@@ -404,7 +507,7 @@ class Syncer:
                 self._log(report, result.path, outcome, reason, session)
         report.seconds["write"] = report.seconds.get("write", 0.0) + time.perf_counter() - started
         self.on_event(Event("file", path=result.path, outcome=outcome))
-        self.updater.flush_every(FLUSH_SECONDS)
+        self._index(report).flush_every(FLUSH_SECONDS)
 
     def _move(self, report: RunReport, doc: _Known, found: Candidate, source_id: int) -> None:
         with self.catalog.session() as session:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import sys
 from multiprocessing.connection import Connection
 
@@ -83,6 +84,9 @@ class _MemoryWatch:
 
 def serve(conn: Connection, memory_mb: int) -> None:
     """Answer each job with (result, retiring) until told to stop (None) or out of memory."""
+    # Ctrl-C reaches the whole process group: the parent decides (it stops its
+    # workers), so a parse is never cut short and reported as a crash of its file.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_memory(memory_mb)
     # One worker per core already: tokenizer threads in each would only
     # oversubscribe the cores, and their stacks would count against the budget.
