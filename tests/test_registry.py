@@ -88,7 +88,7 @@ def test_unknown_names_in_settings_list_the_choices(
 def test_get_of_an_unknown_name_is_a_mnemo_error_listing_the_choices() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"^unknown parser 'x': choose one of docx, html, "
+        match=r"^unknown parser 'x': choose one of docx, html, image, "
         r"markdown, pdf, text$",
     ):
         PARSERS.get("x")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mnemo.ingest.parsers import docx, html, markdown, pdf, text
+from mnemo.ingest.parsers import docx, html, image, markdown, pdf, text
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TEXT_EXTENSIONS = (
@@ -23,3 +23,5 @@ def register(register: Callable[..., Any]) -> None:
     register(["md", "markdown", "mdown", "mkd", "mdx"], markdown.name, markdown.parse, "text/markdown")
     register(["html", "htm", "xhtml"], html.name, html.parse, "text/html")
     register(TEXT_EXTENSIONS, text.name, text.parse, "text/plain")
+    for extension, media_type in image.MEDIA_TYPES.items():
+        register([extension], image.name, image.parse, media_type)
