@@ -22,7 +22,12 @@ from typing import Any, Literal
 from mnemo.chunking import ChunkDraft, Chunker
 from mnemo.ingest.confine import OutsideRoots, open_document
 from mnemo.ingest.parsers import Format, ParseFailed, ParseLimits, ParseSkipped, format_for
-from mnemo.ingest.parsers.base import OcrOptions, TranscriptionOptions, text_too_large
+from mnemo.ingest.parsers.base import (
+    OcrOptions,
+    ParseRetry,
+    TranscriptionOptions,
+    text_too_large,
+)
 
 Status = Literal["indexed", "skipped", "failed", "known"]
 _HEAD = 8192
@@ -190,6 +195,7 @@ def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Ext
         return
     except ParseFailed as exc:
         result.status, result.reason = "failed", str(exc)
+        result.transient = isinstance(exc, ParseRetry)
         return
     except MemoryError:
         raise

@@ -23,6 +23,7 @@ __all__ = [
     "Page",
     "ParseFailed",
     "ParseLimits",
+    "ParseRetry",
     "ParseSkipped",
     "ParsedDocument",
     "Parser",
@@ -39,6 +40,10 @@ class ParseSkipped(Exception):
 
 class ParseFailed(Exception):
     """The file should hold text but cannot be read (corrupt, encrypted, wrong format)."""
+
+
+class ParseRetry(ParseFailed):
+    """A service the parser needs is unreachable now; the next sync tries the file again."""
 
 
 @dataclass(frozen=True)

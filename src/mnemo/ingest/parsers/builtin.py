@@ -13,6 +13,7 @@ from mnemo.ingest.parsers import (
     html,
     image,
     mail,
+    media,
     markdown,
     notebook,
     ods,
@@ -45,5 +46,7 @@ def register(register: Callable[..., Any]) -> None:
     register(["eml"], mail.name, mail.parse_eml, "message/rfc822")
     register(["mbox"], "mbox", mail.parse_mbox, "application/mbox")
     register(["ipynb"], notebook.name, notebook.parse, "application/x-ipynb+json")
+    for extension, media_type in media.AUDIO_TYPES.items():
+        register([extension], media.name, media.parse, media_type)
     for extension, media_type in image.MEDIA_TYPES.items():
         register([extension], image.name, image.parse, media_type)
