@@ -76,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+    def do_POST(self) -> None:
         if self.path.rstrip("/") != "/v1/audio/transcriptions":
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return

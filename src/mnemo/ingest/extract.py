@@ -52,8 +52,8 @@ class Job:
     allowed_roots: tuple[str, ...] = ()
     #: The reason given when it does not (default: one naming server.allowed_roots).
     outside_reason: str | None = None
-    ocr: OcrOptions = OcrOptions(enabled=False)
-    transcription: TranscriptionOptions = TranscriptionOptions()
+    ocr: OcrOptions = field(default_factory=lambda: OcrOptions(enabled=False))
+    transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
 
 
 @dataclass
