@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -172,3 +173,34 @@ def test_many_scanned_pages_get_time_beyond_the_file_budget(
     assert report.counts["indexed"] == 1, report.outcomes
     _, chunks = stored(settings, path)
     assert "page 3 of the survey" in words(" ".join(c.text for c in chunks))
+
+
+def test_web_app_highlights_an_ocr_passage_on_the_scanned_page(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    import io
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from mnemo.server.app import create_app
+
+    settings = make_settings(chunking={"max_tokens": 16, "overlap_tokens": 0})
+    path = docgen.scanned_pdf(
+        tmp_path / "minutes.pdf", [("text", ["A typed cover page."]), ("scan", MINUTES)]
+    )
+    assert api.add([path], settings).counts["indexed"] == 1
+    doc, chunks = stored(settings, path)
+    scanned = next(c for c in chunks if "lighthouse" in c.text.lower())
+
+    def yellow(png: bytes) -> int:
+        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        return int(((r > 230) & (g > 200) & (b < 150)).sum())
+
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        url = f"/ui/page.png?doc={doc.id}&page=2"
+        marked = client.get(f"{url}&chunk={scanned.id}")
+        plain = client.get(url)
+    assert marked.status_code == 200 and marked.headers["content-type"] == "image/png"
+    assert yellow(marked.content) > 1000 > yellow(plain.content)
