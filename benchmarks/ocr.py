@@ -144,9 +144,8 @@ def main() -> None:
             scores[kind].append(1 - cer(text, texts.get(stem, "")))
         every = [s for kind in KINDS for s in scores[kind]]
         result = {
-            "command": "python benchmarks/ocr.py " + " ".join(
-                f"--{k} {v}" for k, v in (("pages", args.pages), ("workers", args.workers))
-            ),
+            "command": "python benchmarks/ocr.py "
+            + " ".join(f"--{k} {v}" for k, v in (("pages", args.pages), ("workers", args.workers))),
             "machine": {
                 "cpus": os.cpu_count(),
                 "cpu": platform.processor() or platform.machine(),

@@ -115,6 +115,21 @@ def test_images_of_each_format_are_read(tmp_path: Path, settings: Settings, suff
     assert "basil seeds" in words(stored(settings, path)[1][0].text)
 
 
+def test_a_screenshot_with_a_transparent_background_is_read(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from PIL import Image
+
+    text = docgen.text_image(["Deploy the lighthouse firmware on Friday"])
+    clear = Image.new("RGBA", text.size, (0, 0, 0, 0))  # type: ignore[attr-defined]
+    clear.putalpha(text.point(lambda v: 255 - v))  # type: ignore[attr-defined]
+    path = tmp_path / "screenshot.png"
+    clear.save(path)  # black text, fully transparent elsewhere (black if alpha is dropped)
+    report = api.add([path], settings)
+    assert report.counts["indexed"] == 1, report.outcomes
+    assert "lighthouse firmware" in words(stored(settings, path)[1][0].text)
+
+
 def test_without_tesseract_scans_and_images_are_skipped_with_how_to_install(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:

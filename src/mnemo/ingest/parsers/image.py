@@ -87,6 +87,17 @@ def exif_metadata(image: Any) -> dict[str, Any]:
     return found
 
 
+def _on_white(image: Any) -> Any:
+    """Transparent pixels as white paper (a screenshot's clear background would turn black)."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("RGB")
+    return image
+
+
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     from PIL import ImageOps, ImageSequence
 
@@ -106,7 +117,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     # A GIF's frames are an animation, not pages: its first frame is read.
     pages = ImageSequence.Iterator(image) if image.format == "TIFF" else [image]
     for number, frame in enumerate(pages, start=1):
-        upright = ImageOps.exif_transpose(frame)
+        upright = _on_white(ImageOps.exif_transpose(frame))
         try:
             page, key = recognise(upright, options)
         except OcrTimeout as exc:
