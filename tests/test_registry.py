@@ -89,7 +89,7 @@ def test_get_of_an_unknown_name_is_a_mnemo_error_listing_the_choices() -> None:
     with pytest.raises(
         ConfigError,
         match=r"^unknown parser 'x': choose one of csv, docx, epub, html, image, mail, "
-        r"markdown, mbox, notebook, ods, pdf, pptx, text, xlsx$",
+        r"markdown, mbox, notebook, ods, pdf, pptx, text, transcript, xlsx$",
     ):
         PARSERS.get("x")
     registry: Registry[int] = Registry("widget", "mnemo.test_widgets")
