@@ -296,3 +296,38 @@ def test_damaged_files_of_each_format_get_a_reason(tmp_path: Path, settings: Set
     assert report.counts["failed"] == 5, report.outcomes
     for outcome in report.outcomes:
         assert outcome.reason and "\n" not in outcome.reason and "Traceback" not in outcome.reason
+
+
+# -- hostile files -----------------------------------------------------------------------
+
+
+def test_epub_entity_bomb_is_not_expanded(tmp_path: Path, settings: Settings) -> None:
+    path = epub(tmp_path / "bomb.epub", [("Boom", "x")], title="Bomb")
+    laughs = '<!ENTITY a0 "lol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    chapter = (
+        f'<?xml version="1.0"?><!DOCTYPE html [{laughs}]>'
+        "<html><body><h1>Boom</h1><p>Quiet harbour. &a9;</p></body></html>"
+    )
+    armed = tmp_path / "armed.epub"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(armed, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            target.writestr(info, chapter if info.filename.endswith("ch0.xhtml") else data)
+    doc, chunks = index_one(settings, armed)
+    text = "\n".join(c.text for c in chunks)
+    assert "Quiet harbour" in text and "lol" not in text and len(text) < 1000
+
+
+def test_image_decompression_bomb_is_skipped_before_decoding(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from PIL import Image
+
+    path = tmp_path / "huge.png"
+    Image.new("1", (20_000, 20_000), 1).save(path)  # 400 Mpixels, a few hundred KB on disk
+    report = api.add([path], settings)
+    assert report.counts["skipped"] == 1, report.outcomes
+    (outcome,) = report.outcomes
+    assert "too large to read safely" in (outcome.reason or "")

@@ -43,7 +43,11 @@ def _open(data: bytes) -> Any:
         image = Image.open(io.BytesIO(data))
         image.load()
     except Image.DecompressionBombError as exc:
-        raise ParseSkipped(f"image is too large to read safely ({exc})") from exc
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+        raise ParseSkipped(
+            f"image is over {limit:,.0f} million pixels, too large to read safely "
+            "(a decompression bomb?); shrink it to index its text"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         # Skipped, not failed: a picture is not expected to hold text (a PDF or DOCX is).
         raise ParseSkipped(f"not a readable image ({exc}); re-export it to index its text") from exc
