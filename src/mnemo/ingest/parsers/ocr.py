@@ -20,9 +20,11 @@ from typing import Any
 from mnemo.ingest.parsers.base import OcrOptions, ParseSkipped, need_time
 
 #: Bumped when the way a page's text is assembled from Tesseract's words changes.
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"  # 2: pages levelled before OCR
 #: Tesseract's page segmentation: automatic, without orientation detection.
 _CONFIG = "--psm 3"
+#: Skew corrected before OCR: from this many degrees, up to that many.
+_MIN_SKEW, _MAX_SKEW = 0.5, 5
 
 
 class OcrUnavailable(ParseSkipped):
@@ -77,9 +79,60 @@ def recognise(image: Any, options: OcrOptions) -> tuple[OcrPage, str]:
     if cached is not None:
         return cached, key
     need_time(options.page_seconds)
-    page = _tesseract(gray, options)
+    angle = skew_angle(gray)
+    if angle:
+        from PIL import Image
+
+        upright = gray.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+        page = _unrotate(_tesseract(upright, options), angle)
+    else:
+        page = _tesseract(gray, options)
     _store(options.cache_dir, key, page)
     return page, key
+
+
+def skew_angle(gray: Any) -> float:
+    """The rotation (degrees, counter-clockwise) that levels the page's lines, or 0.0.
+
+    Projection profiles on a small copy: rotated by the right angle, a page of text
+    has rows of ink and rows of paper, so the row sums vary the most. Tesseract reads
+    a page skewed by a degree or so well, but at 2-3 degrees it can lose whole lines.
+    """
+    import numpy as np
+    from PIL import Image
+
+    scale = 800 / max(gray.size)
+    small = gray.resize((max(1, int(gray.width * scale)), max(1, int(gray.height * scale))))
+    ink = small.point(lambda v: 255 if v < 128 else 0)
+
+    def spread(angle: float) -> float:
+        turned = ink.rotate(angle, resample=Image.Resampling.NEAREST, fillcolor=0)
+        rows = np.asarray(turned, dtype=np.float32).sum(axis=1)
+        return float(rows.var())
+
+    level = spread(0.0)
+    if level == 0.0:
+        return 0.0
+    coarse = max((a / 2 for a in range(-_MAX_SKEW * 2, _MAX_SKEW * 2 + 1)), key=spread)
+    fine = max((coarse + a / 10 for a in range(-4, 5)), key=spread)
+    if abs(fine) < _MIN_SKEW or spread(fine) < level * 1.1:
+        return 0.0
+    return round(fine, 2)
+
+
+def _unrotate(page: OcrPage, angle: float) -> OcrPage:
+    """Word boxes found on the levelled image, moved back onto the page as it is."""
+    import math
+
+    theta = math.radians(angle)
+    cos, sin = math.cos(theta), math.sin(theta)
+    cx, cy = page.width / 2, page.height / 2
+    words = []
+    for at, left, top, width, height in page.words:
+        du, dv = left + width / 2 - cx, top + height / 2 - cy
+        x, y = cx + du * cos - dv * sin, cy + du * sin + dv * cos
+        words.append((at, round(x - width / 2), round(y - height / 2), width, height))
+    return OcrPage(page.text, page.width, page.height, words)
 
 
 def _tesseract(image: Any, options: OcrOptions) -> OcrPage:
