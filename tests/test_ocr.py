@@ -206,13 +206,13 @@ def test_many_scanned_pages_get_time_beyond_the_file_budget(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     # Each page asks for ocr.page_seconds more, so a long scan is not cut at the file's budget.
-    settings = make_settings(ingest={"max_parse_seconds": 1.0})
-    pages = [("scan", [f"Page {n} of the survey about herons"]) for n in range(1, 4)]
+    settings = make_settings(ingest={"max_parse_seconds": 2.0})  # 5 pages: 10+ s of OCR here
+    pages = [("scan", [f"Page {n} of the survey about herons"]) for n in range(1, 6)]
     path = docgen.scanned_pdf(tmp_path / "survey.pdf", pages)
     report = api.add([path], settings)
     assert report.counts["indexed"] == 1, report.outcomes
     _, chunks = stored(settings, path)
-    assert "page 3 of the survey" in words(" ".join(c.text for c in chunks))
+    assert "page 5 of the survey" in words(" ".join(c.text for c in chunks))
 
 
 def test_web_app_highlights_an_ocr_passage_on_the_scanned_page(

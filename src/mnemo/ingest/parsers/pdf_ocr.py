@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from mnemo.ingest.parsers.base import OcrOptions
+from mnemo.ingest.parsers.base import OcrOptions, need_time
 from mnemo.ingest.parsers.ocr import OcrPage, OcrTimeout, OcrUnavailable, recognise
 
 #: Fewer characters than this over a picture: a scanned page with a stamp on it.
@@ -58,6 +58,7 @@ class PageReader:
         self.needed += 1
         if self.unavailable is not None:
             return None
+        need_time(self.options.page_seconds)  # rendering is part of the page's OCR
         width, height = page.get_size()
         scale = self.options.dpi / 72
         if width * height * scale * scale > _MAX_PIXELS:
