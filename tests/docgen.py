@@ -313,3 +313,78 @@ def obsidian_vault(root: Path) -> Path:
         "# Starter\n\nFeed it daily with rye flour. #kitchen\n", encoding="utf-8"
     )
     return root
+
+
+# -- scans and photos --------------------------------------------------------------
+
+
+def text_image(lines: Sequence[str], *, width: int = 1700, font_size: int = 36) -> object:
+    """A white page image (PIL) with ``lines`` printed on it, as a scanner would see them."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=font_size)  # Pillow's own font: no system fonts needed
+    height = max(400, 160 + len(lines) * int(font_size * 1.6))
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    for n, line in enumerate(lines):
+        draw.text((100, 100 + n * int(font_size * 1.6)), line, font=font, fill=0)
+    return image
+
+
+def photo(
+    path: Path,
+    lines: Sequence[str],
+    *,
+    taken: str | None = None,
+    camera: tuple[str, str] | None = None,
+    gps: tuple[float, float] | None = None,
+) -> Path:
+    """A photo of printed text in the format the suffix names, with EXIF as a camera writes it:
+    ``taken`` as "YYYY:MM:DD HH:MM:SS", ``camera`` (make, model), ``gps`` (lat, lon)."""
+    from PIL import Image
+
+    image = text_image(lines).convert("RGB")  # type: ignore[attr-defined]
+    exif = Image.Exif()
+    if camera:
+        exif[0x010F], exif[0x0110] = camera
+    if taken:
+        exif.get_ifd(0x8769)[0x9003] = taken
+    if gps:
+        lat, lon = gps
+        exif.get_ifd(0x8825).update(
+            {1: "N" if lat >= 0 else "S", 2: _dms(lat), 3: "E" if lon >= 0 else "W", 4: _dms(lon)}
+        )
+    image.save(path, exif=exif)
+    return path
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    return (float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4))
+
+
+def scanned_pdf(path: Path, pages: Sequence[tuple[str, Sequence[str]]]) -> Path:
+    """Each page is ("text", lines) with a text layer, or ("scan", lines): a picture of
+    the lines and no text layer, as a scanner makes."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for kind, lines in pages:
+        if kind == "scan":
+            image = text_image(lines)
+            buffer = io.BytesIO()
+            image.save(buffer, "PNG")  # type: ignore[attr-defined]
+            w, h = image.size  # type: ignore[attr-defined]
+            c.drawImage(ImageReader(buffer), 0, A4_HEIGHT - h * 595 / w, 595, h * 595 / w)
+        else:
+            y = A4_HEIGHT - 60
+            for line in lines:
+                c.drawString(60, y, line)
+                y -= 16
+        c.showPage()
+    c.save()
+    return path

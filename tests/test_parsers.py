@@ -627,7 +627,6 @@ def test_text_like_files_are_indexed_as_text(tmp_path: Path, settings: Settings)
     files = {
         "notes.txt": "Call the plumber about the boiler.\n",
         "guide.rst": "Guide\n=====\n\nUse ``mnemo add`` to index a folder.\n",
-        "scores.csv": "team,points\nharriers,31\nrovers,27\n",
         "tool.py": "def tide_height(hour: int) -> float:\n    return 1.5 * hour\n",
         "NOTES": "A file without an extension, but plainly text.\n",
     }

@@ -88,8 +88,8 @@ def test_unknown_names_in_settings_list_the_choices(
 def test_get_of_an_unknown_name_is_a_mnemo_error_listing_the_choices() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"^unknown parser 'x': choose one of docx, html, "
-        r"markdown, pdf, text$",
+        match=r"^unknown parser 'x': choose one of csv, docx, epub, html, image, mail, "
+        r"markdown, mbox, notebook, ods, pdf, pptx, text, transcript, xlsx$",
     ):
         PARSERS.get("x")
     registry: Registry[int] = Registry("widget", "mnemo.test_widgets")

@@ -360,6 +360,39 @@ def test_bad_uploads(server: Server, name: str, data: bytes, status: int, code: 
         assert_error(upload(writer, name, data), status, code)
 
 
+def test_uploads_of_the_newer_formats_are_told_by_their_content(
+    server: Server, tmp_path: Path
+) -> None:
+    import io
+    import wave
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Species", "Habitat"])
+    book.active.append(["Dipper", "fast streams"])
+    sheet = io.BytesIO()
+    book.save(sheet)
+    sound = io.BytesIO()
+    with wave.open(sound, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(b"\x00\x00" * 8000)
+    with server.client("write") as writer:
+        done = {}
+        for name, data in (("birds.xlsx", sheet.getvalue()), ("memo.wav", sound.getvalue())):
+            response = upload(writer, name, data)
+            assert response.status_code == 202, response.text
+            (done[name],) = wait_job(writer, response.json()["id"])["report"]["files"]
+        assert done["birds.xlsx"]["outcome"] == "indexed"
+        # No transcription engine on this server: skipped, saying how to configure one.
+        assert done["memo.wav"]["outcome"] == "skipped"
+        assert "transcription.base_url" in done["memo.wav"]["reason"]
+        mismatch = assert_error(upload(writer, "memo.txt", sound.getvalue()), 415)
+        assert "the content is audio or video" in json.dumps(mismatch)
+
+
 def test_upload_needs_a_file_part(server: Server) -> None:
     with server.client("write") as writer:
         response = writer.post("/collections/default/documents", data={"other": "x"})

@@ -210,7 +210,7 @@ def test_upload_many_files_runs_one_job_with_a_report(site: tuple[TestClient, Pa
     ("name", "data", "expected"),
     [
         ("empty.md", b"", "the file is empty"),
-        ("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00", "not PDF, DOCX, HTML or text"),
+        ("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00", "not PDF, DOCX, PPTX"),
         ("big.txt", b"a" * (1024 * 1024 + 10), "over server.max_upload_mb"),
         ("fake.pdf", b"just words", "the content is text"),
     ],

@@ -387,6 +387,24 @@ class Library:
             )
             return document_info(doc), list(chunks)
 
+    def word_boxes(
+        self, name: str, chunk_id: str, *, collection: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Where an OCR'd passage's words lie on its page images: per page, the image's
+        size and a (left, top, width, height) box per word. Empty for text read from a
+        text layer, or when the OCR cache (``<home>/cache/ocr``) was cleared."""
+        from mnemo.ingest.parsers.ocr import boxes_in
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            doc = self._resolve(session, coll, name)
+            chunk = session.get(Chunk, chunk_id)
+            if chunk is None or chunk.document_id != doc.id:
+                return []
+            pages = list((doc.meta or {}).get("ocr_pages") or [])
+            start, end = chunk.char_start, chunk.char_end
+        return boxes_in(pages, self.settings.ocr_cache_path, start, end) if pages else []
+
     def remove_document(self, name: str, *, collection: str | None = None) -> str:
         """Remove one document from the catalog and the search index; returns its path.
 

@@ -275,3 +275,16 @@ class Feedback(Base):
     correction: Mapped[str | None] = mapped_column(Text, default=None)
     key_id: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def document_time(meta: dict[str, Any] | None, mtime_ns: int) -> float:
+    """Seconds since the epoch that date filters compare: the date a document carries
+    (``meta["date"]``: a photo's EXIF date taken, a message's Date header), else the
+    file's modification time. A date without a time zone is local time."""
+    date = (meta or {}).get("date")
+    if isinstance(date, str):
+        try:
+            return datetime.fromisoformat(date).timestamp()
+        except ValueError:
+            pass
+    return mtime_ns / 1e9

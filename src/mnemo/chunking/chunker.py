@@ -26,7 +26,7 @@ from mnemo.chunking.tokenizer import default_tokenizer_path, load_tokenizer
 from mnemo.chunking.document import ParsedDocument
 
 #: Bump when parsing or chunking changes what a file yields, so sync re-chunks.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"  # 4: scanned pages and images read by OCR
 #: Longest text handed to the splitter at once (characters).
 WINDOW = 32_000
 _BREAKS = ("\n\n", "\n", ". ", " ")

@@ -198,7 +198,9 @@ def _where(source: ContextPassage) -> str:
     if start is not None:
         where += f", p. {start}" if start == end or end is None else f", pp. {start}-{end}"
     if source.heading_path:
-        where += " › " + " › ".join(source.heading_path)
+        # A transcript's span heads its passages: "meeting.m4a @ 12:31–12:58".
+        joiner = " " if source.heading_path[0].startswith("@ ") else " › "
+        where += joiner + " › ".join(source.heading_path)
     return where
 
 

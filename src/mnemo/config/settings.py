@@ -105,6 +105,67 @@ class IngestSettings(BaseModel):
         return data
 
 
+class OcrSettings(BaseModel):
+    """Reading scanned PDF pages and images with Tesseract."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        True, description="OCR PDF pages without a text layer, and images; off: skip them."
+    )
+    languages: str = Field(
+        "eng",
+        description="Tesseract languages, joined by +, e.g. eng+deu (each needs its language "
+        "pack, e.g. apt-get install tesseract-ocr-deu).",
+    )
+    dpi: int = Field(300, ge=72, le=600, description="Resolution PDF pages are rendered at.")
+    page_seconds: float = Field(
+        60.0, gt=0, description="A page still being read after this is left out (with a warning)."
+    )
+    tesseract: str = Field(
+        "tesseract", description="The Tesseract program: a name on PATH or a full path."
+    )
+
+    @field_validator("languages")
+    @classmethod
+    def _valid_languages(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", value):
+            raise ValueError(
+                f"{value!r} is not a list of Tesseract languages: give codes joined by +, "
+                "e.g. eng or eng+deu"
+            )
+        return value
+
+
+class TranscriptionSettings(BaseModel):
+    """Turning audio and video into text: an OpenAI-compatible /v1/audio/transcriptions server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(
+        None,
+        description="The server's URL, e.g. http://localhost:8000/v1 (a faster-whisper server, "
+        "LocalAI) or https://api.openai.com/v1; none: audio and video are skipped. Audio is "
+        "sent to this URL only.",
+    )
+    model: str = Field("whisper-1", description="The model name the server knows.")
+    api_key: SecretStr | None = Field(
+        None, description="Set it with MNEMO_TRANSCRIPTION__API_KEY; never stored or logged."
+    )
+    timeout: float = Field(600.0, gt=0, description="Seconds to wait for one file's transcript.")
+    ffmpeg: str = Field(
+        "ffmpeg", description="The ffmpeg program (reads the audio track of videos)."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value.strip()):
+            raise ValueError(f"{value!r} is not an http(s) URL, e.g. http://localhost:8000/v1")
+        return value.strip().rstrip("/") if value else None
+
+
 class ChunkingSettings(BaseModel):
     """Chunk sizes, counted in the embedder's own word pieces."""
 
@@ -425,6 +486,8 @@ class Settings(BaseSettings):
     collection: str = Field("default", description="Collection used when none is named.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
+    transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
@@ -457,6 +520,10 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.home / "index"
+
+    @property
+    def ocr_cache_path(self) -> Path:
+        return self.home / "cache" / "ocr"
 
     @property
     def settings_file(self) -> Path:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mnemo.catalog.models import Chunk, Document, Embedding
+from mnemo.catalog.models import Chunk, Document, Embedding, document_time
 from mnemo.embeddings.inputs import embed_hash, embedding_input
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _row(raw: Any) -> ChunkRow:
         content=embedding_input(raw.title, heading, raw.text),
         path=raw.path,
         media_type=raw.media_type,
-        mtime=raw.mtime_ns / 1e9,
+        mtime=document_time(raw.meta, raw.mtime_ns),
         tags=[str(t) for t in tags],
     )
 

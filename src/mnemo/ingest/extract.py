@@ -22,7 +22,12 @@ from typing import Any, Literal
 from mnemo.chunking import ChunkDraft, Chunker
 from mnemo.ingest.confine import OutsideRoots, open_document
 from mnemo.ingest.parsers import Format, ParseFailed, ParseLimits, ParseSkipped, format_for
-from mnemo.ingest.parsers.base import text_too_large
+from mnemo.ingest.parsers.base import (
+    OcrOptions,
+    ParseRetry,
+    TranscriptionOptions,
+    text_too_large,
+)
 
 Status = Literal["indexed", "skipped", "failed", "known"]
 _HEAD = 8192
@@ -47,6 +52,8 @@ class Job:
     allowed_roots: tuple[str, ...] = ()
     #: The reason given when it does not (default: one naming server.allowed_roots).
     outside_reason: str | None = None
+    ocr: OcrOptions = field(default_factory=lambda: OcrOptions(enabled=False))
+    transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
 
 
 @dataclass
@@ -163,6 +170,8 @@ def _limits(job: Job) -> ParseLimits:
         max_inflated_bytes=job.max_inflated_bytes,
         max_compression_ratio=job.max_compression_ratio,
         max_text_chars=job.max_text_chars,
+        ocr=job.ocr,
+        transcription=job.transcription,
     )
 
 
@@ -186,6 +195,7 @@ def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Ext
         return
     except ParseFailed as exc:
         result.status, result.reason = "failed", str(exc)
+        result.transient = isinstance(exc, ParseRetry)
         return
     except MemoryError:
         raise

@@ -27,7 +27,7 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from mnemo.ingest.extract import Extracted, Job
-from mnemo.ingest.worker import PRELOAD, serve
+from mnemo.ingest.worker import MORE_TIME, PRELOAD, serve
 
 _STOP_SECONDS = 5.0
 
@@ -224,12 +224,19 @@ def _collect(
 ) -> tuple[Extracted | None, bool]:
     """The worker's result if it has one (or its death or timeout); and whether to replace it."""
     if worker.conn in ready or worker.process.sentinel in ready:
-        worker.job = None
         try:
-            result, retiring = worker.conn.recv()
+            message = worker.conn.recv()
+            while message[0] == MORE_TIME:  # a slow step (an OCR'd page) announced itself
+                worker.deadline += float(message[1])
+                if not worker.conn.poll():
+                    return None, False
+                message = worker.conn.recv()
+            result, retiring = message
         except (EOFError, OSError):
+            worker.job = None
             worker.kill()
             return died(job, budget), True
+        worker.job = None
         if retiring:
             worker.process.join(_STOP_SECONDS)
             worker.stop()

@@ -34,6 +34,7 @@ from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.errors import BusyError
 from mnemo.ingest.discovery import Candidate, Confinement, discover
 from mnemo.events import Event, EventHandler
+from mnemo.ingest.options import ocr_options, transcription_options
 from mnemo.ingest.extract import Extracted, Job, file_sha256
 from mnemo.ingest.pool import Budget, context, extract_in_processes
 from mnemo.ingest.save import save_extracted
@@ -455,6 +456,8 @@ class Syncer:
             max_text_chars=int(ingest.max_text_mb * 1_000_000),
             max_inflated_bytes=int(ingest.max_inflated_mb * 1_000_000),
             max_compression_ratio=ingest.max_compression_ratio,
+            ocr=ocr_options(self.settings),
+            transcription=transcription_options(self.settings),
         )
 
     # -- extraction -------------------------------------------------------------

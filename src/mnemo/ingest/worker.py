@@ -18,6 +18,10 @@ import sys
 from multiprocessing.connection import Connection
 
 from mnemo.ingest.extract import Extracted, Job, extract
+from mnemo.ingest.parsers.base import report_time_to
+
+#: A message asking the parent for more time on the current file (see ``need_time``).
+MORE_TIME = "more-time"
 
 #: Imported once by the fork server, so each worker starts with them loaded. Not
 #: "__main__": workers never run the calling program (see pool._main_hidden).
@@ -91,7 +95,10 @@ def serve(conn: Connection, memory_mb: int) -> None:
     # One worker per core already: tokenizer threads in each would only
     # oversubscribe the cores, and their stacks would count against the budget.
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # Tesseract's threads, for the same reason
     watch = _MemoryWatch()
+    # OCR and transcription ask for time page by page, each step bounded by its own limit.
+    report_time_to(lambda seconds: conn.send((MORE_TIME, seconds)))
     while True:
         try:
             job = conn.recv()

@@ -33,7 +33,9 @@ class Filters:
     ``notes/*.md``. ``media_types``: exact types, ``text/*``, or a file extension
     (``pdf``, ``.docx``), which stands for the media type Mnemo gives such files
     (``md`` is ``text/markdown``, ``py`` and ``txt`` are both ``text/plain``). ``tags``: any of
-    them. ``modified_after`` / ``modified_before``: the file's modification time.
+    them. ``modified_after`` / ``modified_before``: the document's own date where it
+    carries one (a photo's EXIF date taken, an e-mail's Date), else the file's
+    modification time.
     """
 
     path: Sequence[str] = field(default_factory=tuple)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from mnemo.catalog import Catalog, Chunk, Collection, Document
 from mnemo.catalog.collections import get_collection
 from mnemo.catalog.documents import DocumentState
-from mnemo.catalog.models import CollectionEmbedder
+from mnemo.catalog.models import CollectionEmbedder, document_time
 from mnemo.config import Settings
 from mnemo.embeddings.resolve import configured, load_matching
 from mnemo.errors import IndexDamagedError, MnemoError, QueryError
@@ -324,7 +324,8 @@ def _hydrate(
                     continue
                 chunk, doc = row
                 tags = list((doc.meta or {}).get("tags") or [])
-                if not filters.matches(doc.path, doc.media_type, tags, doc.mtime_ns / 1e9):
+                when = document_time(doc.meta, doc.mtime_ns)
+                if not filters.matches(doc.path, doc.media_type, tags, when):
                     continue
                 hits.append(_hit(chunk, doc, hit.score, scores, terms))
                 if len(hits) == wanted:

@@ -1,7 +1,9 @@
 """What clients may hand the server: uploaded files and paths on the server.
 
 An upload's type is decided by its bytes, not its name: PDF, DOCX (a zip with
-``word/``), HTML or text; its name must carry an extension that the parser
+``word/``), PPTX, XLSX, ODS and EPUB (zips told apart by their parts), images
+and audio or video (by their magic numbers), HTML or text (e-mail, mailboxes
+and notebooks are text); its name must carry an extension that the parser
 registry reads as that type (any text format's extension for text, a plugin's
 included), else it is refused. Files are saved under ``<home>/uploads/<collection>/`` with a name
 reduced to safe characters; a name already taken gets a number (``x-2.txt``), so
@@ -26,27 +28,89 @@ from mnemo.ingest.parsers.builtin import DOCX_TYPE
 from mnemo.server import paths
 from mnemo.server.errors import ApiError
 
+_TEXT_TYPES = ("message/rfc822", "application/mbox", "application/x-ipynb+json")
 #: What each sniffed kind's parsers declare as their media type.
 _MEDIA_TYPES: dict[str, Callable[[str], bool]] = {
     "pdf": lambda media: media == "application/pdf",
     "docx": lambda media: media == DOCX_TYPE,
+    "pptx": lambda media: media.endswith(".presentationml.presentation"),
+    "xlsx": lambda media: media.endswith(".spreadsheetml.sheet"),
+    "ods": lambda media: media == "application/vnd.oasis.opendocument.spreadsheet",
+    "epub": lambda media: media == "application/epub+zip",
+    "image": lambda media: media.startswith("image/"),
+    "audio or video": lambda media: media.startswith(("audio/", "video/")),
     "html": lambda media: media in ("text/html", "application/xhtml+xml"),
-    "text": lambda media: media.startswith("text/") and media != "text/html",
+    "text": lambda media: (
+        (media.startswith("text/") and media != "text/html") or media in _TEXT_TYPES
+    ),
 }
+#: Zip packages by a part only they have.
+_ZIP_PARTS = {
+    "word/document.xml": "docx",
+    "ppt/presentation.xml": "pptx",
+    "xl/workbook.xml": "xlsx",
+}
+#: ODF and EPUB packages by their stored ``mimetype`` part.
+_ZIP_MIMETYPES = {
+    b"application/vnd.oasis.opendocument.spreadsheet": "ods",
+    b"application/epub+zip": "epub",
+}
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
+_MEDIA_MAGIC = (
+    b"ID3",
+    b"OggS",
+    b"fLaC",
+    b"\x1a\x45\xdf\xa3",
+    b"\xff\xfb",
+    b"\xff\xf3",
+    b"\xff\xf2",
+)
+KINDS = "PDF, DOCX, PPTX, XLSX, ODS, EPUB, an image, audio or video, HTML or text"
+
+
+def _zip_kind(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            for part, kind in _ZIP_PARTS.items():
+                if part in names:
+                    return kind
+            if "mimetype" in names and archive.getinfo("mimetype").file_size < 100:
+                return _ZIP_MIMETYPES.get(archive.read("mimetype").strip())
+    except (zipfile.BadZipFile, RuntimeError, ValueError, OSError):
+        return None
+    return None
+
+
+def _binary_kind(data: bytes) -> str | None:
+    if data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return "image"
+    if (
+        data.startswith(b"BM")
+        and len(data) > 26
+        and data[14:15] in (b"\x0c", b"\x28", b"\x40", b"\x6c", b"\x7c")
+    ):
+        return "image"
+    if data.startswith(_MEDIA_MAGIC) or data[4:8] == b"ftyp":
+        return "audio or video"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio or video"
+    return None
+
+
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
 
 def sniff(data: bytes) -> str | None:
-    """pdf, docx, html or text from the content, or None when it is none of them."""
+    """The kind of file (a key of ``_MEDIA_TYPES``) from the content, or None when it is
+    none of them."""
     if data.startswith(b"%PDF-"):
         return "pdf"
     if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile:
-            return None
-        return "docx" if "word/document.xml" in names else None
+        return _zip_kind(data)
+    binary = _binary_kind(data)
+    if binary is not None:
+        return binary
     if b"\x00" in data[:8192]:
         return None
     try:
@@ -100,7 +164,7 @@ def check_upload(filename: str, data: bytes, max_mb: float) -> str:
     kind = sniff(data)
     suffix = Path(name).suffix.lower()
     if kind is None:
-        raise ApiError(415, "unsupported_media_type", f"{name}: not PDF, DOCX, HTML or text")
+        raise ApiError(415, "unsupported_media_type", f"{name}: not {KINDS}")
     accepted = extensions_for(kind)
     if suffix not in accepted:
         raise ApiError(

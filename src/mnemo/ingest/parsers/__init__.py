@@ -81,7 +81,7 @@ def extensions() -> Mapping[str, Format]:
 
 
 #: Formats people expect to be read that Mnemo does not read yet.
-NOT_YET = {".doc", ".ppt", ".pptx", ".xls", ".xlsx", ".odt", ".epub", ".rtf", ".pages"}
+NOT_YET = {".doc", ".ppt", ".xls", ".odt", ".odp", ".rtf", ".pages", ".msg"}
 PLAIN_TEXT = Format(text.name, text.parse, "text/plain")
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "font/", "application/")
 

@@ -8,6 +8,7 @@ text came from. All positions are character offsets into ``text``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,13 +19,17 @@ from mnemo.chunking.document import Markup, Page, ParsedDocument, Section
 __all__ = [
     "DocumentBuilder",
     "Markup",
+    "OcrOptions",
     "Page",
     "ParseFailed",
     "ParseLimits",
+    "ParseRetry",
     "ParseSkipped",
     "ParsedDocument",
     "Parser",
     "Section",
+    "TranscriptionOptions",
+    "need_time",
     "text_too_large",
 ]
 
@@ -37,14 +42,60 @@ class ParseFailed(Exception):
     """The file should hold text but cannot be read (corrupt, encrypted, wrong format)."""
 
 
+class ParseRetry(ParseFailed):
+    """A service the parser needs is unreachable now; the next sync tries the file again."""
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How scanned pages and images are read (the ``ocr`` settings)."""
+
+    enabled: bool = True
+    languages: str = "eng"  # Tesseract's form: "eng+deu"
+    dpi: int = 300
+    page_seconds: float = 60.0
+    tesseract: str = "tesseract"  # the binary: a name on PATH or a path
+    cache_dir: Path | None = None  # results by page content hash; None: no cache
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """Where audio is sent to be transcribed (the ``transcription`` settings)."""
+
+    base_url: str | None = None  # None: no engine configured
+    model: str = "whisper-1"
+    api_key: str | None = None
+    timeout: float = 600.0
+    ffmpeg: str = "ffmpeg"
+
+
 @dataclass(frozen=True)
 class ParseLimits:
-    """Budgets a parser checks as it goes, so a hostile file stops early with a reason."""
+    """Budgets a parser checks as it goes, so a hostile file stops early with a reason;
+    and the options of the slow readers (OCR, transcription)."""
 
     max_pages: int
     max_inflated_bytes: int = 256_000_000  # a package's parts, or one PDF stream, inflated
     max_compression_ratio: float = 100.0  # of a large zip member
     max_text_chars: int = 25_000_000  # extracted text
+    ocr: OcrOptions = OcrOptions(enabled=False)
+    transcription: TranscriptionOptions = TranscriptionOptions()
+
+
+_time_reporter: Callable[[float], None] | None = None
+
+
+def report_time_to(reporter: Callable[[float], None] | None) -> None:
+    """Called by the worker process: where :func:`need_time` requests go."""
+    global _time_reporter
+    _time_reporter = reporter
+
+
+def need_time(seconds: float) -> None:
+    """Ask for ``seconds`` more than the file's time budget, before a step that may take
+    that long (OCR of one page, transcription of one file); its own limit bounds the step."""
+    if _time_reporter is not None:
+        _time_reporter(seconds)
 
 
 def text_too_large(size: int, limit: int) -> ParseSkipped:
@@ -77,6 +128,11 @@ class DocumentBuilder:
         self._section_start = 0
         self._pages: list[Page] = []
         self._page: tuple[int, int] | None = None
+
+    @property
+    def length(self) -> int:
+        """Characters so far: where the next block's text will start."""
+        return self._length
 
     def _append(self, text: str) -> None:
         self._parts.append(text)

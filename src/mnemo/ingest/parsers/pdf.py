@@ -1,7 +1,9 @@
 """PDF: text page by page (pdfium), page numbers kept, bookmarks as headings.
 
 Each page's hard-wrapped lines are joined into paragraphs
-(:mod:`mnemo.ingest.parsers.pdf_lines`) before the chunker sees them.
+(:mod:`mnemo.ingest.parsers.pdf_lines`) before the chunker sees them. A page
+with no text layer, or a garbage one, is rendered and read by OCR
+(:mod:`mnemo.ingest.parsers.pdf_ocr`); the other pages keep their own text.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mnemo.ingest.parsers.base import (
     ParseSkipped,
 )
 from mnemo.ingest.parsers.pdf_lines import join_lines
+from mnemo.ingest.parsers.pdf_ocr import PageReader
 from mnemo.ingest.parsers.pdf_streams import check_streams
 
 name = "pdf"
@@ -98,6 +101,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             )
         outline, outline_problem = _outline(pdf)
         builder = DocumentBuilder(limits.max_text_chars)
+        reader = PageReader(limits.ocr)
         pages_with_text = 0
         for index in range(count):
             builder.start_page(index + 1)  # a bookmark's heading belongs to its page
@@ -108,9 +112,14 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
                 textpage = page.get_textpage()
                 text = join_lines(_clean(textpage.get_text_bounded()))
                 textpage.close()
+                ocr = reader.read(page, index + 1, text)
             finally:
                 page.close()
-            if text.strip():
+            if ocr is not None:
+                pages_with_text += 1
+                reader.placed(index + 1, builder.length, ocr)
+                builder.block(ocr.text)
+            elif text.strip():
                 pages_with_text += 1
                 builder.block(text)
         metadata = pdf.get_metadata_dict(skip_empty=True)  # type: ignore[attr-defined]
@@ -119,12 +128,10 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     if count == 0:
         raise ParseFailed("PDF has no pages")
     if pages_with_text == 0:
-        raise ParseSkipped(
-            f"no text layer in any of {count} pages (scanned or image-only PDF); "
-            "OCR is not supported yet: run it through an OCR tool such as ocrmypdf first"
-        )
+        raise ParseSkipped(reader.why_no_text(count))
     parsed = builder.build(title=_title(metadata, outline, path), markup="text", metadata={})
     parsed.metadata["pages"] = count
+    parsed.metadata.update(reader.metadata())
     if outline_problem:
         parsed.metadata["warning"] = outline_problem
     if pages_with_text < count:

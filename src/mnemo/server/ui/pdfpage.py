@@ -13,6 +13,7 @@ import io
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 from mnemo.errors import SourceError
 
@@ -49,8 +50,16 @@ def page_count(path: Path) -> int:
             pdf.close()
 
 
-def render_page(path: Path, number: int, passage: str | None, zoom: float = 1.5) -> bytes:
-    """Page ``number`` (1-based) of the PDF at ``path`` as PNG bytes, ``passage`` highlighted."""
+def render_page(
+    path: Path,
+    number: int,
+    passage: str | None,
+    zoom: float = 1.5,
+    ocr: dict[str, Any] | None = None,
+) -> bytes:
+    """Page ``number`` (1-based) of the PDF at ``path`` as PNG bytes, ``passage`` highlighted:
+    by the page's text layer, or on a scanned page by its OCR word boxes (``ocr``: the
+    OCR'd image's ``width`` and the passage's ``boxes``, as ``Library.word_boxes`` gives)."""
     import pypdfium2 as pdfium
     from PIL import Image, ImageDraw
 
@@ -61,7 +70,7 @@ def render_page(path: Path, number: int, passage: str | None, zoom: float = 1.5)
                 raise SourceError(f"{path.name} has no page {number} (it has {len(pdf)})")
             page = pdf[number - 1]
             image = page.render(scale=zoom).to_pil().convert("RGBA")
-            boxes = _boxes(page, passage) if passage else []
+            boxes = _boxes(page, passage) if passage and ocr is None else []
             height = page.get_height()
             left0, bottom0 = page.get_cropbox()[:2]
         finally:
@@ -75,9 +84,25 @@ def render_page(path: Path, number: int, passage: str | None, zoom: float = 1.5)
             draw.rectangle((x0 - 2, y0 - 2, x1 + 2, y1 + 2), fill=HIGHLIGHT)
             draw.line((x0 - 4, y0 - 2, x0 - 4, y1 + 2), fill=_OUTLINE, width=3)
         image = Image.alpha_composite(image, layer)
+    if ocr is not None and ocr.get("boxes"):
+        image = _paint_ocr(image, ocr)
     out = io.BytesIO()
     image.convert("RGB").save(out, format="PNG", optimize=False)
     return out.getvalue()
+
+
+def _paint_ocr(image: Any, ocr: dict[str, Any]) -> Any:
+    """Word boxes in the OCR'd image's pixels, scaled to this rendering, painted."""
+    from PIL import Image, ImageDraw
+
+    scale = image.width / max(int(ocr["width"]), 1)
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    for left, top, width, height in ocr["boxes"]:
+        x0, y0 = left * scale, top * scale
+        x1, y1 = (left + width) * scale, (top + height) * scale
+        draw.rectangle((x0 - 2, y0 - 2, x1 + 2, y1 + 2), fill=HIGHLIGHT)
+    return Image.alpha_composite(image, layer)
 
 
 def _open(pdfium: object, path: Path) -> object:

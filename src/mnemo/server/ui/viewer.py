@@ -118,7 +118,11 @@ async def page_image(
     passage = (
         cited.text if cited and (cited.page_start or 0) <= page <= (cited.page_end or 0) else None
     )
-    png = await run_in_threadpool(pdfpage.render_page, Path(info.path), page, passage, zoom)
+    ocr = None
+    if passage is not None and cited is not None:  # a scanned page: its OCR word boxes
+        found = await run_in_threadpool(library.word_boxes, doc, cited.id, collection=name)
+        ocr = next((p for p in found if p["page"] == page), None)
+    png = await run_in_threadpool(pdfpage.render_page, Path(info.path), page, passage, zoom, ocr)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
