@@ -580,6 +580,26 @@ class Library:
 
         conversations.delete_conversation(self.catalog, conversation_id)
 
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a new title."""
+        from mnemo.generation import conversations
+
+        conversations.rename(self.catalog, conversation_id, title)
+
+    def export_conversation(self, conversation_id: str) -> tuple[ConversationInfo, str]:
+        """A conversation and its questions, answers and cited sources as Markdown."""
+        from mnemo.generation import conversations
+        from mnemo.generation.transcript import to_markdown
+
+        info = conversations.info(self.catalog, conversation_id)
+        return info, to_markdown(info, conversations.history(self.catalog, conversation_id))
+
+    def feedback(self, conversation_id: str) -> dict[int, FeedbackInfo]:
+        """The latest judgement of each answer of a conversation, by position."""
+        from mnemo.generation import conversations
+
+        return conversations.feedback(self.catalog, conversation_id)
+
     def add_feedback(
         self,
         conversation_id: str,

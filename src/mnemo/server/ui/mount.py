@@ -12,6 +12,7 @@ from mnemo.errors import MnemoError
 from mnemo.server.auth import PUBLIC_PREFIXES, UI_PREFIX, is_ui_path
 from mnemo.server.ui import (
     chat_pages,
+    conversation_pages,
     library_pages,
     search_pages,
     settings_pages,
@@ -27,7 +28,16 @@ UPLOAD_PATH = library_pages.UPLOAD_PATH
 def install(app: FastAPI) -> None:
     static = StaticFiles(directory=str(files("mnemo.server.ui") / "static"))
     app.mount(PUBLIC_PREFIXES[0].rstrip("/"), static, name="ui-static")
-    for module in (signin, library_pages, search_pages, viewer, chat_pages, settings_pages):
+    modules = (
+        signin,
+        library_pages,
+        search_pages,
+        viewer,
+        chat_pages,
+        conversation_pages,
+        settings_pages,
+    )
+    for module in modules:
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
