@@ -17,6 +17,7 @@ from mnemo.server.ui import (
     search_pages,
     settings_pages,
     signin,
+    sync_pages,
     viewer,
 )
 from mnemo.server.ui.render import context, html_response, render
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
         chat_pages,
         conversation_pages,
         settings_pages,
+        sync_pages,
     )
     for module in modules:
         app.include_router(module.router)
