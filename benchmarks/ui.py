@@ -125,8 +125,9 @@ def p50(values: list[float]) -> float:
 def chat_library() -> tuple[Path, list[str]]:
     """The indexed passages' home and the 20 questions."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    import mnemo
     from retrieval import load_set, write_corpus
+
+    import mnemo
 
     corpus, queries, qrels = load_set(DATA)
     asked = [q for q in queries if any(s > 0 for s in qrels.get(q, {}).values())][:QUESTIONS]
