@@ -40,6 +40,7 @@ class Script:
     refusal: str | None = None  # OpenAI: refuse, with this explanation
     finish_reason: str | None = None  # default: "stop" (OpenAI), "end_turn" (Anthropic)
     hang: float = 0.0  # seconds to wait before answering
+    pace: float = 0.0  # seconds between streamed pieces, as a model writing them takes
     requests: list[Body] = field(default_factory=list)  # bodies received, in order
 
     def reply(self, body: Body) -> str:
@@ -102,14 +103,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         parts = pieces(text)
         at, how = self.script.stream_break or (len(parts), None)
-        events = [*self.opening(body), *map(self.text_event, parts[:at])]
+        opening = self.opening(body)
+        events = [*opening, *map(self.text_event, parts[:at])]
         if how is None:
             events += self.closing(body, text)
         elif how == "error":
             events.append(self.error_event())
         elif how == "garbage":
             events.append(self.garbage_event())
-        for event in events:
+        for index, event in enumerate(events):
+            if self.script.pace and index > len(opening):  # the first piece comes at once
+                time.sleep(self.script.pace)
             self._chunk(event)
         if how == "drop":
             self.close_connection = True  # without the last chunk, the body is cut short

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from llmserver import MODEL, Script, serve_openai
 from mnemo.catalog import Catalog
 from mnemo.server.auth import create_key
 from serverutil import serving
@@ -44,8 +45,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         yield url, root
 
 
-def new_page(browser: object, width: int = 1200) -> object:
-    page = browser.new_page(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+def new_page(browser: object, width: int = 1200, **options: object) -> object:
+    page = browser.new_page(viewport={"width": width, "height": 900}, **options)  # type: ignore[attr-defined]
     page.set_default_timeout(60_000)
     return page
 
@@ -159,3 +160,70 @@ def test_a_read_key_sees_no_write_controls_and_a_wrong_key_is_refused(
         assert page.locator("text=Delete").count() == 0
         page.click("text=Sign out")
         page.wait_for_url("**/ui/signin")
+
+
+ANSWER = (
+    "At peak flow the turbine array produced 42 megawatts [1]. "
+    "Maintenance divers inspected the blades every spring [1]."
+)
+
+
+def test_settings_then_a_streamed_answer_from_the_scripted_model_opens_its_passage(
+    browser: object, tmp_path: Path
+) -> None:
+    """The model is set on the settings page, tested, then streams an answer word by word;
+    its citation opens the PDF page with the passage highlighted."""
+    settings = build(tmp_path)
+    script = Script(replies=["ready", ANSWER], pace=0.25)
+    with serving(settings) as url, serve_openai(script) as llm_url:
+        page = new_page(browser)
+        page.goto(url + "/ui/settings")
+        page.select_option("#llm-provider", "openai-compatible")
+        page.fill("#llm-base-url", llm_url)
+        page.fill("#llm-model", MODEL)
+        page.fill("#llm-key", "sk-browser-test-0123456789")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.locator(".msg.flash")).to_contain_text("saved the language model settings")
+        assert "sk-browser-test-0123456789" not in page.content()
+        page.click("text=Test the connection")
+        expect(page.locator("#llm-check")).to_contain_text("Reply: ready")
+        shot(page, "settings")
+
+        page.goto(url + "/ui/chat")
+        page.fill("#question", "How many megawatts did the turbine array produce at peak flow?")
+        page.click("#ask button[type=submit]")
+        streaming = page.locator("#turns article.turn.streaming .answer")
+        expect(streaming).to_contain_text("turbine array", timeout=30_000)
+        partial = streaming.inner_text()
+        assert "spring" not in partial, "the whole answer arrived at once"
+        expect(streaming).to_contain_text("megawatts")  # more words keep coming
+        assert len(streaming.inner_text()) > len(partial)
+        final = page.locator("#turns article.turn:not(.streaming)")
+        expect(final).to_contain_text("every spring", timeout=30_000)
+        expect(final.locator(".label")).to_have_text(f"Written by openai-compatible:{MODEL}")
+        expect(page.locator(".conversations li.current a")).to_contain_text("How many megawatts")
+        chip = final.locator("a.chip").first
+        assert chip.inner_text().split()[-1] == "supported"
+        shot(page, "chat-model")
+        with page.expect_response(lambda r: "/ui/page.png" in r.url) as image:
+            chip.click()
+        assert image.value.status == 200 and "chunk=" in image.value.url
+        expect(page.locator("#page-image")).to_be_visible()
+        assert "cited passage highlighted" in page.get_attribute("#page-image", "alt")
+        assert "42 megawatts" in page.inner_text("figcaption")
+
+
+def test_dark_theme_and_a_reopened_conversation(browser: object, site: tuple[str, Path]) -> None:
+    url, _ = site
+    page = new_page(browser, color_scheme="dark")
+    page.goto(url + "/ui/chat")
+    page.fill("#question", "Which animals are the largest ever known?")
+    page.click("#ask button[type=submit]")
+    page.wait_for_selector("#turns article.turn:not(.streaming)")
+    page.reload()  # the conversation from the store: chips and sources as they were
+    expect(page.locator("#turns a.chip").first).to_be_visible()
+    expect(page.locator("text=Export as Markdown")).to_be_visible()
+    expect(page.locator("body")).to_have_css("background-color", "rgb(22, 23, 26)")  # --bg
+    shot(page, "chat-dark")
+    page.goto(url + "/ui/library")
+    shot(page, "library-dark")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,7 @@ from mnemo.catalog.summary import (
     list_documents,
     page_documents,
 )
-from mnemo.config import Settings, load_settings
+from mnemo.config import Settings, load_settings, settings_provenance
 from mnemo.errors import ConfigError, DocumentError, SourceError
 from mnemo.events import EventHandler
 from mnemo.report import RunReport
@@ -57,9 +57,11 @@ if TYPE_CHECKING:
 
     from mnemo.catalog.jobs import JobInfo
     from mnemo.catalog.models import Turn
+    from mnemo.config.shown import SettingShown
     from mnemo.generation.ask import TextHandler
     from mnemo.generation.base import LLM
     from mnemo.generation.conversations import ConversationInfo, FeedbackInfo
+    from mnemo.generation.providers import LLMCheck
     from mnemo.generation.types import Answer
     from mnemo.retrieval.context import ContextPassage
     from mnemo.retrieval.search import SearchHit, SearchResponse
@@ -104,6 +106,59 @@ class Library:
         if use and llm is None:
             raise ConfigError("no language model configured: set llm.provider and llm.model")
         return llm
+
+    # -- settings and the language model ---------------------------------------------
+
+    def describe_settings(
+        self, origins: Mapping[str, str] | None = None
+    ) -> tuple[list[SettingShown], dict[str, str]]:
+        """What `mnemo config show` prints: every setting with its origin (secrets
+        masked; origins worked out again unless given), and the model files in use."""
+        from mnemo.config.shown import origins_of, shown_settings
+        from mnemo.retrieval.models import files_in_use
+
+        found = origins if origins is not None else origins_of(self.settings)
+        return shown_settings(self.settings, found), files_in_use(self.settings)
+
+    def check_llm(self) -> LLMCheck | None:
+        """Send the configured model a tiny request (`mnemo llm test`); None when answers
+        are extractive. LLMError when it is unreachable or refuses."""
+        from mnemo.generation.providers import LLMCheck, check, describe
+
+        llm = self.llm()
+        if llm is None:
+            return None
+        reply, seconds = check(llm)
+        return LLMCheck(describe(self.settings), reply, seconds)
+
+    def configure_llm(self, changes: Mapping[str, str | None]) -> list[str]:
+        """Write ``llm.*`` settings (``{"model": "llama3.1:8b", "base_url": None}``; None
+        removes one) into the home's mnemo.toml and answer with them from now on.
+        Returns a note for each one the environment or a flag overrides."""
+        from mnemo.config.edit import set_settings
+        from mnemo.config.shown import origins_of
+
+        running = origins_of(self.settings)
+        set_settings(self.settings.home, {f"llm.{k}": v for k, v in changes.items()})
+        fresh, origins = settings_provenance(self.settings.home)
+        kept = {
+            k: getattr(self.settings.llm, k)
+            for k in type(fresh.llm).model_fields
+            if running.get(f"llm.{k}") == "flag"
+        }
+        notes = []
+        for key in changes:
+            origin = "flag" if key in kept else origins.get(f"llm.{key}")
+            if origin in ("env", "flag"):
+                where = f"MNEMO_LLM__{key.upper()}" if origin == "env" else "a --set flag"
+                notes.append(
+                    f"llm.{key} is set by {where}, which wins over mnemo.toml: "
+                    "the saved value applies once that is removed"
+                )
+        with self._lock:
+            self.settings.llm = fresh.llm.model_copy(update=kept)
+            self._llm = _UNSET  # the next answer loads the new model
+        return notes
 
     def close(self) -> None:
         with self._lock:
@@ -542,6 +597,26 @@ class Library:
         from mnemo.generation import conversations
 
         conversations.delete_conversation(self.catalog, conversation_id)
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a new title."""
+        from mnemo.generation import conversations
+
+        conversations.rename(self.catalog, conversation_id, title)
+
+    def export_conversation(self, conversation_id: str) -> tuple[ConversationInfo, str]:
+        """A conversation and its questions, answers and cited sources as Markdown."""
+        from mnemo.generation import conversations
+        from mnemo.generation.transcript import to_markdown
+
+        info = conversations.info(self.catalog, conversation_id)
+        return info, to_markdown(info, conversations.history(self.catalog, conversation_id))
+
+    def feedback(self, conversation_id: str) -> dict[int, FeedbackInfo]:
+        """The latest judgement of each answer of a conversation, by position."""
+        from mnemo.generation import conversations
+
+        return conversations.feedback(self.catalog, conversation_id)
 
     def add_feedback(
         self,

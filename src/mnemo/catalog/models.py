@@ -206,7 +206,11 @@ class Turn(Base):
     query: Mapped[str] = mapped_column(Text)  # what was searched (the standalone rewrite)
     answer: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
-    citations: Mapped[list[str]] = mapped_column(default=list)  # [{number, path, page, verdict}]
+    # [{number, verdict, path, page, document_id, chunk_id}]; older turns lack the ids
+    citations: Mapped[list[str]] = mapped_column(default=list)
+    # the passages shown with the answer (an abstention's nearest ones):
+    # [{number, document_id, chunk_id, path, title, page, heading_path, text}]
+    sources: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -8,8 +8,6 @@ from rich.table import Table
 
 from mnemo.cli.context import JSON, state
 from mnemo.cli.render import out, print_json, print_table
-from mnemo.config.settings import flatten
-from mnemo.retrieval.models import files_in_use
 
 config_app = typer.Typer(help="Inspect and change settings.")
 
@@ -17,19 +15,21 @@ config_app = typer.Typer(help="Inspect and change settings.")
 @config_app.command("show")
 def show(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Print every setting, its value and its origin (default, mnemo.toml, env or flag)."""
+    from mnemo.library import Library
+
     settings, origins = state(ctx).provenance()
-    values = flatten(settings.model_dump(mode="json"))
-    models = files_in_use(settings)
+    rows, models = Library(settings).describe_settings(origins)
     if as_json:
-        shown = {key: {"value": values[key], "from": origins[key]} for key in values}
+        shown = {row.key: {"value": row.value, "from": row.origin} for row in rows}
         shown |= {f"model_files.{k}": {"value": v, "from": "in use"} for k, v in models.items()}
         print_json(shown)
         return
     out.print(f"settings file: {escape(str(settings.settings_file))}")
     table = Table("setting", "value", "from")
-    for key, value in values.items():
+    for row in rows:
+        value = row.value
         table.add_row(
-            key, escape(repr(value) if isinstance(value, str) else str(value)), origins[key]
+            row.key, escape(repr(value) if isinstance(value, str) else str(value)), row.origin
         )
     print_table(table)
     for role, where in models.items():

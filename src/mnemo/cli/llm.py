@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mnemo.cli.context import state
+from mnemo.cli.context import library
 from mnemo.cli.render import out
 
 llm_app = typer.Typer(help="Check the language model that writes answers.")
@@ -13,22 +13,18 @@ llm_app = typer.Typer(help="Check the language model that writes answers.")
 @llm_app.command("test")
 def test(ctx: typer.Context) -> None:
     """Send the configured model a tiny request; show its reply, the time and the tokens."""
-    from mnemo.generation.providers import check, describe, load_llm
-
-    settings = state(ctx).settings()
-    llm = load_llm(settings)
-    if llm is None:
+    found = library(ctx).check_llm()
+    if found is None:
         out.print(
             "no LLM configured: answers are extractive (set llm.provider to openai-compatible "
             "or anthropic, e.g. MNEMO_LLM__PROVIDER=openai-compatible, and llm.model)",
             markup=False,
         )
         return
-    completion, seconds = check(llm)
-    usage = completion.usage
-    out.print(describe(settings), markup=False)
+    completion, usage = found.reply, found.reply.usage
+    out.print(found.described, markup=False)
     out.print(
-        f"answered in {seconds:.2f} s: {usage.input_tokens} tokens in, "
+        f"answered in {found.seconds:.2f} s: {usage.input_tokens} tokens in, "
         f"{usage.output_tokens} out, finish reason {completion.finish_reason or 'unknown'}",
         markup=False,
     )

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from mnemo.config.settings import (
     SETTINGS_FILE,
@@ -60,6 +60,82 @@ def set_setting(home: Path | str | None, key: str, value: str) -> tuple[Path, An
     return path, stored
 
 
+def set_settings(home: Path | str | None, changes: Mapping[str, str | None]) -> Path:
+    """Several settings at once (``None`` removes one from the file): all are checked
+    together first, so a bad one leaves the file as it was."""
+    home, _ = _resolve_home(home)
+    path = home / SETTINGS_FILE
+    data = _read_toml(path)
+    for key, value in changes.items():
+        if value is not None:
+            data = _with(data, key, _validated(home, data, key, value))
+        else:
+            data = _without(data, key)
+    try:
+        Settings(**data, home=home)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, {})) from None
+    for key, value in changes.items():
+        if value is None:
+            unset_setting(home, key)
+        else:
+            set_setting(home, key, value)
+    return path
+
+
+def unset_setting(home: Path | str | None, key: str) -> Path:
+    """Remove ``key`` from the data directory's ``mnemo.toml`` (its default, or the
+    environment's value, applies again); returns the file. Nothing happens if the file
+    does not set it."""
+    home, _ = _resolve_home(home)
+    if not _KEY.match(key.strip()):
+        raise ConfigError(f"{key!r} is not a setting name: use e.g. llm.base_url")
+    path = home / SETTINGS_FILE
+    data = _read_toml(path)
+    new = _without(data, key.strip())
+    if new == data:
+        return path
+    try:
+        Settings(**new, home=home)  # a file without it must still load
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, {})) from None
+    text = path.read_text(encoding="utf-8")
+    table, _, leaf = key.strip().rpartition(".")
+    edited = _drop_line(text, table, leaf)
+    try:
+        fits = edited is not None and tomllib.loads(edited) == new
+    except tomllib.TOMLDecodeError:
+        fits = False
+    _write(path, edited if fits and edited is not None else dumps(new))
+    return path
+
+
+def _without(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    head, _, rest = key.partition(".")
+    copy = dict(data)
+    if not rest:
+        copy.pop(head, None)
+    elif isinstance(copy.get(head), Mapping):
+        copy[head] = _without(copy[head], rest)
+    return copy
+
+
+def _drop_line(text: str, table: str, leaf: str) -> str | None:
+    """``text`` without the line that sets ``leaf`` in ``table``; None if not found."""
+    lines = text.splitlines()
+    current = ""
+    assignment = re.compile(rf"^\s*{re.escape(leaf)}\s*=")
+    for index, raw in enumerate(lines):
+        if m := _TABLE.match(raw):
+            current = re.sub(r"\s+", "", m.group(1))
+        elif current == table and assignment.match(raw):
+            if raw.rstrip().endswith(("[", "{", '"""', "'''")):
+                return None
+            del lines[index]
+            return "\n".join(lines) + "\n"
+    return None
+
+
 def _validated(home: Path, data: dict[str, Any], key: str, value: str) -> Any:
     """The value as the Settings model stores it; JSON is tried for lists and tables."""
     candidates: list[Any] = [value]
@@ -75,8 +151,12 @@ def _validated(home: Path, data: dict[str, Any], key: str, value: str) -> Any:
             error = error or exc
             continue
         stored: Any = settings.model_dump(mode="json")
+        secret: Any = settings
         for part in key.split("."):
             stored = stored[part]
+            secret = getattr(secret, part, None)
+        if isinstance(secret, SecretStr):  # dumped masked: the file keeps the secret itself
+            stored = secret.get_secret_value()
         if stored is None:
             raise ConfigError(f"{key}: cannot be set to nothing in mnemo.toml")
         return stored

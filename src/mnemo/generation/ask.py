@@ -119,7 +119,7 @@ def ask(
     answer.usage = run.usage
     answer.seconds = {**run.seconds, "total": time.perf_counter() - started}
     if conversation_id:
-        conversations.record(catalog, conversation_id, answer)
+        answer.turn = conversations.record(catalog, conversation_id, answer)
         answer.conversation_id = conversation_id
     return answer
 

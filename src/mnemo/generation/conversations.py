@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from mnemo.catalog.models import Conversation, Feedback, Turn, utcnow
-from mnemo.catalog import Catalog
+from mnemo.catalog import Catalog, Collection
 from mnemo.catalog.collections import get_collection
+from mnemo.catalog.models import Conversation, Feedback, Turn, utcnow
 from mnemo.errors import ConversationError
 from mnemo.generation.types import Answer
+from mnemo.retrieval.context import ContextPassage
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,38 @@ def history(catalog: Catalog, conversation_id: str) -> list[Turn]:
         )
 
 
-def record(catalog: Catalog, conversation_id: str, answer: Answer) -> None:
-    cited = [
-        {
-            "number": c.number,
-            "verdict": c.verdict,
-            "path": c.path,
-            "page": c.page,
-        }
-        for c in answer.citations
-    ]
+_SNIPPET = 600  # characters of each source kept with a turn
+
+
+def source_record(passage: ContextPassage) -> dict[str, Any]:
+    """What a turn keeps of a source: enough to list it and open it at its passage."""
+    return {
+        "number": passage.number,
+        "document_id": passage.document_id,
+        "chunk_id": passage.chunk_ids[0] if passage.chunk_ids else None,
+        "path": passage.path,
+        "title": passage.title,
+        "page": passage.page_start,
+        "heading_path": list(passage.heading_path),
+        "text": passage.text[:_SNIPPET],
+    }
+
+
+def record(catalog: Catalog, conversation_id: str, answer: Answer) -> int:
+    """Keep ``answer`` as the conversation's next turn; returns its position."""
+    cited = []
+    for c in answer.citations:
+        source = c.source
+        cited.append(
+            {
+                "number": c.number,
+                "verdict": c.verdict,
+                "path": c.path,
+                "page": c.page,
+                "document_id": source.document_id if source else None,
+                "chunk_id": source.chunk_ids[0] if source and source.chunk_ids else None,
+            }
+        )
     with catalog.session() as session:
         conversation = _get(session, conversation_id)
         count = session.scalar(
@@ -69,9 +93,33 @@ def record(catalog: Catalog, conversation_id: str, answer: Answer) -> None:
                 answer=answer.text,
                 kind=answer.kind,
                 citations=cited,
+                sources=[source_record(p) for p in answer.sources],
             )
         )
         conversation.updated_at = utcnow()
+        return count or 0
+
+
+def rename(catalog: Catalog, conversation_id: str, title: str) -> None:
+    """Give a conversation a new title (1 to 200 characters)."""
+    title = " ".join(title.split())[:200]
+    if not title:
+        raise ConversationError("a conversation's title cannot be empty")
+    with catalog.session() as session:
+        _get(session, conversation_id).title = title
+
+
+def info(catalog: Catalog, conversation_id: str) -> ConversationInfo:
+    """One conversation's title, collection and size."""
+    with catalog.session(readonly=True) as session:
+        found = _get(session, conversation_id)
+        turns = session.scalar(
+            select(func.count()).select_from(Turn).where(Turn.conversation_id == conversation_id)
+        )
+        name = session.scalar(select(Collection.name).where(Collection.id == found.collection_id))
+        return ConversationInfo(
+            found.id, name or "", found.title, turns or 0, found.created_at, found.updated_at
+        )
 
 
 def list_conversations(catalog: Catalog, collection: str) -> list[ConversationInfo]:
@@ -148,6 +196,22 @@ def add_feedback(
         return FeedbackInfo(
             row.id, conversation_id, position, thumbs, rating, correction, row.created_at
         )
+
+
+def feedback(catalog: Catalog, conversation_id: str) -> dict[int, FeedbackInfo]:
+    """The latest judgement of each answer of a conversation, by position."""
+    with catalog.session(readonly=True) as session:
+        rows = session.scalars(
+            select(Feedback)
+            .where(Feedback.conversation_id == conversation_id)
+            .order_by(Feedback.id)
+        )
+        return {
+            r.position: FeedbackInfo(
+                r.id, r.conversation_id, r.position, r.thumbs, r.rating, r.correction, r.created_at
+            )
+            for r in rows
+        }
 
 
 def _get(session: object, conversation_id: str) -> Conversation:

@@ -70,6 +70,15 @@ def describe(settings: Settings) -> str:
     return f"{config.provider} {config.model or '(no model)'} at {where}"
 
 
+@dataclass(frozen=True)
+class LLMCheck:
+    """What `mnemo llm test` and the settings page show: which model, its reply, the time."""
+
+    described: str
+    reply: Completion
+    seconds: float
+
+
 def check(llm: LLM) -> tuple[Completion, float]:
     """Send a tiny request; return the reply and the seconds it took."""
     request = ChatRequest(

@@ -49,6 +49,7 @@ class Answer:
     usage: Usage = field(default_factory=Usage)
     seconds: dict[str, float] = field(default_factory=dict)  # retrieve, generate, verify, total
     conversation_id: str | None = None
+    turn: int | None = None  # its position in the conversation, once recorded
 
     @property
     def cited(self) -> list[ContextPassage]:

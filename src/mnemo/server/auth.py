@@ -92,12 +92,25 @@ def list_keys(catalog: Catalog) -> list[KeyInfo]:
         return [_info(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
 
-def revoke_key(catalog: Catalog, key_id: int, *, allow_last: bool = False) -> KeyInfo:
-    """Revoke a key; LastKeyError when it is the last active one, unless ``allow_last``."""
+def revoke_key(
+    catalog: Catalog, key_id: int, *, allow_last: bool = False, keep_admin: bool = False
+) -> KeyInfo:
+    """Revoke a key; LastKeyError when it is the last active one, unless ``allow_last``,
+    and with ``keep_admin`` (the web app) when it is the last active admin key."""
     with catalog.session() as session:
         key = session.get(ApiKey, key_id)
         if key is None or key.revoked_at is not None:
             raise KeyNotFoundError(f"no active key with id {key_id}: `mnemo keys list` shows them")
+        admins = session.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.revoked_at.is_(None), ApiKey.id != key_id, ApiKey.scope == "admin")
+        )
+        if keep_admin and key.scope == "admin" and not admins:
+            raise LastKeyError(
+                f"key {key_id} is the last active admin key: without one, no one could "
+                "manage keys or settings here; create another admin key first"
+            )
         others = session.scalar(
             select(func.count())
             .select_from(ApiKey)

@@ -20,7 +20,8 @@ from mnemo.server import audit
 from mnemo.server.auth import UI_PREFIX, Principal, require
 from mnemo.server.errors import ApiError
 from mnemo.server.ui.render import html_response, page, render, url
-from mnemo.server.ui.session import check_csrf
+from mnemo.server.ui.session import check_csrf, flash
+from mnemo.server.ui.sources import source_views
 from mnemo.server.uploads import allowed_path, check_upload, is_upload, save_upload
 
 router = APIRouter(include_in_schema=False)
@@ -112,6 +113,7 @@ def library_page(
         here=here,
         sorts=list(DOCUMENT_SORTS),
         jobs=jobs_fragment(request, name),
+        sources=source_views(request, name),
         allowed_roots=[str(r) for r in settings.server.allowed_roots],
         max_upload_mb=settings.server.max_upload_mb,
     )
@@ -124,14 +126,17 @@ def jobs(request: Request, _: Reader, c: Collection = None) -> HTMLResponse:
     return html_response(request, jobs_fragment(request, name))
 
 
-def _done(request: Request, collection: str, messages: list[tuple[str, str]]) -> Response:
-    """After a form: the messages as a fragment for the page's script, else the page again."""
+def done(request: Request, collection: str, messages: list[tuple[str, str]]) -> Response:
+    """After a form: the messages as a fragment for the page's script; without it, the
+    library again with the messages (or, for errors, a page with them)."""
     if request.headers.get("x-requested-with") == "fetch":
         failed = any(level == "error" for level, _ in messages)
         html = "".join(render("message.html", level=lv, message=m) for lv, m in messages)
         return html_response(request, html, 400 if failed and len(messages) == 1 else 200)
     if all(level != "error" for level, _ in messages):
-        return RedirectResponse(url(LIBRARY, c=collection), status_code=303)
+        response = RedirectResponse(url(LIBRARY, c=collection), status_code=303)
+        flash(request, response, messages)  # shown by the next page: no script needed
+        return response
     return page(
         request,
         "error.html",
@@ -171,7 +176,7 @@ async def upload(request: Request, principal: Writer) -> Response:
         await run_in_threadpool(state.jobs.submit, name, saved)
         count = f"{len(saved)} file{'s' if len(saved) != 1 else ''}"
         messages.append(("info", f"{count} uploaded; indexing has started"))
-    return _done(request, name, messages)
+    return done(request, name, messages)
 
 
 @router.post(f"{UI_PREFIX}/sources")
@@ -188,7 +193,7 @@ async def add_source(request: Request, principal: Writer) -> Response:
     path = allowed_path(state.settings, raw)
     await run_in_threadpool(state.jobs.submit, name, [str(path)])
     await run_in_threadpool(audit.record, request, principal, "source.add", str(path), 202)
-    return _done(request, name, [("info", f"adding {path}; indexing has started")])
+    return done(request, name, [("info", f"adding {path}; indexing has started")])
 
 
 @router.post(f"{UI_PREFIX}/collections")
@@ -235,4 +240,4 @@ async def remove_document(request: Request, principal: Writer) -> Response:
     if is_upload(state.settings, path):
         Path(path).unlink(missing_ok=True)
     await run_in_threadpool(audit.record, request, principal, "document.delete", path, 200)
-    return _done(request, name, [("info", f"removed {path}")])
+    return done(request, name, [("info", f"removed {path}")])

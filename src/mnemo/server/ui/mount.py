@@ -10,7 +10,16 @@ from fastapi.staticfiles import StaticFiles
 
 from mnemo.errors import MnemoError
 from mnemo.server.auth import PUBLIC_PREFIXES, UI_PREFIX, is_ui_path
-from mnemo.server.ui import chat_pages, library_pages, search_pages, signin, viewer
+from mnemo.server.ui import (
+    chat_pages,
+    conversation_pages,
+    library_pages,
+    search_pages,
+    settings_pages,
+    signin,
+    sync_pages,
+    viewer,
+)
 from mnemo.server.ui.render import context, html_response, render
 
 #: The web app's upload route: it gets server.max_upload_mb, as the REST upload does.
@@ -20,7 +29,17 @@ UPLOAD_PATH = library_pages.UPLOAD_PATH
 def install(app: FastAPI) -> None:
     static = StaticFiles(directory=str(files("mnemo.server.ui") / "static"))
     app.mount(PUBLIC_PREFIXES[0].rstrip("/"), static, name="ui-static")
-    for module in (signin, library_pages, search_pages, viewer, chat_pages):
+    modules = (
+        signin,
+        library_pages,
+        search_pages,
+        viewer,
+        chat_pages,
+        conversation_pages,
+        settings_pages,
+        sync_pages,
+    )
+    for module in modules:
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup, escape
 
 from mnemo.server.auth import SCOPES, Principal
-from mnemo.server.ui.session import csrf_token, set_csrf_cookie
+from mnemo.server.ui.session import FLASH_COOKIE, csrf_token, flashed, set_csrf_cookie
 
 #: Pages load only their own script, styles and images; nothing inline, nothing framed.
 CSP = (
@@ -85,6 +85,8 @@ def context(request: Request, collection: str | None = None) -> dict[str, Any]:
         "principal": principal,
         "signed_in": principal is not None and principal.key_id is not None,
         "can_write": can(principal, "write"),
+        "is_admin": can(principal, "admin"),
+        "flashes": flashed(request),
         "csrf": csrf_token(request),
         "collections": names,
         "collection": collection or request.app.state.settings.collection,
@@ -121,4 +123,6 @@ def html_response(request: Request, html: str, status: int = 200) -> HTMLRespons
         },
     )
     set_csrf_cookie(request, response)
+    if FLASH_COOKIE in request.cookies:  # shown on this page: not again
+        response.delete_cookie(FLASH_COOKIE, path="/ui")
     return response

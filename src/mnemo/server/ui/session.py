@@ -13,6 +13,9 @@ equal the ``mnemo_csrf`` cookie (double submit); the Origin check in
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 import secrets
 from typing import Any
@@ -22,6 +25,8 @@ from fastapi import Request, Response
 from mnemo.server.errors import ApiError
 
 CSRF_COOKIE = "mnemo_csrf"
+FLASH_COOKIE = "mnemo_flash"
+_FLASH_MAX = 5
 CSRF_HEADER = "x-csrf-token"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,100}$")
 
@@ -58,3 +63,31 @@ def check_csrf(request: Request, form: Any = None) -> None:
             "csrf",
             "this form has expired or came from another site: reload the page and try again",
         )
+
+
+def flash(request: Request, response: Response, messages: list[tuple[str, str]]) -> None:
+    """Keep ``messages`` (level, text) for the next page this browser opens: how a form
+    posted without the page's script still says what it did after its redirect."""
+    kept = [(level, text[:400]) for level, text in messages[:_FLASH_MAX]]
+    value = base64.urlsafe_b64encode(json.dumps(kept).encode()).decode()
+    response.set_cookie(
+        FLASH_COOKIE, value, httponly=True, samesite="strict", secure=secure(request), path="/ui"
+    )
+
+
+def flashed(request: Request) -> list[tuple[str, str]]:
+    """The messages a redirect left for this page (shown once, as text)."""
+    raw = request.cookies.get(FLASH_COOKIE, "")
+    if not raw:
+        return []
+    try:
+        found = json.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (ValueError, binascii.Error):
+        return []
+    if not isinstance(found, list):
+        return []
+    return [
+        (str(item[0]), str(item[1]))
+        for item in found[:_FLASH_MAX]
+        if isinstance(item, list) and len(item) == 2 and item[0] in ("info", "warn", "error")
+    ]

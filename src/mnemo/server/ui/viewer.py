@@ -25,6 +25,9 @@ ChunkId = Annotated[str | None, Query(max_length=64)]
 PageNumber = Annotated[int | None, Query(ge=1, le=100_000)]
 Zoom = Annotated[float, Query(ge=0.5, le=4.0)]
 PDF = "application/pdf"
+#: Chunks of a document's text shown at once: a long document shows a window around the
+#: cited passage, with links to the text before and after, never all of it.
+WINDOW = 40
 
 
 def _find(chunks: list[Chunk], chunk_id: str | None) -> Chunk | None:
@@ -52,6 +55,18 @@ def text_sections(chunks: list[Chunk], cited: Chunk | None) -> list[dict[str, An
     return sections
 
 
+def text_window(total: int, cited: int | None, at: int | None) -> tuple[int, int]:
+    """The chunks ``[start, end)`` to show: :data:`WINDOW` of them centred on ``at`` (a
+    chunk's position), else on the cited chunk, else from the start."""
+    if total <= WINDOW:
+        return 0, total
+    centre = at if at is not None else cited
+    if centre is None:
+        return 0, WINDOW
+    start = max(0, min(centre - WINDOW // 2, total - WINDOW))
+    return start, start + WINDOW
+
+
 def servable(request: Request, path: str) -> Path | None:
     """The file, if it lies below a folder the server may read for clients; else None."""
     try:
@@ -77,6 +92,7 @@ def view(
     page: PageNumber = None,
     zoom: Zoom = 1.5,
     q: Annotated[str | None, Query(max_length=20_000)] = None,
+    at: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
 ) -> Response:
     name = checked_name(c, request.app.state.settings.collection)
     info, chunks = request.app.state.library.document(doc, collection=name)
@@ -94,7 +110,20 @@ def view(
         on_page = [c for c in chunks if (c.page_start or 0) <= number <= (c.page_end or 0)]
         values.update(pdf=True, number=min(number, max(pages, 1)), pages=pages, on_page=on_page)
     else:
-        values.update(pdf=False, sections=text_sections(chunks, cited))
+        where = next((i for i, c in enumerate(chunks) if c is cited), None)
+        start, end = text_window(len(chunks), where, at)
+        values.update(
+            pdf=False,
+            sections=text_sections(chunks[start:end], cited),
+            window={
+                "start": start,
+                "end": end,
+                "total": len(chunks),
+                "cited": where,
+                "earlier": max(0, start - WINDOW // 2) if start > 0 else None,
+                "later": end + WINDOW // 2 if end < len(chunks) else None,
+            },
+        )
     return render_page(request, "viewer.html", collection=name, **values)
 
 

@@ -93,6 +93,24 @@
     });
   }
 
+  // A conversation the first answer started: at the top of the list, as the current one.
+  function listConversation(data, question) {
+    const list = document.querySelector(".conversations ul");
+    if (!list) return;
+    list.querySelectorAll("li").forEach((li) => {
+      if (!li.querySelector("a")) li.remove(); // "None yet."
+      li.classList.remove("current");
+    });
+    const item = document.createElement("li");
+    item.className = "current";
+    const link = document.createElement("a");
+    link.href = data.link;
+    link.setAttribute("aria-current", "page");
+    link.textContent = question.slice(0, 80);
+    item.append(link);
+    list.prepend(item);
+  }
+
   // Chat: stream the answer's tokens as text, then show the checked answer.
   const ask = document.getElementById("ask");
   if (ask) {
@@ -137,7 +155,9 @@
             else if (kind === "answer" || kind === "error") {
               turn.replaceWith(html(data.html));
               if (data.conversation) {
-                ask.querySelector('input[name="conv"]').value = data.conversation;
+                const known = ask.querySelector('input[name="conv"]');
+                if (known.value !== data.conversation) listConversation(data, question);
+                known.value = data.conversation;
                 history.replaceState(null, "", data.link);
               }
             }
