@@ -39,6 +39,7 @@ from mnemo.retrieval.filters import Filters
 
 if TYPE_CHECKING:
     from mnemo.embeddings import Embedder
+    from mnemo.retrieval.rerank import Reranker
 
 ABSTAIN = "The documents do not answer this question."
 _NOT_IN_SOURCES = ("documents do not say", "sources do not", "do not contain", "no information")
@@ -59,11 +60,24 @@ class _Run:
     question: str
     llm: LLM | None
     on_text: TextHandler | None
+    query: str = ""  # what is searched and quoted against: the question, or its standalone form
     warnings: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     seconds: dict[str, float] = field(default_factory=dict)
     _embedder: Embedder | None = None
     _embedder_loaded: bool = False
+
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder that scores quotes, when answers rerank; None otherwise."""
+        if not self.settings.answer.rerank:
+            return None
+        from mnemo.retrieval.rerank import load_reranker
+
+        try:
+            return load_reranker(self.settings)
+        except MnemoError as exc:
+            self.warnings.append(f"quotes are chosen without the reranker: {exc}")
+            return None
 
     def embedder(self) -> Embedder | None:
         """The collection's embedder, or None (with a warning) when it has none or is broken."""
@@ -101,10 +115,11 @@ def ask(
         raise QueryError("empty question: ask something about your documents")
     with catalog.session(readonly=True) as session:
         coll = get_collection(session, collection or settings.collection)
-    run = _Run(settings, catalog, coll, text, llm, on_text)
+    run = _Run(settings, catalog, coll, text, llm, on_text, query=text)
     _check_length(run)
     turns = conversations.history(catalog, conversation_id) if conversation_id else []
     query = _standalone(run, [(t.question, t.answer) for t in turns])
+    run.query = query
     targets = (
         doc_tasks.resolve(catalog, coll, documents)
         if documents
@@ -342,12 +357,19 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
 def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
     begun = time.perf_counter()
     count = run.settings.answer.extractive_sentences
-    text, cites = extractive.extract(run.question, passages, run.embedder(), count)
+    reranker = run.reranker()
+    text, cites, sources = extractive.extract(
+        run.query,
+        passages,
+        count,
+        reranker=reranker,
+        embedder=None if reranker is not None else run.embedder(),
+    )
     run.seconds["extract"] = time.perf_counter() - begun
     if not cites:
         return _abstain(run, passages[:_NEAREST], "no sentence of the passages fits")
     return Answer(
-        question=run.question, text=text, kind="extractive", citations=cites, sources=passages
+        question=run.question, text=text, kind="extractive", citations=cites, sources=sources
     )
 
 
