@@ -1,7 +1,8 @@
 """Answer a question from a collection: retrieve, decide, write, check.
 
-1. In a conversation, a follow-up is rewritten into a standalone query first
-   (when a language model is configured).
+1. In a conversation, a follow-up is made to stand alone first
+   (:mod:`mnemo.generation.followup`: rewritten by the language model, or,
+   without one, given the previous question's content words).
 2. Hybrid search finds the passages, and the cross-encoder reorders the best of
    them (``answer.rerank``). When none is close enough to the question (the
    reranker's score under ``answer.min_rerank_score``; without reranking, dense
@@ -30,7 +31,7 @@ from mnemo.catalog import Catalog, Collection, Document
 from mnemo.catalog.collections import get_collection
 from mnemo.config import Settings
 from mnemo.errors import ContextWindowError, LLMError, MnemoError, QueryError
-from mnemo.generation import citations, conversations, extractive, prompts
+from mnemo.generation import citations, conversations, extractive, followup, prompts
 from mnemo.generation import documents as doc_tasks
 from mnemo.generation.base import LLM, ChatRequest, Completion, Usage, collect
 from mnemo.generation.types import Answer
@@ -103,11 +104,14 @@ def ask(
     filters: Filters | None = None,
     mode: str | None = None,
     conversation_id: str | None = None,
+    history: followup.History = (),
     on_text: TextHandler | None = None,
 ) -> Answer:
     """Answer ``question`` from a collection; see the module docstring.
 
-    ``llm`` writes the answer; None answers extractively.
+    ``llm`` writes the answer; None answers extractively. A follow-up is read in
+    the context of the conversation's earlier turns, or of ``history`` (earlier
+    (question, answer) pairs a client kept) when there is no ``conversation_id``.
     """
     started = time.perf_counter()
     text = " ".join(question.split())
@@ -117,9 +121,13 @@ def ask(
         coll = get_collection(session, collection or settings.collection)
     run = _Run(settings, catalog, coll, text, llm, on_text, query=text)
     _check_length(run)
-    turns = conversations.history(catalog, conversation_id) if conversation_id else []
-    query = _standalone(run, [(t.question, t.answer) for t in turns])
-    run.query = query
+    if conversation_id:
+        turns = conversations.history(catalog, conversation_id)
+        history = [(t.query or t.question, t.answer) for t in turns]
+    resolved = followup.standalone(text, history, llm)
+    run.usage.add(resolved.usage)
+    run.warnings += resolved.warnings
+    query = run.query = resolved.query
     targets = (
         doc_tasks.resolve(catalog, coll, documents)
         if documents
@@ -149,26 +157,6 @@ def _check_length(run: _Run) -> None:
             f"the question is {tokens:,} tokens, too long for llm.context_window "
             f"{run.settings.llm.context_window:,} (at most {budget // 2:,}); shorten it"
         )
-
-
-def _standalone(run: _Run, history: list[tuple[str, str]]) -> str:
-    """The question as a query that stands alone; follow-ups rewritten by the model."""
-    if not history or run.llm is None:
-        return run.question
-    request = ChatRequest(
-        prompts.REWRITE,
-        prompts.rewrite_messages(history[-4:], run.question),
-        max_tokens=64,
-        temperature=0.0,
-    )
-    try:
-        reply = run.llm.complete(request)
-    except LLMError as exc:
-        run.warnings.append(f"could not rewrite the follow-up ({exc}); searched it as asked")
-        return run.question
-    run.usage.add(reply.usage)
-    rewritten = " ".join(reply.text.strip().strip('"').split())
-    return rewritten or run.question
 
 
 def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | None) -> Answer:
