@@ -217,7 +217,9 @@ def _over_documents(run: _Run, targets: list[Document]) -> Answer:
     run.warnings.append(f"answered over the whole of {names} ({len(passages)} passages)")
     if not passages:
         return _abstain(run, [], "the documents have no text")
-    if run.llm is None or sum(p.tokens for p in passages) <= budget:
+    if run.llm is None:
+        return _digest(run, passages)
+    if sum(p.tokens for p in passages) <= budget:
         return _answer(run, passages)
     return _map_reduce(run, passages, budget)
 
@@ -356,6 +358,21 @@ def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
     run.seconds["extract"] = time.perf_counter() - begun
     if not cites:
         return _abstain(run, passages[:_NEAREST], "no sentence of the passages fits")
+    return Answer(
+        question=run.question, text=text, kind="extractive", citations=cites, sources=sources
+    )
+
+
+def _digest(run: _Run, passages: list[ContextPassage]) -> Answer:
+    """Offline, a whole document: representative sentences of it, in order."""
+    from mnemo.generation.digest import summarize
+
+    begun = time.perf_counter()
+    count = run.settings.answer.extractive_sentences
+    text, cites, sources = summarize(run.query, passages, run.embedder(), count)
+    run.seconds["extract"] = time.perf_counter() - begun
+    if not cites:
+        return _abstain(run, passages[:_NEAREST], "no sentence of the documents can be quoted")
     return Answer(
         question=run.question, text=text, kind="extractive", citations=cites, sources=sources
     )
