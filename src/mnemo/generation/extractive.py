@@ -56,6 +56,7 @@ _WINDOWS = 8  # of which the best get a two-sentence window each side
 _MAX_CHARS = 700
 _TYPE_BONUS = 2.0  # in reranker logits, for a quote with the value asked for (docs/benchmarks.md)
 _NEW_WORDS = 2.0  # in logits: weight of the share of a quote's words the question lacks
+_MIN_SCORE = 2.0  # with the bonuses, in logits: quotes after the first need this much
 _NOVELTY = 0.6  # without a cross-encoder: weight of the share of words the question lacks
 _REPEAT = 0.7  # a candidate sharing this much of its content words with a chosen one repeats it
 _BACK_MATTER = re.compile(
@@ -251,7 +252,11 @@ def extract(
 ) -> tuple[str, list[Citation], list[ContextPassage]]:
     """Up to ``count`` quotes that answer ``question``, each cited, best first; the
     sources renumbered to match the citations."""
-    chosen = choose(candidates(question, passages, reranker, embedder), count)
+    found = candidates(question, passages, reranker, embedder)
+    if reranker is not None and found:
+        # the cross-encoder judged the rest unrelated: quote the best alone rather than them
+        found = found[:1] + [c for c in found[1:] if c.score >= _MIN_SCORE]
+    chosen = choose(found, count)
     return cite(chosen, passages)
 
 
