@@ -600,6 +600,8 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, found_ in (("full", full), ("negatives", neg), ("unrelated", results["unrelated"])):
         for label in ("current", "calibrated"):
+            if label not in found_:
+                continue
             f = found_[label]
             lines.append(
                 f"| {name} | {f['min_relevance']} ({label}) "
@@ -681,14 +683,16 @@ def markdown(results: dict[str, Any]) -> str:
 def bench_collection(
     settings: mnemo.Settings,
     questions: Sequence[Question],
-    calibrated: float,
+    calibrated: float | None,
 ) -> dict[str, Any]:
+    """Every question asked with the current settings, and again with ``calibrated``
+    as ``answer.min_relevance`` (unless it is None)."""
     home = settings.home
     result: dict[str, Any] = {}
-    for label, threshold in (
-        ("current", settings.answer.min_relevance),
-        ("calibrated", calibrated),
-    ):
+    runs = [("current", settings.answer.min_relevance)]
+    if calibrated is not None:
+        runs.append(("calibrated", calibrated))
+    for label, threshold in runs:
         tuned = settings.model_copy(
             update={"answer": settings.answer.model_copy(update={"min_relevance": threshold})}
         )
@@ -714,6 +718,12 @@ def main() -> None:
     )
     parser.add_argument("--fresh", action="store_true", help="delete the homes and index again")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--current-only",
+        action="store_true",
+        help="ask with the current settings only, not again with the calibrated min_relevance "
+        "(it decides nothing when answers rerank)",
+    )
     args = parser.parse_args()
     from mnemo.config.settings import parse_assignments
 
@@ -755,7 +765,7 @@ def main() -> None:
         }
     # The default must not abstain where the documents do answer: the off-topic
     # calibration (rgb questions against MS MARCO passages) sets it.
-    calibrated = off_topic["lowest_best_on_all"]
+    calibrated = None if args.current_only else off_topic["lowest_best_on_all"]
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}",
         "settings": overrides,

@@ -544,10 +544,14 @@ class Library:
         mode: str | None = None,
         use_llm: bool | None = None,
         conversation_id: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
         on_text: TextHandler | None = None,
     ) -> Answer:
         """Answer ``question`` from a collection with checked citations: see
         :mod:`mnemo.generation.ask`. Extractive (offline) when no LLM is configured.
+
+        A follow-up is understood from the conversation ``conversation_id``, or
+        else from ``history``: the earlier (question, answer) pairs, oldest first.
 
         ``use_llm``: None uses the configured model if any, False forces an
         extractive answer, True fails when no model is configured.
@@ -564,6 +568,7 @@ class Library:
             filters=filters,
             mode=mode,
             conversation_id=conversation_id,
+            history=history,
             on_text=on_text,
         )
 

@@ -1,7 +1,8 @@
 """Answer a question from a collection: retrieve, decide, write, check.
 
-1. In a conversation, a follow-up is rewritten into a standalone query first
-   (when a language model is configured).
+1. In a conversation, a follow-up is made to stand alone first
+   (:mod:`mnemo.generation.followup`: rewritten by the language model, or,
+   without one, given the previous question's content words).
 2. Hybrid search finds the passages, and the cross-encoder reorders the best of
    them (``answer.rerank``). When none is close enough to the question (the
    reranker's score under ``answer.min_rerank_score``; without reranking, dense
@@ -30,7 +31,7 @@ from mnemo.catalog import Catalog, Collection, Document
 from mnemo.catalog.collections import get_collection
 from mnemo.config import Settings
 from mnemo.errors import ContextWindowError, LLMError, MnemoError, QueryError
-from mnemo.generation import citations, conversations, extractive, prompts
+from mnemo.generation import citations, conversations, extractive, followup, prompts
 from mnemo.generation import documents as doc_tasks
 from mnemo.generation.base import LLM, ChatRequest, Completion, Usage, collect
 from mnemo.generation.types import Answer
@@ -39,6 +40,7 @@ from mnemo.retrieval.filters import Filters
 
 if TYPE_CHECKING:
     from mnemo.embeddings import Embedder
+    from mnemo.retrieval.rerank import Reranker
 
 ABSTAIN = "The documents do not answer this question."
 _NOT_IN_SOURCES = ("documents do not say", "sources do not", "do not contain", "no information")
@@ -59,11 +61,24 @@ class _Run:
     question: str
     llm: LLM | None
     on_text: TextHandler | None
+    query: str = ""  # what is searched and quoted against: the question, or its standalone form
     warnings: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     seconds: dict[str, float] = field(default_factory=dict)
     _embedder: Embedder | None = None
     _embedder_loaded: bool = False
+
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder that scores quotes, when answers rerank; None otherwise."""
+        if not self.settings.answer.rerank:
+            return None
+        from mnemo.retrieval.rerank import load_reranker
+
+        try:
+            return load_reranker(self.settings)
+        except MnemoError as exc:
+            self.warnings.append(f"quotes are chosen without the reranker: {exc}")
+            return None
 
     def embedder(self) -> Embedder | None:
         """The collection's embedder, or None (with a warning) when it has none or is broken."""
@@ -89,11 +104,14 @@ def ask(
     filters: Filters | None = None,
     mode: str | None = None,
     conversation_id: str | None = None,
+    history: followup.History = (),
     on_text: TextHandler | None = None,
 ) -> Answer:
     """Answer ``question`` from a collection; see the module docstring.
 
-    ``llm`` writes the answer; None answers extractively.
+    ``llm`` writes the answer; None answers extractively. A follow-up is read in
+    the context of the conversation's earlier turns, or of ``history`` (earlier
+    (question, answer) pairs a client kept) when there is no ``conversation_id``.
     """
     started = time.perf_counter()
     text = " ".join(question.split())
@@ -101,10 +119,15 @@ def ask(
         raise QueryError("empty question: ask something about your documents")
     with catalog.session(readonly=True) as session:
         coll = get_collection(session, collection or settings.collection)
-    run = _Run(settings, catalog, coll, text, llm, on_text)
+    run = _Run(settings, catalog, coll, text, llm, on_text, query=text)
     _check_length(run)
-    turns = conversations.history(catalog, conversation_id) if conversation_id else []
-    query = _standalone(run, [(t.question, t.answer) for t in turns])
+    if conversation_id:
+        turns = conversations.history(catalog, conversation_id)
+        history = [(t.query or t.question, t.answer) for t in turns]
+    resolved = followup.standalone(text, history, llm)
+    run.usage.add(resolved.usage)
+    run.warnings += resolved.warnings
+    query = run.query = resolved.query
     targets = (
         doc_tasks.resolve(catalog, coll, documents)
         if documents
@@ -134,26 +157,6 @@ def _check_length(run: _Run) -> None:
             f"the question is {tokens:,} tokens, too long for llm.context_window "
             f"{run.settings.llm.context_window:,} (at most {budget // 2:,}); shorten it"
         )
-
-
-def _standalone(run: _Run, history: list[tuple[str, str]]) -> str:
-    """The question as a query that stands alone; follow-ups rewritten by the model."""
-    if not history or run.llm is None:
-        return run.question
-    request = ChatRequest(
-        prompts.REWRITE,
-        prompts.rewrite_messages(history[-4:], run.question),
-        max_tokens=64,
-        temperature=0.0,
-    )
-    try:
-        reply = run.llm.complete(request)
-    except LLMError as exc:
-        run.warnings.append(f"could not rewrite the follow-up ({exc}); searched it as asked")
-        return run.question
-    run.usage.add(reply.usage)
-    rewritten = " ".join(reply.text.strip().strip('"').split())
-    return rewritten or run.question
 
 
 def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | None) -> Answer:
@@ -214,7 +217,9 @@ def _over_documents(run: _Run, targets: list[Document]) -> Answer:
     run.warnings.append(f"answered over the whole of {names} ({len(passages)} passages)")
     if not passages:
         return _abstain(run, [], "the documents have no text")
-    if run.llm is None or sum(p.tokens for p in passages) <= budget:
+    if run.llm is None:
+        return _digest(run, passages)
+    if sum(p.tokens for p in passages) <= budget:
         return _answer(run, passages)
     return _map_reduce(run, passages, budget)
 
@@ -342,12 +347,34 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
 def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
     begun = time.perf_counter()
     count = run.settings.answer.extractive_sentences
-    text, cites = extractive.extract(run.question, passages, run.embedder(), count)
+    reranker = run.reranker()
+    text, cites, sources = extractive.extract(
+        run.query,
+        passages,
+        count,
+        reranker=reranker,
+        embedder=None if reranker is not None else run.embedder(),
+    )
     run.seconds["extract"] = time.perf_counter() - begun
     if not cites:
         return _abstain(run, passages[:_NEAREST], "no sentence of the passages fits")
     return Answer(
-        question=run.question, text=text, kind="extractive", citations=cites, sources=passages
+        question=run.question, text=text, kind="extractive", citations=cites, sources=sources
+    )
+
+
+def _digest(run: _Run, passages: list[ContextPassage]) -> Answer:
+    """Offline, a whole document: representative sentences of it, in order."""
+    from mnemo.generation.digest import summarize
+
+    begun = time.perf_counter()
+    count = run.settings.answer.extractive_sentences
+    text, cites, sources = summarize(run.query, passages, run.embedder(), count)
+    run.seconds["extract"] = time.perf_counter() - begun
+    if not cites:
+        return _abstain(run, passages[:_NEAREST], "no sentence of the documents can be quoted")
+    return Answer(
+        question=run.question, text=text, kind="extractive", citations=cites, sources=sources
     )
 
 

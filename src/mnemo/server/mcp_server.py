@@ -156,6 +156,14 @@ class _Tools:
                 "comparisons): its path, the end of its path, or its file name."
             ),
         ] = None,
+        earlier_questions: Annotated[
+            list[str] | None,
+            Field(
+                description="The user's earlier questions in this conversation, oldest "
+                'first, when this one follows up on them ("how was it trained?").',
+                max_length=20,
+            ),
+        ] = None,
     ) -> AskResult:
         """Answer a question from the user's documents, with citations checked against them.
 
@@ -167,6 +175,7 @@ class _Tools:
                 question,
                 collection=collection,
                 documents=[document] if document else (),
+                history=[(q, "") for q in earlier_questions or []],
             )
         name = collection or self.settings.collection
         return AskResult(

@@ -1,7 +1,8 @@
 """OpenAI-compatible routes: each collection is a "model" that answers from its documents.
 
 ``/v1/models`` lists the collections; ``/v1/chat/completions`` answers the last
-user message with :meth:`mnemo.Library.ask`, streamed or not. The text carries the
+user message with :meth:`mnemo.Library.ask`, streamed or not, the earlier user
+and assistant messages passed as the conversation a follow-up is read in. The text carries the
 citation markers and a list of sources; the structured answer (citations with
 their verdicts, sources) is in an extra ``mnemo`` field of the response, or of
 the last chunk when streaming, which the official SDK keeps as an extra field.
@@ -81,11 +82,19 @@ def models(request: Request, _: Reader) -> ModelList:
     return ModelList(data=cards)
 
 
-def _question(body: ChatRequest) -> str:
-    for message in reversed(body.messages):
-        if message.role == "user" and message.text().strip():
-            return message.text()
-    raise ApiError(400, "no_question", "messages: no user message with text")
+def _question(body: ChatRequest) -> tuple[str, list[tuple[str, str]]]:
+    """The last user message, and the (question, answer) turns before it, oldest first."""
+    asked = [i for i, m in enumerate(body.messages) if m.role == "user" and m.text().strip()]
+    if not asked:
+        raise ApiError(400, "no_question", "messages: no user message with text")
+    history: list[tuple[str, str]] = []
+    for i, message in enumerate(body.messages[: asked[-1]]):
+        if message.role == "user" and i in asked:
+            history.append((message.text(), ""))
+        elif message.role == "assistant" and history and not history[-1][1]:
+            answer = message.text().split("\n\nSources:\n", 1)[0]
+            history[-1] = (history[-1][0], answer)
+    return body.messages[asked[-1]].text(), history
 
 
 def _sources_text(answer: Answer) -> str:
@@ -119,13 +128,14 @@ async def chat_completions(
 ) -> dict[str, Any] | StreamingResponse:
     """Answer the last user message from the collection named by ``model``."""
     state = request.app.state
-    question = _question(body)
+    question, history = _question(body)
     await run_in_threadpool(state.library.collection, body.model)  # 404 if unknown
 
     def run(on_text: TextHandler | None = None) -> Answer:
         answer = state.library.ask(
             question,
             collection=body.model,
+            history=history,
             on_text=on_text,
         )
         state.metrics.observe_answer(answer)

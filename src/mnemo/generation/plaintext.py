@@ -1,0 +1,91 @@
+"""Markdown as the plain text a reader sees: blocks of prose, markup gone.
+
+Every parser hands the chunker Markdown-flavoured text (``# headings``, lists,
+tables), and notes carry Obsidian syntax on top. A quoted sentence should read
+as prose, so passages are parsed with markdown-it-py (CommonMark, tables on)
+and their inline text kept: ``**bold**`` and ``_emphasis_`` lose their marks,
+links keep their text, inline code keeps its content, images and raw HTML go.
+``[[wikilinks]]`` (not CommonMark) become their alias or target first,
+``![[embeds]]`` and footnote marks go. Headings come back as their own blocks
+so that callers can skip them; code blocks, tables and HTML blocks are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+BlockKind = Literal["heading", "text"]
+
+_EMBED = re.compile(r"!\[\[[^\]\n]*\]\]")
+_WIKILINK = re.compile(r"\[\[([^\]|\n#]*)(?:#[^\]|\n]*)?(?:\|([^\]\n]*))?\]\]")
+_FOOTNOTE = re.compile(r"\[\^[^\]\s]+\]")
+_HIGHLIGHT = re.compile(r"==(\S(?:[^=\n]*\S)?)==")
+_SKIPPED = {"fence", "code_block", "html_block", "table_open", "hr"}
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: BlockKind
+    text: str  # plain text, whitespace collapsed
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").enable("strikethrough")
+
+
+def _obsidian(text: str) -> str:
+    text = _EMBED.sub("", text)
+    text = _WIKILINK.sub(lambda m: (m.group(2) or m.group(1)).strip(), text)
+    text = _FOOTNOTE.sub("", text)
+    return _HIGHLIGHT.sub(r"\1", text)
+
+
+def _inline(token: Token) -> str:
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())
+
+
+def blocks(markdown: str) -> list[Block]:
+    """The headings and prose blocks (paragraphs, list items, quotes) of ``markdown``."""
+    tokens = _parser().parse(_obsidian(markdown))
+    out: list[Block] = []
+    skip_until: str | None = None
+    in_heading = False
+    for token in tokens:
+        if skip_until is not None:
+            if token.type == skip_until:
+                skip_until = None
+            continue
+        if token.type in _SKIPPED:
+            if token.type == "table_open":
+                skip_until = "table_close"
+            continue
+        if token.type == "heading_open":
+            in_heading = True
+        elif token.type == "heading_close":
+            in_heading = False
+        elif token.type == "inline":
+            text = _inline(token)
+            if text:
+                out.append(Block("heading" if in_heading else "text", text))
+    return out
+
+
+def plain(markdown: str) -> str:
+    """``markdown`` as plain text: its blocks, one paragraph each."""
+    return "\n\n".join(b.text for b in blocks(markdown))

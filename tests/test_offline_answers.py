@@ -1,0 +1,205 @@
+"""Offline (extractive) answers a reader can rely on: the answering sentence quoted as
+prose, absent topics abstained on, follow-ups understood, whole documents summarised.
+
+Real Markdown files in a temporary folder, indexed with the packaged embedder and
+answered with the packaged cross-encoder; /v1 follow-ups go over real HTTP to a
+real server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+import mnemo
+from mnemo.catalog import Catalog
+from mnemo.config import Settings, load_settings
+from mnemo.generation.types import Answer
+from mnemo.server.auth import create_key
+from serverutil import serving
+
+NOTES = {
+    "vault/Project Falcon.md": (
+        "---\ntags: [project]\n---\n"
+        "# Project Falcon\n\n"
+        "**Project Falcon** replaces the old billing system for the [[Finance team|finance "
+        "team]]. The project is run by [[Maria Lopez]] from the Lisbon office.\n\n"
+        "## Timeline\n\n"
+        "The kick-off meeting took place with all stakeholders in the spring. "
+        "Project Falcon has its go-live planned for **2024-09-15**, after two weeks of "
+        "parallel running. Training sessions for the support staff follow the go-live.\n\n"
+        "## Risks\n\n"
+        "- The data migration from the legacy database may take longer than planned.\n"
+        "- Two vendors still have to sign the new contracts.\n"
+    ),
+    "papers/distilbert.md": (
+        "# DistilBERT\n\n"
+        "DistilBERT is a smaller, faster version of BERT trained by knowledge distillation. "
+        "The student is initialized from the teacher by taking one layer out of two. "
+        "DistilBERT has 6 layers and 66 million parameters.\n"
+    ),
+    "papers/llama.md": (
+        "# LLaMA\n\n"
+        "LLaMA is a family of foundation language models trained on public data. "
+        "LLaMA is trained with the AdamW optimizer, with beta1 = 0.9 and beta2 = 0.95, "
+        "a cosine learning rate schedule and a weight decay of 0.1. "
+        "The largest LLaMA model has 80 layers and 65 billion parameters.\n"
+    ),
+    "papers/survey.md": (
+        "---\ntitle: A survey of efficient transformers\n---\n"
+        "# A survey of efficient transformers\n\n"
+        "Table of contents\n\n"
+        "1 Introduction .......... 1\n\n"
+        "2 Compression .......... 3\n\n"
+        "## 1 Introduction\n\n"
+        "Large language models are expensive to train and to serve. "
+        "This survey reviews methods that make transformers cheaper to run. "
+        "We group them into compression, efficient attention and better hardware use.\n\n"
+        "## 2 Compression\n\n"
+        "Knowledge distillation trains a small student model to imitate a large teacher. "
+        "Quantization stores weights in eight bits or fewer, cutting memory by four times. "
+        "Pruning removes the weights that matter least for the output.\n\n"
+        "## 3 Efficient attention\n\n"
+        "Sparse attention lets each token attend to a few others instead of all of them. "
+        "Linear attention approximates the softmax so that cost grows linearly with length.\n\n"
+        "## 4 Conclusion\n\n"
+        "Compression and efficient attention together cut the cost of serving by an order "
+        "of magnitude.\n\n"
+        "## References\n\n"
+        "[1] Sanh, V., Debut, L., Chaumond, J., Wolf, T. DistilBERT, a distilled version of "
+        "BERT. arXiv preprint arXiv:1910.01108, 2019.\n\n"
+        "[2] Touvron, H., Lavril, T., Izacard, G., et al. LLaMA: Open and efficient "
+        "foundation language models. arXiv preprint arXiv:2302.13971, 2023.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("offline")
+    for name, text in NOTES.items():
+        path = root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (root / "allowed").mkdir()
+    found = load_settings(
+        root / "home",
+        {"ingest": {"workers": 1}, "server": {"allowed_roots": [str(root / "allowed")]}},
+    )
+    report = mnemo.add([root / "docs"], found)
+    assert report.counts["indexed"] == len(NOTES)
+    return found
+
+
+def ask(settings: Settings, question: str, **options: object) -> Answer:
+    return mnemo.ask(question, settings, use_llm=False, **options)  # type: ignore[arg-type]
+
+
+def first_line(answer: Answer) -> str:
+    return answer.text.splitlines()[0]
+
+
+def test_a_date_question_is_answered_with_the_date_sentence(settings: Settings) -> None:
+    answer = ask(settings, "What is the go-live date of Project Falcon?")
+    assert answer.kind == "extractive"
+    assert "2024-09-15" in first_line(answer)
+    assert answer.citations[0].path is not None
+    assert answer.citations[0].path.endswith("Project Falcon.md")
+
+
+def test_quotes_are_plain_text_and_citations_run_from_one(settings: Settings) -> None:
+    answer = ask(settings, "Who runs Project Falcon and what does it replace?")
+    assert answer.kind == "extractive"
+    assert "Maria Lopez" in answer.text
+    for mark in ("**", "[[", "]]", "# ", "---"):
+        assert mark not in answer.text
+    cited = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert cited[0] == 1
+    firsts = list(dict.fromkeys(cited))
+    assert firsts == list(range(1, len(firsts) + 1))  # numbered in order of appearance
+    assert [s.number for s in answer.sources] == list(range(1, len(answer.sources) + 1))
+    for citation in answer.citations:
+        assert citation.source is answer.sources[citation.number - 1]
+        assert citation.sentence in citation.source.text.replace("**", "").replace(
+            "[[Maria Lopez]]", "Maria Lopez"
+        ).replace("[[Finance team|finance team]]", "finance team")
+
+
+def test_a_question_about_an_absent_topic_abstains(settings: Settings) -> None:
+    answer = ask(settings, "What was the training objective of GLM-130B?")
+    assert answer.kind == "abstained"
+    assert answer.citations == []
+
+
+def test_a_question_the_documents_answer_does_not_abstain(settings: Settings) -> None:
+    answer = ask(settings, "What hyperparameters of AdamW were used to train LLaMA?")
+    assert answer.kind == "extractive"
+    assert "beta2 = 0.95" in first_line(answer)
+
+
+def test_a_follow_up_is_answered_in_its_conversation(settings: Settings) -> None:
+    for subject, expected in (("DistilBERT", "6 layers"), ("LLaMA", "80 layers")):
+        conversation = mnemo.Library(settings).start_conversation(f"about {subject}")
+        first = ask(settings, f"What is {subject}?", conversation_id=conversation)
+        assert first.kind == "extractive"
+        answer = ask(settings, "How many layers does it have?", conversation_id=conversation)
+        assert subject in answer.query
+        assert answer.kind == "extractive"
+        assert expected in first_line(answer)
+
+
+def test_the_teacher_follow_up_without_a_model(settings: Settings) -> None:
+    history = [("What is DistilBERT?", "DistilBERT is a smaller, faster version of BERT.")]
+    answer = ask(settings, "How was it initialized from the teacher?", history=history)
+    assert answer.kind == "extractive"
+    assert "one layer out of two" in first_line(answer)
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[OpenAI]:
+    with Catalog(settings.catalog_path) as catalog:
+        _, secret = create_key(catalog, "read", "chat-ui")
+    with serving(settings) as url:
+        yield OpenAI(base_url=f"{url}/v1", api_key=secret, max_retries=0)
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"), [("DistilBERT", "6 layers"), ("LLaMA", "80 layers")]
+)
+def test_v1_follow_up_reads_the_messages_the_client_sends(
+    client: OpenAI, subject: str, expected: str
+) -> None:
+    first = client.chat.completions.create(
+        model="default", messages=[{"role": "user", "content": f"What is {subject}?"}]
+    )
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": f"What is {subject}?"},
+        {"role": "assistant", "content": first.choices[0].message.content or ""},
+        {"role": "user", "content": "How many layers does it have?"},
+    ]
+    completion = client.chat.completions.create(model="default", messages=messages)  # type: ignore[arg-type]
+    text = completion.choices[0].message.content or ""
+    assert expected in text.splitlines()[0]
+    assert subject in completion.model_extra["mnemo"]["query"]  # type: ignore[index]
+
+
+def test_whole_document_summary_skips_contents_and_references(settings: Settings) -> None:
+    answer = ask(settings, "Summarize the main points", documents=["survey.md"])
+    assert answer.kind == "extractive"
+    lines = answer.text.splitlines()
+    assert len(lines) >= 3
+    for line in lines:
+        assert not line.startswith("[")
+        assert ".........." not in line and "arXiv" not in line and "Table of contents" not in line
+        assert re.search(r" \[\d+\]$", line)  # every sentence cited
+    body = NOTES["papers/survey.md"]
+    positions = [body.index(re.sub(r" \[\d+\]$", "", line)) for line in lines]
+    assert positions == sorted(positions)  # in the document's order
+    sections = {"Introduction", "Compression", "Efficient attention", "Conclusion"}
+    covered = {c.source.heading_path[-1].split(" ", 1)[1] for c in answer.citations if c.source}
+    assert len(covered & sections) >= 3  # spread across the sections, not the first only
