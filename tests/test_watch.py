@@ -144,6 +144,11 @@ def test_watch_follows_new_edited_moved_and_deleted_files(tmp_path: Path, home: 
     assert "1 moved" in out
 
 
+#: Files written at once for a watch sync to be cut short: enough that the sync is
+#: still running when Ctrl-C comes, on a quiet machine too.
+BATCH = 200
+
+
 @pytest.mark.slow  # a real process, and a sync long enough to be cut short
 def test_ctrl_c_during_a_sync_stops_watch_and_the_next_sync_indexes_every_file(
     tmp_path: Path, home: Path, cli
@@ -157,7 +162,7 @@ def test_ctrl_c_during_a_sync_stops_watch_and_the_next_sync_indexes_every_file(
     with watching(tmp_path, home, notes, settings) as watcher:
         batch = notes / "batch"
         batch.mkdir()
-        for i in range(60):  # one parser process: seconds of work, cut short below
+        for i in range(BATCH):  # one parser process: seconds of work, cut short below
             (batch / f"note-{i:03}.md").write_text(
                 f"# Note {i}\n\n" + f"Paragraph {i} about subject {i * 7 % 13}. " * 20
             )
@@ -172,11 +177,11 @@ def test_ctrl_c_during_a_sync_stops_watch_and_the_next_sync_indexes_every_file(
     # The file being parsed at Ctrl-C is not reported as a crash (workers leave Ctrl-C
     # to the parent), and what the sync did not reach is simply not indexed yet.
     assert not [d.path for d in api.documents(settings) if d.state == "failed"]
-    assert len(doc_names(settings)) < 61
+    assert len(doc_names(settings)) < BATCH + 1
 
     cli("sync", check=True)
     docs = api.documents(settings)
-    assert len(docs) == 61
+    assert len(docs) == BATCH + 1
     assert {d.state for d in docs} == {"indexed"}
     assert [h.path for h in api.search("Paragraph 59", settings).hits][:1] == [
         str(batch / "note-059.md")

@@ -213,18 +213,47 @@ class Syncer:
                 )
             )
 
+    def _end_runs_of_this_process(
+        self, report: RunReport | None, status: str, error: str
+    ) -> None:
+        """Record how a run ended that stopped on an exception; with no report (stopped
+        while its row was being written), every run of this process left "running"."""
+        if report is not None:
+            self._finish_run(report, status, error=error)
+            return
+        with self.catalog.session() as session:
+            session.execute(
+                update(Run)
+                .where(
+                    Run.collection_id == self.collection.id,
+                    Run.status == "running",
+                    Run.pid == os.getpid(),
+                )
+                .values(status=status, finished_at=utcnow(), error=error)
+            )
+
     def run_locked(
         self, command: str, sources: list[Source], only_paths: Iterable[str] | None = None
     ) -> RunReport:
         """:meth:`run`, for a caller that holds :meth:`locked` already."""
-        report = self._start_run(command)
+        report: RunReport | None = None
         started = time.perf_counter()
         self.updater: IndexUpdater | None = None
         opening = None
         try:
+            # Inside the try: a Ctrl-C just after the run's row is written still ends it.
+            report = self._start_run(command)
             opening = self._opening = _IndexOpening(self._open_index)
             self._reconcile(report, sources, only_paths)
             self._update_index(report)
+            report.seconds["total"] = time.perf_counter() - started
+            with self.catalog.session() as session:
+                session.execute(
+                    update(Source)
+                    .where(Source.id.in_([s.id for s in sources]))
+                    .values(last_synced_at=utcnow())
+                )
+            self._finish_run(report, "completed")
         except BaseException as exc:
             # Nothing of this run writes after the lock is let go: the opening thread
             # does not start healing now, and one in progress is waited for; after
@@ -235,17 +264,10 @@ class Syncer:
             ):
                 log.debug("the index was still opening when the run was interrupted")
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            self._finish_run(report, status, error=f"{type(exc).__name__}: {exc}")
+            self._end_runs_of_this_process(report, status, f"{type(exc).__name__}: {exc}")
             raise
-        report.seconds["total"] = time.perf_counter() - started
-        with self.catalog.session() as session:
-            session.execute(
-                update(Source)
-                .where(Source.id.in_([s.id for s in sources]))
-                .values(last_synced_at=utcnow())
-            )
-        self._finish_run(report, "completed")
         self.on_event(Event("done"))
+        assert report is not None
         return report
 
     def _open_index(self, opening: _IndexOpening) -> tuple[IndexUpdater, list[str]]:
