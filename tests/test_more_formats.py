@@ -10,27 +10,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import select
-
 from mnemo import api
-from mnemo.catalog import Catalog, Chunk, Document
+from mnemo.catalog import Chunk
 from mnemo.config import Settings
 from mnemo.retrieval.filters import Filters
-
-
-def stored(settings: Settings, path: Path) -> tuple[Document, list[Chunk]]:
-    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
-        doc = session.scalars(select(Document).where(Document.path == str(path))).one()
-        chunks = session.scalars(
-            select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)
-        ).all()
-        return doc, list(chunks)
-
-
-def index_one(settings: Settings, path: Path) -> tuple[Document, list[Chunk]]:
-    report = api.add([path], settings)
-    assert report.counts["indexed"] == 1, report.outcomes
-    return stored(settings, path)
+from stored import index_one
 
 
 def chunk_with(chunks: list[Chunk], phrase: str) -> Chunk:

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 
 import docgen
 from mnemo import api
-from mnemo.catalog import Catalog, Chunk, Document
 from mnemo.config import Settings
 from mnemo.ingest.parsers.ocr import boxes_in
 from mnemo.retrieval.filters import Filters
+from stored import stored
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tesseract") is None,
@@ -28,15 +27,6 @@ MINUTES = [
     "The lighthouse keeper asked for",
     "new copper lanterns.",
 ]
-
-
-def stored(settings: Settings, path: Path) -> tuple[Document, list[Chunk]]:
-    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
-        doc = session.scalars(select(Document).where(Document.path == str(path))).one()
-        chunks = session.scalars(
-            select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)
-        ).all()
-        return doc, list(chunks)
 
 
 def words(text: str) -> str:

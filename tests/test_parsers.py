@@ -11,33 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 import docgen
 from mnemo import api
-from mnemo.catalog import Catalog, Chunk, Document
+from mnemo.catalog import Chunk
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
 from mnemo.ingest.parsers import ParseLimits, ParseSkipped, pdf, text
 from mnemo.ingest.parsers.pdf_lines import join_lines
+from stored import index_one, stored
 
 MakeSettings = Callable[..., Settings]
-
-
-def stored(settings: Settings, path: Path) -> tuple[Document, list[Chunk]]:
-    """The catalog's row for ``path`` and its chunks in reading order."""
-    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
-        doc = session.scalars(select(Document).where(Document.path == str(path))).one()
-        chunks = session.scalars(
-            select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)
-        ).all()
-        return doc, list(chunks)
-
-
-def index_one(settings: Settings, path: Path) -> tuple[Document, list[Chunk]]:
-    report = api.add([path], settings)
-    assert report.counts["indexed"] == 1, report.outcomes
-    return stored(settings, path)
 
 
 def the_document(settings: Settings) -> DocumentInfo:

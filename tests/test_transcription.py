@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 
 from mnemo import api
-from mnemo.catalog import Catalog, Chunk, Document
 from mnemo.config import Settings
+from stored import stored
 from transcriptionserver import MODEL, Script, serve
 
 SPEECH = [
@@ -39,15 +38,6 @@ def wav(path: Path, seconds: float, rate: int = 16000) -> Path:
         writer.setframerate(rate)
         writer.writeframes(samples.tobytes())
     return path
-
-
-def stored(settings: Settings, path: Path) -> tuple[Document, list[Chunk]]:
-    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
-        doc = session.scalars(select(Document).where(Document.path == str(path))).one()
-        chunks = session.scalars(
-            select(Chunk).where(Chunk.document_id == doc.id).order_by(Chunk.ordinal)
-        ).all()
-        return doc, list(chunks)
 
 
 def engine(make_settings: Callable[..., Settings], url: str, **more: object) -> Settings:
