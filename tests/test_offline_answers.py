@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
+import httpx
 import pytest
 from openai import OpenAI
 
@@ -186,6 +186,25 @@ def test_v1_follow_up_reads_the_messages_the_client_sends(
     text = completion.choices[0].message.content or ""
     assert expected in text.splitlines()[0]
     assert subject in completion.model_extra["mnemo"]["query"]  # type: ignore[index]
+
+
+def test_rest_follow_up_in_a_conversation(settings: Settings) -> None:
+    with Catalog(settings.catalog_path) as catalog:
+        _, secret = create_key(catalog, "write", "rest-follow-up")
+    headers = {"Authorization": f"Bearer {secret}"}
+    with serving(settings) as url, httpx.Client(base_url=url, headers=headers, timeout=120) as http:
+        created = http.post("/collections/default/conversations", json={"title": "DistilBERT"})
+        conversation = created.json()["id"]
+        for question in ("What is DistilBERT?", "How many layers does it have?"):
+            reply = http.post(
+                "/collections/default/ask",
+                json={"question": question, "conversation_id": conversation},
+            )
+            assert reply.status_code == 200, reply.text
+        answer = reply.json()
+    assert answer["kind"] == "extractive"
+    assert "DistilBERT" in answer["query"]
+    assert "6 layers" in answer["text"].splitlines()[0]
 
 
 def test_whole_document_summary_skips_contents_and_references(settings: Settings) -> None:

@@ -474,6 +474,18 @@ def test_conversation_and_feedback(server: Server) -> None:
         assert_error(
             writer.post("/conversations/nope/turns/0/feedback", json={"thumbs": "up"}), 404
         )
+        renamed = writer.patch(f"/conversations/{conversation}", json={"title": "Moon and tides"})
+        assert renamed.status_code == 200, renamed.text
+        assert (renamed.json()["title"], renamed.json()["turns"]) == ("Moon and tides", 1)
+        assert_error(writer.patch(f"/conversations/{conversation}", json={"title": ""}), 422)
+        assert_error(writer.patch("/conversations/nope", json={"title": "x"}), 404)
+        exported = writer.get(f"/conversations/{conversation}/markdown")
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/markdown")
+        assert "Moon and tides" in exported.text and "What causes tides?" in exported.text
+        with server.client("read") as reader:
+            assert reader.get(f"/conversations/{conversation}/markdown").status_code == 200
+            assert_error(reader.patch(f"/conversations/{conversation}", json={"title": "x"}), 403)
         assert writer.delete(f"/conversations/{conversation}").status_code == 200
         assert_error(writer.get(f"/conversations/{conversation}"), 404, "conversation_not_found")
         continued = writer.post(

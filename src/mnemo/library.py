@@ -603,6 +603,12 @@ class Library:
 
         conversations.delete_conversation(self.catalog, conversation_id)
 
+    def conversation(self, conversation_id: str) -> ConversationInfo:
+        """One conversation's title, collection and number of turns."""
+        from mnemo.generation import conversations
+
+        return conversations.info(self.catalog, conversation_id)
+
     def rename_conversation(self, conversation_id: str, title: str) -> None:
         """Give a conversation a new title."""
         from mnemo.generation import conversations

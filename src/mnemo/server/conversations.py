@@ -1,10 +1,11 @@
-"""Conversations (create, continue through ask, list, show, delete) and feedback on answers."""
+"""Conversations (create, continue through ask, list, show, rename, export as Markdown,
+delete) and feedback on answers."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from mnemo.generation.conversations import ConversationInfo
 from mnemo.server import audit, schemas
@@ -72,6 +73,31 @@ def show(request: Request, conversation_id: ConversationId, _: Reader) -> list[s
         )
         for t in turns
     ]
+
+
+@router.patch("/conversations/{conversation_id}", response_model=schemas.ConversationOut)
+def rename(
+    request: Request,
+    conversation_id: ConversationId,
+    body: schemas.ConversationRename,
+    principal: Writer,
+) -> schemas.ConversationOut:
+    """Give a conversation a new title."""
+    library = request.app.state.library
+    library.rename_conversation(conversation_id, body.title)
+    audit.record(request, principal, "conversation.rename", conversation_id, 200)
+    return _out(library.conversation(conversation_id))
+
+
+@router.get(
+    "/conversations/{conversation_id}/markdown",
+    response_class=Response,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
+def export(request: Request, conversation_id: ConversationId, _: Reader) -> Response:
+    """The conversation as Markdown: each question, its answer and the sources it cites."""
+    _, markdown = request.app.state.library.export_conversation(conversation_id)
+    return Response(markdown, media_type="text/markdown; charset=utf-8")
 
 
 @router.delete("/conversations/{conversation_id}", response_model=schemas.Removed)

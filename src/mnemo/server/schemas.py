@@ -206,6 +206,10 @@ class ConversationCreate(RequestBody):
     title: str = Field("", max_length=200)
 
 
+class ConversationRename(RequestBody):
+    title: str = Field(min_length=1, max_length=200)
+
+
 class ConversationOut(BaseModel):
     id: str
     collection: str
