@@ -51,11 +51,17 @@ def root(
         [], "--set", help="Override a setting, e.g. --set chunking.max_tokens=256; repeatable."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    no_server: bool = typer.Option(
+        False,
+        "--no-server",
+        help="Run search and ask in this process even when `mnemo serve` is running "
+        "for the same data directory (by default they are handed to it: no start-up cost).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    ctx.obj = State(home=home, assignments=assignments, debug=debug)
+    ctx.obj = State(home=home, assignments=assignments, debug=debug, no_server=no_server)
 
 
 app.command()(ingest.add)

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from mnemo.cli import filters as opts
+from mnemo.cli import remote
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json
 
@@ -48,6 +49,25 @@ def ask(
     """Answer a question from your documents, citing file and page for each claim."""
     filters = opts.make_filters(path, media_type, tag, after, before)
     streamed = _Streamer(enabled=not as_json)
+    server = remote.connect(ctx, collection, text=question)
+    if server is not None:
+        try:
+            given = server.ask(
+                question,
+                documents=doc,
+                filters=filters,
+                mode=mode,
+                extractive=extractive,
+                on_text=streamed if not as_json else None,
+            )
+        except remote.Unreachable:
+            pass
+        else:
+            if as_json:
+                print_json(remote.answer_json(given))
+                return
+            show_answer(remote.answer_namespace(given), streamed.text, via=server.url)
+            return
     answer = library(ctx, collection).ask(
         question,
         documents=doc,
@@ -139,7 +159,7 @@ class _Streamer:
             out.file.flush()
 
 
-def show_answer(answer: Answer, streamed: str = "") -> None:
+def show_answer(answer: Answer, streamed: str = "", via: str | None = None) -> None:
     if streamed:
         out.print()
         if answer.text.strip() != streamed.strip():
@@ -181,7 +201,8 @@ def show_answer(answer: Answer, streamed: str = "") -> None:
         "abstained": "no answer: the documents do not cover this",
     }[answer.kind]
     total = answer.seconds.get("total", 0.0)
-    out.print(f"[dim]{label} ({total:.1f} s)[/dim]")
+    served = f", by the server at {via}" if via else ""
+    out.print(f"[dim]{label} ({total:.1f} s{escape(served)})[/dim]")
 
 
 def _by_source(citations: list[Citation]) -> dict[int, list[Citation]]:

@@ -21,6 +21,7 @@ class State:
     home: Path | None = None
     assignments: list[str] = field(default_factory=list)
     debug: bool = False
+    no_server: bool = False  # never hand a command to a running `mnemo serve`
     _library: Library | None = None
 
     def overrides(self, collection: str | None = None) -> dict[str, Any]:

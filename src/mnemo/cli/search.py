@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from mnemo.cli import filters as opts
+from mnemo.cli import remote
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json
 
@@ -34,11 +35,20 @@ def search(
 ) -> None:
     """Search a collection's passages by keyword and by meaning."""
     filters = opts.make_filters(path, media_type, tag, after, before)
-    response = library(ctx, collection).search(
-        query, k=k, mode=mode, filters=filters, rerank=rerank
-    )
+    response = via = None
+    server = remote.connect(ctx, collection, k=k, text=query)
+    if server is not None:
+        try:
+            response = server.search(query, k=k, mode=mode, filters=filters, rerank=rerank)
+            via = server.url
+        except remote.Unreachable:
+            response = None
+    if response is None:
+        response = library(ctx, collection).search(
+            query, k=k, mode=mode, filters=filters, rerank=rerank
+        )
     if as_json:
-        print_json(response)
+        print_json(remote.plain(response))
         return
     for warning in response.warnings:
         err.print(f"note: {warning}", markup=False)
@@ -61,9 +71,10 @@ def search(
             snippet.stylize("bold yellow", start, end)
         out.print(Text("   ").append(snippet))
     used = "+".join(response.used) or "nothing"
+    served = f", by the server at {via}" if via else ""
     out.print(
         f"[dim]{len(response.hits)} passage(s) from {response.collection!r} "
-        f"({used}, {response.seconds * 1000:.0f} ms)[/dim]"
+        f"({used}, {response.seconds * 1000:.0f} ms{escape(served)})[/dim]"
     )
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from mnemo.cli.context import JSON, library, state
 from mnemo.cli.render import err, out, print_json
+from mnemo.config import serving
 from mnemo.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mnemo.config import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke the server's API keys.")
 
@@ -56,8 +62,9 @@ def serve(
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # JSON lines only, not also the CLI's console handler
+    app = create_app(settings, server_library)
     config = uvicorn.Config(
-        create_app(settings, server_library),
+        app,
         host=settings.server.host,
         port=settings.server.port,
         access_log=False,
@@ -72,12 +79,31 @@ def serve(
                 port = self.servers[0].sockets[0].getsockname()[1] if self.servers else None
                 line = _ready_line(settings.server.host, port or settings.server.port, keys)
                 err.print(line, markup=False)
+                _publish(settings, app.state.local_token, port or settings.server.port)
                 if open_browser:
                     import webbrowser
 
                     webbrowser.open(_web_url(settings.server.host, port or settings.server.port))
 
-    Server(config).run()
+    try:
+        Server(config).run()
+    finally:
+        serving.remove(settings.home, os.getpid())
+
+
+def _publish(settings: Settings, token: str, port: int) -> None:
+    """Let the CLI of this home hand its searches and questions to this process
+    (`mnemo --no-server ...` opts out)."""
+    record = serving.ServingRecord(
+        pid=os.getpid(),
+        url=_web_url(settings.server.host, port).rstrip("/"),
+        token=token,
+        fingerprint=serving.fingerprint(settings),
+    )
+    try:
+        serving.write(settings.home, record)
+    except OSError as exc:  # the server still serves; the CLI just runs in-process
+        err.print(f"note: could not write {settings.home / serving.FILE_NAME}: {exc}")
 
 
 def _web_url(host: str, port: int) -> str:

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from mnemo import __version__
 from mnemo.library import Library
-from mnemo.config import Settings
+from mnemo.config import Settings, serving
 from mnemo.errors import MnemoError
 from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas, ui
 from mnemo.server.auth import AuthGate, require
@@ -64,6 +64,9 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.library = library
     app.state.catalog = catalog
+    #: Accepted as an admin key by this process only: `mnemo serve` hands it to the
+    #: CLI of the same home through the owner-only ``<home>/serve.json``.
+    app.state.local_token = serving.new_token()
     app.state.jobs = jobs
     app.state.metrics = metrics
     app.state.limiter = RateLimiter(settings.server.rate_limit)

@@ -90,6 +90,14 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def error_class(code: str) -> type[errors.MnemoError]:
+    """The exception behind an error ``code`` (for a client that re-raises it)."""
+    for cls, _, known in _STATUS:
+        if known == code:
+            return cls
+    return errors.MnemoError
+
+
 def status_of(exc: errors.MnemoError) -> tuple[int, str]:
     for cls, status, code in _STATUS:
         if isinstance(exc, cls):

@@ -60,6 +60,7 @@ def search(
         k=body.k,
         mode=body.mode,
         filters=to_filters(body.filters),
+        rerank=body.rerank,
     )
     request.app.state.metrics.observe_search(response.seconds)
     return search_out(response)

@@ -129,6 +129,9 @@ class SearchRequest(RequestBody):
     k: int = Field(10, ge=1, le=100)
     mode: Mode | None = None
     filters: SearchFilters | None = None
+    rerank: bool | None = Field(
+        None, description="Reorder the best hits with the cross-encoder (default: search.rerank)."
+    )
 
 
 class Hit(BaseModel):
@@ -142,6 +145,14 @@ class Hit(BaseModel):
     snippet: str
     text: str
     score: float
+    media_type: str | None = None
+    ordinal: int = Field(0, description="The passage's position in its document.")
+    char_start: int = Field(0, description="Where the passage starts in the document's text.")
+    char_end: int = 0
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="Matched words, as [start, end) spans of the snippet."
+    )
+    scores: dict[str, float] = Field(default_factory=dict, description="Each retriever's score.")
 
 
 class SearchOut(BaseModel):
@@ -152,6 +163,8 @@ class SearchOut(BaseModel):
     hits: list[Hit]
     warnings: list[str]
     seconds: float
+    embedder: str | None = None
+    stages: dict[str, float] = Field(default_factory=dict, description="Seconds in each stage.")
 
 
 class AskRequest(RequestBody):
@@ -177,6 +190,9 @@ class SourceOut(BaseModel):
     page_start: int | None
     page_end: int | None
     text: str
+    chunk_ids: list[str] = Field(default_factory=list)
+    tokens: int = 0
+    score: float = 0.0
 
 
 class CitationOut(BaseModel):
@@ -187,6 +203,11 @@ class CitationOut(BaseModel):
     quote: str | None
     path: str | None
     page: int | None
+
+
+class UsageOut(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 class AnswerOut(BaseModel):
@@ -200,6 +221,8 @@ class AnswerOut(BaseModel):
     warnings: list[str]
     seconds: dict[str, float]
     conversation_id: str | None
+    usage: UsageOut = Field(default_factory=lambda: UsageOut())
+    turn: int | None = Field(None, description="Its position in the conversation, if any.")
 
 
 class ConversationCreate(RequestBody):

@@ -1,0 +1,247 @@
+"""Hand `mnemo search` and `mnemo ask` to a running `mnemo serve` of the same home.
+
+A cold process spends seconds importing the index library and loading models
+before its first query; a running server has them loaded, so the CLI asks it
+over HTTP when one is up (see :mod:`mnemo.config.serving` for how it is found
+and why its settings must match). `mnemo --no-server ...` always works
+in-process. If the server cannot be reached, the command quietly runs
+in-process instead; an error the server reports (an unknown collection, a bad
+filter) is that command's error, as it would be in-process.
+
+The results are rendered from the API's JSON, which carries the same fields as
+the core's objects, so that output and ``--json`` are the same either way
+without importing the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from mnemo.cli.context import state
+from mnemo.config import serving
+from mnemo.errors import MnemoError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mnemo.retrieval.filters import Filters
+
+#: The API's own bounds: anything outside them is done in-process.
+MAX_K = 100
+MAX_TEXT = 10_000
+
+
+class Unreachable(Exception):
+    """The server did not answer; the command runs in-process instead."""
+
+
+class Remote:
+    """A running server of this home, for one command."""
+
+    def __init__(self, record: serving.ServingRecord, collection: str) -> None:
+        self.url = record.url
+        self.collection = collection
+        self._headers = {"Authorization": f"Bearer {record.token}"}
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int,
+        mode: str | None,
+        filters: Filters | None,
+        rerank: bool | None,
+    ) -> SimpleNamespace:
+        body = {"query": query, "k": k, "mode": mode, "filters": _filters(filters)}
+        body["rerank"] = rerank
+        return _namespace(self._post("search", body))
+
+    def ask(
+        self,
+        question: str,
+        *,
+        documents: list[str],
+        filters: Filters | None,
+        mode: str | None,
+        extractive: bool,
+        on_text: Callable[[str], None] | None,
+    ) -> dict[str, Any]:
+        """The answer as the API gives it; tokens go to ``on_text`` as they stream."""
+        from httpx_sse import connect_sse
+
+        body = {
+            "question": question,
+            "documents": documents,
+            "filters": _filters(filters),
+            "mode": mode,
+            "extractive": extractive,
+            "stream": True,
+        }
+        streamed = False
+        with self._client() as client:
+            try:
+                with connect_sse(
+                    client, "POST", self._path("ask"), json=body, headers=self._headers
+                ) as events:
+                    if events.response.status_code != 200:
+                        events.response.read()
+                        _raise(events.response)
+                    for event in events.iter_sse():
+                        if event.event == "token" and on_text is not None:
+                            streamed = True
+                            on_text(event.json()["text"])
+                        elif event.event == "answer":
+                            return dict(event.json())
+                        elif event.event == "error":
+                            _raise_payload(event.json())
+            except _transport_errors() as exc:
+                if streamed:  # half an answer is on the screen: do not start another
+                    raise MnemoError(f"the server stopped while answering ({exc}); ask again")
+                raise Unreachable(str(exc)) from exc
+        if streamed:
+            raise MnemoError("the server stopped while answering; ask again")
+        raise Unreachable("the server closed the stream before the answer")
+
+    def _path(self, action: str) -> str:
+        return f"{self.url}/collections/{self.collection}/{action}"
+
+    def _client(self) -> httpx.Client:
+        import httpx
+
+        # Connecting is quick or the server is gone; an answer may take long (an LLM).
+        return httpx.Client(timeout=httpx.Timeout(connect=2.0, read=600.0, write=30, pool=5))
+
+    def _post(self, action: str, body: dict[str, Any]) -> Any:
+        with self._client() as client:
+            try:
+                response = client.post(self._path(action), json=body, headers=self._headers)
+            except _transport_errors() as exc:
+                raise Unreachable(str(exc)) from exc
+        if response.status_code != 200:
+            _raise(response)
+        return response.json()
+
+
+def connect(
+    ctx: typer.Context, collection: str | None, *, k: int = 10, text: str = ""
+) -> Remote | None:
+    """The running server to hand this command to, or None to run it in-process."""
+    found = state(ctx)
+    if found.no_server or k > MAX_K or len(text) > MAX_TEXT:
+        return None
+    settings = found.settings(collection)
+    record = serving.read(settings.home)
+    if record is None or record.fingerprint != serving.fingerprint(settings):
+        return None
+    return Remote(record, settings.collection)
+
+
+def answer_json(data: dict[str, Any]) -> dict[str, Any]:
+    """The API's answer in the shape of ``mnemo ask --json`` in-process: each
+    citation names its source by number."""
+    citations = []
+    for citation in data["citations"]:
+        item = {key: citation[key] for key in ("number", "sentence", "verdict", "score", "quote")}
+        item["source"] = _source_number(citation, data)
+        citations.append(item)
+    keys = ("question", "text", "kind", "citations", "sources", "query", "model", "warnings")
+    shaped = {key: data.get(key) for key in keys}
+    shaped["citations"] = citations
+    for key in ("usage", "seconds", "conversation_id", "turn"):
+        shaped[key] = data.get(key)
+    return shaped
+
+
+def answer_namespace(data: dict[str, Any]) -> SimpleNamespace:
+    """The API's answer with attribute access, each citation holding its source, as
+    the terminal renderer reads the core's Answer."""
+    answer = _namespace(data)
+    by_number = {source.number: source for source in answer.sources}
+    for citation, given in zip(answer.citations, data["citations"], strict=True):
+        number = _source_number(given, data)
+        citation.source = by_number.get(number) if number is not None else None
+    return answer
+
+
+def _source_number(citation: dict[str, Any], data: dict[str, Any]) -> int | None:
+    if citation["verdict"] == "invalid":
+        return None
+    numbers = {source["number"] for source in data["sources"]}
+    return citation["number"] if citation["number"] in numbers else None
+
+
+def _filters(filters: Filters | None) -> dict[str, Any] | None:
+    if filters is None:
+        return None
+
+    def moment(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "path": list(filters.path),
+        "media_types": list(filters.media_types),
+        "tags": list(filters.tags),
+        "modified_after": moment(filters.modified_after),
+        "modified_before": moment(filters.modified_before),
+    }
+
+
+#: Fields that are mappings in the core's objects too (seconds per stage, scores).
+_MAPPINGS = frozenset({"seconds", "stages", "scores", "usage"})
+
+
+def _namespace(value: Any) -> Any:
+    if isinstance(value, dict):
+        return SimpleNamespace(
+            **{key: item if key in _MAPPINGS else _namespace(item) for key, item in value.items()}
+        )
+    if isinstance(value, list):
+        return [_namespace(item) for item in value]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A namespace from :func:`_namespace` back to plain data, for ``--json``."""
+    if isinstance(value, SimpleNamespace):
+        return {key: plain(item) for key, item in vars(value).items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    import httpx
+
+    return (httpx.TransportError,)
+
+
+def _raise(response: httpx.Response) -> None:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict) or "error" not in payload:
+        raise Unreachable(f"the server answered {response.status_code} with no error body")
+    _raise_payload(payload, response.status_code)
+
+
+def _raise_payload(payload: dict[str, Any], status: int = 400) -> None:
+    error = payload.get("error") or {}
+    code = str(error.get("code", "error"))
+    message = str(error.get("message", "the server reported an error"))
+    if code in ("missing_key", "invalid_key"):  # the server restarted: its token changed
+        raise Unreachable(message)
+    raise _error_class(code)(message)
+
+
+def _error_class(code: str) -> type[MnemoError]:
+    """The exception the server mapped to ``code``, so that the exit code matches an
+    in-process run."""
+    from mnemo.server.errors import error_class
+
+    return error_class(code)

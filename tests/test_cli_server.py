@@ -1,0 +1,156 @@
+"""`mnemo search` and `mnemo ask` handed to a running `mnemo serve` of the same home.
+
+A real `mnemo serve` process on a free loopback port; the `mnemo` commands run in
+this process (the ``cli`` fixture) and find it through ``<home>/serve.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from serverutil import build_library, free_port
+
+QUESTION = "When is Project Falcon's launch date?"
+
+
+@dataclass
+class Served:
+    home: Path
+    url: str
+    process: subprocess.Popen[str]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("served")
+    settings = build_library(root)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnemo", "--home", str(settings.home), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    record = settings.home / "serve.json"
+    deadline = time.monotonic() + 180
+    while not record.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("mnemo serve did not publish serve.json")
+        time.sleep(0.1)
+    try:
+        yield Served(settings.home, f"http://127.0.0.1:{port}", process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+
+def _hits(stdout: str) -> list[tuple[str, float]]:
+    return [(hit["chunk_id"], round(hit["score"], 4)) for hit in json.loads(stdout)["hits"]]
+
+
+def test_search_is_answered_by_the_running_server_as_it_would_be_in_process(
+    cli, served: Served
+) -> None:  # type: ignore[no-untyped-def]
+    home = ("--home", str(served.home))
+    shown = cli(*home, "search", "Falcon launch date", "-k", "3", check=True)
+    assert f"by the server at {served.url}" in shown.stdout
+    assert "Project Falcon" in shown.stdout
+
+    handed = cli(*home, "search", "Falcon launch date", "-k", "3", "--json", check=True)
+    alone = cli(*home, "--no-server", "search", "Falcon launch date", "-k", "3", "--json")
+    assert "by the server" not in alone.stdout
+    assert _hits(handed.stdout) == _hits(alone.stdout)
+    hit = json.loads(handed.stdout)["hits"][0]
+    # The same fields as in-process, highlights included.
+    assert set(hit) == set(json.loads(alone.stdout)["hits"][0])
+    assert hit["highlights"]
+
+    filtered = cli(*home, "search", "launch", "--path", "notes/*", "--json", check=True)
+    assert all(
+        h["path"].endswith(("whatsapp.md", "tides.md")) for h in json.loads(filtered.stdout)["hits"]
+    )
+
+
+def test_ask_is_answered_by_the_running_server_with_the_same_answer(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
+    home = ("--home", str(served.home))
+    shown = cli(*home, "ask", QUESTION, check=True)
+    assert "12 March 2027" in shown.stdout
+    assert "[1] " in shown.stdout and "falcon.md" in shown.stdout  # its source, numbered
+    assert f"by the server at {served.url}" in shown.stdout
+
+    handed = json.loads(cli(*home, "ask", QUESTION, "--json", check=True).stdout)
+    alone = json.loads(cli(*home, "--no-server", "ask", QUESTION, "--json", check=True).stdout)
+    for key in ("text", "kind", "citations", "query"):
+        assert handed[key] == alone[key], key
+    assert [s["path"] for s in handed["sources"]] == [s["path"] for s in alone["sources"]]
+    assert list(handed) == list(alone)  # the same fields, in the same order
+
+
+def test_other_settings_or_no_server_run_in_process(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
+    home = ("--home", str(served.home))
+    # A setting that changes answers: the server runs with other settings.
+    other = cli(*home, "--set", "answer.min_relevance=0.2", "ask", QUESTION, check=True)
+    assert "12 March 2027" in other.stdout
+    assert "by the server" not in other.stdout
+    # Where the server listens does not change an answer.
+    same = cli(*home, "--set", "server.port=9", "search", "Falcon", check=True)
+    assert "by the server" in same.stdout
+    alone = cli(*home, "--no-server", "search", "Falcon", check=True)
+    assert "by the server" not in alone.stdout
+
+
+def test_errors_from_the_server_are_the_commands_own(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
+    home = ("--home", str(served.home))
+    handed = cli(*home, "search", "Falcon", "-c", "no-such-collection")
+    alone = cli(*home, "--no-server", "search", "Falcon", "-c", "no-such-collection")
+    assert handed.returncode == alone.returncode != 0
+    assert handed.stderr.strip() == alone.stderr.strip()
+    assert handed.stderr.count("\n") == 1 and "Traceback" not in handed.stderr
+
+
+def test_the_token_is_private_and_opens_only_its_own_server(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
+    record = served.home / "serve.json"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    token = json.loads(record.read_text())["token"]
+    # Once a key exists the server needs one; the CLI still gets in with the token.
+    cli("--home", str(served.home), "keys", "create", "--scope", "read", check=True)
+    search = f"{served.url}/collections/default/search"
+    assert httpx.post(search, json={"query": "Falcon"}).status_code == 401
+    wrong = {"Authorization": f"Bearer {token[:-2]}xx"}
+    assert httpx.post(search, json={"query": "Falcon"}, headers=wrong).status_code == 401
+    right = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(search, json={"query": "Falcon"}, headers=right).status_code == 200
+    shown = cli("--home", str(served.home), "search", "Falcon", check=True)
+    assert "by the server" in shown.stdout
+
+
+def test_a_stopped_server_is_withdrawn_and_a_dead_ones_record_ignored(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
+    served.process.send_signal(signal.SIGINT)
+    served.process.wait(60)
+    record = served.home / "serve.json"
+    assert not record.exists()
+    # A record left behind by a server that died (killed, power cut) is not used.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    record.write_text(
+        json.dumps({"pid": int(dead.stdout), "url": served.url, "token": "x", "fingerprint": "y"})
+    )
+    shown = cli("--home", str(served.home), "search", "Falcon", check=True)
+    assert "Project Falcon" in shown.stdout and "by the server" not in shown.stdout
