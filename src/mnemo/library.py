@@ -47,7 +47,7 @@ from mnemo.catalog.summary import (
     page_documents,
 )
 from mnemo.config import Settings, load_settings, settings_provenance
-from mnemo.errors import ConfigError, DocumentError, SourceError
+from mnemo.errors import ConfigError, DocumentError, MnemoError, SourceError
 from mnemo.events import EventHandler
 from mnemo.report import RunReport
 from mnemo.retrieval.filters import Filters
@@ -518,6 +518,16 @@ class Library:
             filters=filters,
             rerank=rerank,
         )
+
+    def warm_up(self, *, collection: str | None = None) -> None:
+        """Open the index and load the models a first query needs (the embedder, and the
+        reranker when answers use it), so that it is as fast as the next ones. A
+        collection that does not exist yet, or an embedder that is unreachable, is left
+        for the first real query to report."""
+        try:
+            self.search("warm up", collection=collection, k=1, rerank=self.settings.answer.rerank)
+        except MnemoError:
+            pass
 
     def context(
         self,

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 import typer
@@ -17,6 +18,7 @@ from mnemo.errors import ConfigError
 
 if TYPE_CHECKING:
     from mnemo.config import Settings
+    from mnemo.library import Library
 
 keys_app = typer.Typer(help="Create, list and revoke the server's API keys.")
 
@@ -77,9 +79,16 @@ def serve(
             await super().startup(sockets)
             if self.started:  # listening: say where, and whether a key is needed
                 port = self.servers[0].sockets[0].getsockname()[1] if self.servers else None
+                port = port or settings.server.port
                 line = _ready_line(settings.server.host, port or settings.server.port, keys)
                 err.print(line, markup=False)
-                _publish(settings, app.state.local_token, port or settings.server.port)
+                # Load the models in the background; then let the CLI hand queries here.
+                threading.Thread(
+                    target=_warm_then_publish,
+                    args=(server_library, settings, app.state.local_token, port),
+                    name="mnemo-warm-up",
+                    daemon=True,
+                ).start()
                 if open_browser:
                     import webbrowser
 
@@ -89,6 +98,11 @@ def serve(
         Server(config).run()
     finally:
         serving.remove(settings.home, os.getpid())
+
+
+def _warm_then_publish(library: Library, settings: Settings, token: str, port: int) -> None:
+    library.warm_up()
+    _publish(settings, token, port)
 
 
 def _publish(settings: Settings, token: str, port: int) -> None:
