@@ -13,7 +13,8 @@ checkout) is measured in its own processes against that same home:
   CLI use it); p50/p95 milliseconds after one warm-up call, and catalog opens
   per call (``Catalog.__init__`` counted);
 - as a command: ``mnemo search Q`` and ``mnemo ask Q`` in a fresh process,
-  ``--cli-runs`` times each: p50 wall time and catalog opens per command.
+  ``--cli-runs`` times each: p50 wall time and catalog opens per command;
+  with ``--served``, also handed to a running ``mnemo serve`` of that home.
 
     python benchmarks/library.py --tree before=/path/to/main/src --tree after=src
 """
@@ -21,8 +22,11 @@ checkout) is measured in its own processes against that same home:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -106,10 +110,45 @@ def measure_in_process(home: str, queries: list[str]) -> dict[str, Any]:
     return out
 
 
-def measure_cli(src: str, home: str, query: str, runs: int) -> dict[str, Any]:
+def measure_cli(
+    src: str, home: str, query: str, runs: int, *, served: bool = False
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
     env["PYTHONPATH"] = src
     env["MNEMO_HOME"] = home
+    out = _time_commands(env, query, runs, "command")
+    if served:
+        with _serving(env, Path(home)):
+            out |= _time_commands(env, query, runs, "command, handed to mnemo serve")
+    return out
+
+
+@contextlib.contextmanager
+def _serving(env: dict[str, str], home: Path) -> Any:
+    """`mnemo serve` for ``home`` until the block ends, once it has published serve.json
+    (after loading its models)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mnemo", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not (home / "serve.json").exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("mnemo serve did not publish serve.json")
+            time.sleep(0.2)
+        yield
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(120)
+
+
+def _time_commands(env: dict[str, str], query: str, runs: int, how: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for command in ("search", "ask"):
         code = (
@@ -127,8 +166,10 @@ def measure_cli(src: str, home: str, query: str, runs: int) -> dict[str, Any]:
             times.append(time.perf_counter() - started)
             if proc.returncode != 0:
                 raise SystemExit(f"mnemo {command} failed:\n{proc.stderr}")
+            if ("by the server at" in proc.stdout) != ("mnemo serve" in how):
+                raise SystemExit(f"mnemo {command} was not run where expected ({how})")
             opens += [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("OPENED")]
-        out[f"mnemo {command} (command)"] = {
+        out[f"mnemo {command} ({how})"] = {
             "p50_s": round(statistics.median(times), 2),
             "catalog_opens_per_command": statistics.median(opens),
         }
@@ -140,6 +181,8 @@ def main() -> int:
     parser.add_argument("--tree", action="append", required=True,
                         help="NAME=path/to/src, or NAME=path/to/src@HOME to query that data directory")
     parser.add_argument("--cli-runs", type=int, default=5)
+    parser.add_argument("--served", action="store_true",
+                        help="also time the commands handed to a running `mnemo serve`")
     parser.add_argument("--json", type=Path, default=WORK / "results.json")
     parser.add_argument("--_measure", nargs=2, help=argparse.SUPPRESS)  # home, queries file
     args = parser.parse_args()
@@ -169,7 +212,9 @@ def main() -> int:
         if proc.returncode != 0:
             raise SystemExit(f"{name}: {proc.stderr}")
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-        results[name] |= measure_cli(src, str(home), queries[1], args.cli_runs)
+        results[name] |= measure_cli(
+            src, str(home), queries[1], args.cli_runs, served=args.served
+        )
         print(name, json.dumps(results[name], indent=2), file=sys.stderr)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
