@@ -196,6 +196,17 @@ def test_ask_cites_the_file_that_answers(agent: Agent) -> None:
     assert {c["number"] for c in answer["citations"]} <= numbers
 
 
+def test_a_follow_up_is_understood_from_the_earlier_questions(agent: Agent) -> None:
+    answer = agent.result(
+        "ask", question="Who founded it?", earlier_questions=["When did Facebook buy WhatsApp?"]
+    )
+    assert "WhatsApp" in answer["searched"]  # made to stand alone before searching
+    assert answer["kind"] == "extractive"
+    assert "Jan Koum" in answer["answer"]
+    alone = agent.result("ask", question="Who founded it?")
+    assert alone["searched"] == "Who founded it?"
+
+
 @pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_mnemo_errors_are_one_line_tool_errors(agent: Agent, server_log: TextIO) -> None:
     failed = agent.tool("search", query="tides", collection="nonesuch")

@@ -65,6 +65,11 @@ class AskResult(BaseModel):
         "documents do not answer it."
     )
     model: str | None = Field(description="provider:model for generated answers.")
+    searched: str = Field(
+        "",
+        description="What was searched: the question, or, for a follow-up, the question "
+        "made to stand alone with the earlier questions' terms.",
+    )
     citations: list[CheckedCitation]
     sources: list[Source] = Field(
         description="The numbered sources; for an abstention, the nearest passages."

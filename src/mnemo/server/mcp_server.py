@@ -182,6 +182,7 @@ class _Tools:
             answer=answer.text,
             kind=answer.kind,
             model=answer.model,
+            searched=answer.query or question,
             citations=[
                 CheckedCitation(
                     number=c.number,
