@@ -62,6 +62,25 @@ def test_a_reopened_answer_still_opens_the_highlighted_passage(
     assert "Sources (1)" in reopened
 
 
+def test_a_follow_up_is_searched_with_the_conversations_context(
+    site: tuple[TestClient, Settings],
+) -> None:
+    client, _ = site
+    _, conv = ask(client, TURBINES)
+    token = csrf(client.get("/ui/chat", params={"conv": conv}).text)
+    page = client.post(
+        "/ui/chat/ask",
+        data={"csrf": token, "c": "default", "conv": conv, "question": "Who inspected them?"},
+    ).text
+    shown = html.unescape(page)
+    searched = re.search(r"Searched for: ([^<]*)", shown)
+    assert searched and "turbine" in searched.group(1)  # the earlier question's terms
+    assert "Maintenance divers" in shown
+    reopened = html.unescape(client.get("/ui/chat", params={"conv": conv}).text)
+    assert f"Searched for: {searched.group(1)}" in reopened
+    assert shown.count("Searched for:") == 1  # not on the first question, which stood alone
+
+
 def test_a_conversation_is_renamed_and_exported_as_markdown(
     site: tuple[TestClient, Settings],
 ) -> None:

@@ -69,6 +69,7 @@ def _source_view(source: dict[str, Any], collection: str) -> dict[str, Any]:
 def _view(
     *,
     question: str,
+    searched: str,
     kind: str,
     model: str | None,
     text: str,
@@ -82,6 +83,8 @@ def _view(
 ) -> dict[str, Any]:
     return {
         "question": question,
+        # A follow-up is searched as a question that stands alone: show what was searched.
+        "searched": searched if searched and searched.strip() != question.strip() else None,
         "kind": kind,
         "model": model,
         "html": with_chips(text, chips),
@@ -112,6 +115,7 @@ def answer_view(answer: Answer, collection: str) -> dict[str, Any]:
         )
     return _view(
         question=answer.question,
+        searched=answer.query,
         kind=answer.kind,
         model=answer.model,
         text=answer.text,
@@ -143,6 +147,7 @@ def turn_view(turn: Turn, collection: str, feedback: FeedbackInfo | None = None)
         )
     return _view(
         question=turn.question,
+        searched=turn.query,
         kind=turn.kind,
         model=None,
         text=turn.answer,
