@@ -222,3 +222,23 @@ def test_whole_document_summary_skips_contents_and_references(settings: Settings
     sections = {"Introduction", "Compression", "Efficient attention", "Conclusion"}
     covered = {c.source.heading_path[-1].split(" ", 1)[1] for c in answer.citations if c.source}
     assert len(covered & sections) >= 3  # spread across the sections, not the first only
+
+
+def test_a_list_item_is_quoted_with_the_sentence_that_introduces_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    note = tmp_path / "docs" / "Backups.md"
+    note.parent.mkdir()
+    note.write_text(
+        "# Backups\n\n"
+        "Restores are tested by hand every quarter by the operations team.\n\n"
+        "The nightly backup job does three things:\n\n"
+        "- it copies the database to the NAS at 02:00;\n"
+        "- it compares the copy's checksum with the original's;\n"
+        "- it deletes copies older than 30 days.\n"
+    )
+    found = load_settings(tmp_path / "home", {"ingest": {"workers": 1}})
+    assert mnemo.add([tmp_path / "docs"], found).counts["indexed"] == 1
+    answer = ask(found, "When does the nightly backup job copy the database to the NAS?")
+    assert answer.kind == "extractive"
+    assert first_line(answer).startswith(
+        "The nightly backup job does three things: it copies the database to the NAS at 02:00."
+    )

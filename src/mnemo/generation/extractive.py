@@ -93,10 +93,24 @@ def passage_sentences(passage: ContextPassage) -> list[_Sentence]:
             break
         if block.kind == "heading":
             continue
-        for sentence in split_sentences(block.text):
+        for index, sentence in enumerate(split_sentences(block.text)):
             text = " ".join(sentence.text.split())
+            if index == 0 and block.lead and text[:1].islower():
+                text = _with_lead(block.lead, text)  # a list item read with its lead-in
             out.append(_Sentence(text, number, quotable(text), not furniture(text)))
     return out
+
+
+def _with_lead(lead: str, item: str) -> str:
+    """``lead`` (ending with a colon) and a list item, as one sentence."""
+    item = item.rstrip()
+    for tail in ("; and", "; or", ", and", ", or", ";", ","):
+        if item.endswith(tail):
+            item = item[: -len(tail)].rstrip()
+            break
+    if not item.endswith((".", "!", "?")):
+        item += "."
+    return f"{lead} {item}"
 
 
 def _label(passage: ContextPassage) -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
-BlockKind = Literal["heading", "text"]
+BlockKind = Literal["heading", "text", "item"]
 
 _EMBED = re.compile(r"!\[\[[^\]\n]*\]\]")
 _WIKILINK = re.compile(r"\[\[([^\]|\n#]*)(?:#[^\]|\n]*)?(?:\|([^\]\n]*))?\]\]")
@@ -34,6 +34,9 @@ _SKIPPED = {"fence", "code_block", "html_block", "table_open", "hr"}
 class Block:
     kind: BlockKind
     text: str  # plain text, whitespace collapsed
+    #: For a list item: the sentence that introduces the list when it ends with a colon
+    #: ("`mnemo sync` looks at every source again:"), which an item needs to be read alone.
+    lead: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +69,7 @@ def blocks(markdown: str) -> list[Block]:
     out: list[Block] = []
     skip_until: str | None = None
     in_heading = False
+    leads: list[str] = []  # per open list: the colon-ended text before it, or ""
     for token in tokens:
         if skip_until is not None:
             if token.type == skip_until:
@@ -79,11 +83,28 @@ def blocks(markdown: str) -> list[Block]:
             in_heading = True
         elif token.type == "heading_close":
             in_heading = False
+        elif token.type in ("bullet_list_open", "ordered_list_open"):
+            before = out[-1].text if out and out[-1].kind != "heading" else ""
+            leads.append(_last_sentence(before) if before.endswith(":") else "")
+        elif token.type in ("bullet_list_close", "ordered_list_close") and leads:
+            leads.pop()
         elif token.type == "inline":
             text = _inline(token)
-            if text:
-                out.append(Block("heading" if in_heading else "text", text))
+            if not text:
+                continue
+            if in_heading:
+                out.append(Block("heading", text))
+            elif leads:
+                out.append(Block("item", text, leads[-1]))
+            else:
+                out.append(Block("text", text))
     return out
+
+
+def _last_sentence(text: str) -> str:
+    """The end of ``text`` from its last sentence break (". ", "! ", "? ")."""
+    found = max(text.rfind(mark) for mark in (". ", "! ", "? "))
+    return text[found + 2 :] if found >= 0 else text
 
 
 def plain(markdown: str) -> str:
