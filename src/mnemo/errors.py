@@ -97,6 +97,12 @@ class LLMError(MnemoError):
         self.retryable = retryable
 
 
+class TranscriptionError(MnemoError):
+    """The transcription server cannot be reached, refused the audio, or heard nothing."""
+
+    exit_code = 4
+
+
 class ContextWindowError(LLMError):
     """The prompt does not fit the model's context window."""
 

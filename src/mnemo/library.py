@@ -519,6 +519,13 @@ class Library:
             rerank=rerank,
         )
 
+    def hear(self, audio: bytes, filename: str) -> str:
+        """A spoken question as text, by the configured transcription server: see
+        :mod:`mnemo.ingest.speech`."""
+        from mnemo.ingest.speech import hear
+
+        return hear(audio, filename, self.settings)
+
     def warm_up(self, *, collection: str | None = None) -> None:
         """Open the index and load the models a first query needs (the embedder, and the
         reranker when answers use it), so that it is as fast as the next ones. A

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -12,6 +13,7 @@ from mnemo.cli import filters as opts
 from mnemo.cli import remote
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import err, out, print_json
+from mnemo.errors import SourceError
 
 if TYPE_CHECKING:
     from mnemo.generation.types import Answer, Citation
@@ -26,7 +28,16 @@ _MARK = {"supported": "[green]✓[/green]"}
 
 def ask(
     ctx: typer.Context,
-    question: str = typer.Argument(..., help="A question about your documents."),
+    question: str | None = typer.Argument(
+        None, help="A question about your documents (or give --audio)."
+    ),
+    audio: Path | None = typer.Option(
+        None,
+        "--audio",
+        help="Ask the question spoken in this recording (WAV, MP3, M4A, WebM, Ogg…); it is "
+        "sent to the transcription.base_url server only.",
+        dir_okay=False,
+    ),
     doc: list[str] = typer.Option(
         [],
         "--doc",
@@ -48,6 +59,7 @@ def ask(
 ) -> None:
     """Answer a question from your documents, citing file and page for each claim."""
     filters = opts.make_filters(path, media_type, tag, after, before)
+    question = _question(ctx, question, audio, collection, quiet=as_json)
     streamed = _Streamer(enabled=not as_json)
     server = remote.connect(ctx, collection, text=question)
     if server is not None:
@@ -80,6 +92,30 @@ def ask(
         print_json(_plain(answer))
         return
     show_answer(answer, streamed.text)
+
+
+def _question(
+    ctx: typer.Context,
+    typed: str | None,
+    audio: Path | None,
+    collection: str | None,
+    *,
+    quiet: bool,
+) -> str:
+    """The typed question, or the one spoken in ``audio`` (shown before the answer)."""
+    if (typed is None) == (audio is None):
+        raise typer.BadParameter("give a question, or --audio FILE with a spoken one")
+    if typed is not None:
+        return typed
+    assert audio is not None
+    try:
+        data = audio.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{audio}: cannot read the recording ({exc.strerror})") from exc
+    heard = library(ctx, collection).hear(data, audio.name)
+    if not quiet:
+        out.print(f"[dim]Heard:[/dim] {escape(heard)}")
+    return heard
 
 
 def chat(

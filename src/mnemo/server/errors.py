@@ -36,6 +36,7 @@ _STATUS: list[tuple[type[errors.MnemoError], int, str]] = [
     (errors.ConfigError, 400, "not_configured"),
     (errors.BusyError, 409, "busy"),
     (errors.LLMError, 503, "llm_unavailable"),
+    (errors.TranscriptionError, 503, "transcription_unavailable"),
     (errors.EmbeddingError, 503, "embedder_unavailable"),
     (errors.IndexDamagedError, 503, "index_unavailable"),
     (errors.CatalogError, 503, "catalog_unavailable"),

@@ -142,6 +142,11 @@ def transcribe(audio: bytes, filename: str, options: TranscriptionOptions) -> An
         ) from exc
 
 
+def segment_texts(transcript: Any) -> list[str]:
+    """The transcript's segments' texts, in order."""
+    return [text for _, _, text in _segments(transcript)]
+
+
 def _segments(transcript: Any) -> list[tuple[float, float, str]]:
     segments = getattr(transcript, "segments", None) or []
     found = []

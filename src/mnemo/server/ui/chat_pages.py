@@ -58,6 +58,8 @@ def chat_values(
         "conv_title": title,
         "turns": turns,
         "llm": library.settings.llm.provider != "none",
+        # The microphone button: only where a transcription server can hear the question.
+        "voice": library.settings.transcription.base_url is not None,
         "missing": not known,
         "document": _document(library, doc, name) if known else None,
     }

@@ -19,6 +19,7 @@ from mnemo.server.ui import (
     signin,
     sync_pages,
     viewer,
+    voice,
 )
 from mnemo.server.ui.render import context, html_response, render
 
@@ -38,6 +39,7 @@ def install(app: FastAPI) -> None:
         conversation_pages,
         settings_pages,
         sync_pages,
+        voice,
     )
     for module in modules:
         app.include_router(module.router)

@@ -169,6 +169,84 @@
     });
   }
 
+  // Asking by voice: record, have the server's transcription engine hear it, put the
+  // text in the question box to be checked. Only where the browser can record
+  // (a secure context: https, or http://127.0.0.1 and localhost).
+  const voice = document.querySelector(".voice[data-transcribe]");
+  if (voice && navigator.mediaDevices && window.MediaRecorder) {
+    voice.hidden = false;
+    const button = document.getElementById("record");
+    const status = document.getElementById("voice-status");
+    const box = document.getElementById("question");
+    let recorder = null;
+    let chunks = [];
+    button.addEventListener("click", async () => {
+      if (recorder && recorder.state === "recording") {
+        recorder.stop();
+        return;
+      }
+      let stream;
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      } catch (error) {
+        status.textContent = "The microphone is not available: " + error.message;
+        return;
+      }
+      chunks = [];
+      recorder = new MediaRecorder(stream);
+      recorder.addEventListener("dataavailable", (event) => chunks.push(event.data));
+      recorder.addEventListener("stop", async () => {
+        stream.getTracks().forEach((track) => track.stop());
+        button.setAttribute("aria-pressed", "false");
+        button.textContent = "Ask by voice";
+        status.textContent = "Listening to the recording…";
+        const type = recorder.mimeType || "audio/webm";
+        const body = new FormData();
+        body.append("csrf", csrf);
+        body.append("audio", new Blob(chunks, { type }), type.includes("ogg") ? "question.ogg" : "question.webm");
+        const response = await fetch(voice.dataset.transcribe, { method: "POST", body, headers });
+        if (response.ok) {
+          box.value = (await response.json()).text;
+          box.focus();
+          status.textContent = "Heard. Correct the text if needed, then Ask.";
+        } else {  // the error as a message fragment: say it as text
+          const said = html(await response.text()).textContent.trim();
+          status.textContent = said || "The recording could not be heard.";
+        }
+      });
+      recorder.start();
+      button.setAttribute("aria-pressed", "true");
+      button.textContent = "Stop recording";
+      status.textContent = "Recording… press Stop recording when you are done.";
+    });
+  }
+
+  // Answers read aloud by the browser's own speech synthesis; [1] is read "source one".
+  const NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+    "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+    "seventeen", "eighteen", "nineteen", "twenty"];
+  function spoken(answer) {
+    const copy = answer.cloneNode(true);
+    copy.querySelectorAll(".chip").forEach((chip) => {
+      const number = Number((chip.textContent.match(/\[(\d+)\]/) || [])[1]);
+      chip.replaceWith(` (source ${NUMBERS[number] || number})`);
+    });
+    return copy.textContent.replace(/\s+/g, " ").trim();
+  }
+  if (window.speechSynthesis && window.SpeechSynthesisUtterance) {
+    const reveal = (root) => root.querySelectorAll(".turn .speak").forEach((b) => { b.hidden = false; });
+    reveal(document);
+    const turns = document.getElementById("turns");
+    if (turns) new MutationObserver(() => reveal(turns)).observe(turns, { childList: true, subtree: true });
+    document.addEventListener("click", (event) => {
+      const button = event.target.closest(".turn .speak");
+      if (!button) return;
+      window.speechSynthesis.cancel();
+      const answer = button.closest(".turn").querySelector(".answer");
+      window.speechSynthesis.speak(new SpeechSynthesisUtterance(spoken(answer)));
+    });
+  }
+
   // Viewer: bring the cited passage into view.
   const cited = document.getElementById("cited");
   if (cited) {
