@@ -388,3 +388,20 @@ def scanned_pdf(path: Path, pages: Sequence[tuple[str, Sequence[str]]]) -> Path:
         c.showPage()
     c.save()
     return path
+
+
+def wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """A real WAV: a tone whose pitch steps every few seconds, 16-bit mono."""
+    import wave
+
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = 220 + 40 * np.floor(t / 5)
+    samples = (0.3 * np.sin(2 * np.pi * pitch * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(samples.tobytes())
+    return path

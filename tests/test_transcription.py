@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from docgen import wav
 from mnemo import api
 from mnemo.config import Settings
 from stored import stored
@@ -25,19 +24,6 @@ SPEECH = [
     "The dredger arrives in March.",
     "Any other business? None. Meeting closed.",
 ]
-
-
-def wav(path: Path, seconds: float, rate: int = 16000) -> Path:
-    """A real WAV: a tone whose pitch steps every few seconds, 16-bit mono."""
-    t = np.arange(int(seconds * rate)) / rate
-    pitch = 220 + 40 * np.floor(t / 5)
-    samples = (0.3 * np.sin(2 * np.pi * pitch * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(samples.tobytes())
-    return path
 
 
 def engine(make_settings: Callable[..., Settings], url: str, **more: object) -> Settings:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from docgen import wav
 from mnemo.config import Settings, load_settings
 from mnemo.server.app import create_app
 from serverutil import build_library, free_port, serving
@@ -22,18 +21,6 @@ from transcriptionserver import MODEL, Script, serve
 from uiutil import csrf
 
 QUESTION = "When is Project Falcon's launch date?"
-
-
-def wav(path: Path, seconds: float = 3.0, rate: int = 16000) -> Path:
-    """A real WAV (a tone, 16-bit mono): the recording of the question."""
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.3 * np.sin(2 * np.pi * 330 * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(samples.tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +37,7 @@ def with_engine(home: Path, url: str | None) -> Settings:
 
 
 def test_ask_audio_answers_the_spoken_question(cli, library: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    recording = wav(tmp_path / "question.wav")
+    recording = wav(tmp_path / "question.wav", seconds=3)
     script = Script(texts=[QUESTION])
     with serve(script) as url:
         env = {"MNEMO_TRANSCRIPTION__BASE_URL": url, "MNEMO_TRANSCRIPTION__MODEL": MODEL}
@@ -65,7 +52,7 @@ def test_ask_audio_answers_the_spoken_question(cli, library: Path, tmp_path: Pat
 def test_ask_audio_without_an_engine_or_a_server_is_a_one_line_error(
     cli, library: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    recording = wav(tmp_path / "question.wav")
+    recording = wav(tmp_path / "question.wav", seconds=3)
     home = ("--home", str(library))
     unset = cli(*home, "ask", "--audio", str(recording))
     assert unset.returncode == 2
@@ -87,7 +74,7 @@ def test_ask_audio_without_an_engine_or_a_server_is_a_one_line_error(
 def test_the_chat_page_hears_a_recording_and_needs_its_form_token(
     library: Path, tmp_path: Path
 ) -> None:
-    recording = wav(tmp_path / "question.wav").read_bytes()
+    recording = wav(tmp_path / "question.wav", seconds=3).read_bytes()
     script = Script(texts=["Who is on the Falcon team?"])
     with (
         serve(script) as url,
