@@ -21,26 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from transcriptionserver import MODEL, Script, serve  # the test suite's server
-
-
-def wav(path: Path, seconds: float, rate: int = 16000) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.3 * np.sin(2 * np.pi * (220 + 40 * np.floor(t / 5)) * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(samples.tobytes())
-    return path
+from docgen import wav  # the test suite's generator and server
+from transcriptionserver import MODEL, Script, serve
 
 
 def run(folder: Path, home: Path, script: Script) -> tuple[float, int]:
