@@ -52,12 +52,14 @@ def test_a_reopened_answer_still_opens_the_highlighted_passage(
     site: tuple[TestClient, Settings],
 ) -> None:
     client, _ = site
-    _, conv = ask(client, TURBINES)
+    answered, conv = ask(client, TURBINES)
+    # The passage runs from page 1 to page 2; the quoted sentence is on page 2.
+    assert "page=2" in links(answered, "/ui/view")[0]
     reopened = client.get("/ui/chat", params={"conv": conv}).text
     chip = links(reopened, "/ui/view")[0]
-    assert "chunk=" in chip and "page=" in chip
+    assert "chunk=" in chip and "page=2" in chip
     viewer = client.get(chip).text
-    assert "of 2</span>" in viewer and "Cited passage" in viewer
+    assert "page 2 of 2</span>" in viewer and "Cited passage" in viewer
     assert "42 megawatts" in viewer.split("<figcaption>")[1]
     assert "Sources (1)" in reopened
 

@@ -59,6 +59,7 @@ def source_record(passage: ContextPassage) -> dict[str, Any]:
         "path": passage.path,
         "title": passage.title,
         "page": passage.page_start,
+        "page_end": passage.page_end,
         "heading_path": list(passage.heading_path),
         "text": passage.text[:_SNIPPET],
     }
@@ -75,6 +76,7 @@ def record(catalog: Catalog, conversation_id: str, answer: Answer) -> int:
                 "verdict": c.verdict,
                 "path": c.path,
                 "page": c.page,
+                "quote": c.quote,
                 "document_id": source.document_id if source else None,
                 "chunk_id": source.chunk_ids[0] if source and source.chunk_ids else None,
             }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -14,6 +15,7 @@ from mnemo.catalog.models import Turn
 from mnemo.generation.conversations import FeedbackInfo, source_record
 from mnemo.generation.types import Answer
 from mnemo.server.auth import UI_PREFIX
+from mnemo.server.ui.pdfpage import quote_page
 from mnemo.server.ui.render import render, url
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -42,6 +44,16 @@ def with_chips(text: str, chips: Chips) -> Markup:
         at = match.end()
     out.append(escape(text[at:]))
     return Markup("").join(out)
+
+
+def cited_page(
+    path: str, quote: str | None, first: int | None, last: int | None
+) -> int | None:
+    """The page a citation opens: where its quote is, when its passage runs over a page
+    break of a PDF (else the passage's first page)."""
+    if not (quote and first and last and last > first and path.lower().endswith(".pdf")):
+        return first
+    return quote_page(Path(path), quote, first, last)
 
 
 def passage_link(
@@ -104,7 +116,8 @@ def answer_view(answer: Answer, collection: str) -> dict[str, Any]:
         link = None
         if source is not None:
             chunk = source.chunk_ids[0] if source.chunk_ids else None
-            link = passage_link(collection, source.document_id, chunk, source.page_start)
+            page = cited_page(source.path, citation.quote, source.page_start, source.page_end)
+            link = passage_link(collection, source.document_id, chunk, page)
         chips[citation.number].append(
             {
                 "number": citation.number,
@@ -133,14 +146,21 @@ def turn_view(turn: Turn, collection: str, feedback: FeedbackInfo | None = None)
     """An answer kept in a conversation: its chips open the passage they pointed to
     (turns kept before passages were, the document's page)."""
     chips: Chips = defaultdict(list)
+    sources = {
+        int(s.get("number", 0)): s for s in (turn.sources or []) if isinstance(s, dict)
+    }
     for cited in turn.citations:
         item: dict[str, Any] = cited if isinstance(cited, dict) else {}
         number = int(item.get("number", 0))
         doc = item.get("document_id") or item.get("path")
+        passage = sources.get(number, {})
+        page = cited_page(
+            str(item.get("path") or ""), item.get("quote"), item.get("page"), passage.get("page_end")
+        )
         chips[number].append(
             {
                 "number": number,
-                "link": passage_link(collection, doc, item.get("chunk_id"), item.get("page")),
+                "link": passage_link(collection, doc, item.get("chunk_id"), page),
                 "verdict": VERDICTS.get(item.get("verdict", ""), "removed"),
                 "quote": None,
             }

@@ -39,6 +39,37 @@ def passage_ranges(page_text: str, passage: str, min_run: int = 3) -> list[tuple
     return ranges
 
 
+def quote_page(path: Path, quote: str, first: int, last: int) -> int:
+    """The page, from ``first`` to ``last``, that holds most of ``quote``'s words: where a
+    passage that runs over a page break says what a citation quotes. ``first`` when none
+    holds half of them (or the file cannot be read)."""
+    import pypdfium2 as pdfium
+
+    words = len(_WORD.findall(quote))
+    best, best_share = first, 0.5
+    try:
+        with _LOCK:
+            pdf = _open(pdfium, path)
+            try:
+                for number in range(max(first, 1), min(last, len(pdf)) + 1):
+                    text_page = pdf[number - 1].get_textpage()
+                    try:
+                        text = text_page.get_text_range()
+                    finally:
+                        text_page.close()
+                    found = sum(
+                        len(_WORD.findall(text[start:end]))
+                        for start, end in passage_ranges(text, quote)
+                    )
+                    if words and found / words > best_share:
+                        best, best_share = number, found / words
+            finally:
+                pdf.close()
+    except SourceError:
+        return first
+    return best
+
+
 def page_count(path: Path) -> int:
     import pypdfium2 as pdfium
 
