@@ -46,9 +46,7 @@ def with_chips(text: str, chips: Chips) -> Markup:
     return Markup("").join(out)
 
 
-def cited_page(
-    path: str, quote: str | None, first: int | None, last: int | None
-) -> int | None:
+def cited_page(path: str, quote: str | None, first: int | None, last: int | None) -> int | None:
     """The page a citation opens: where its quote is, when its passage runs over a page
     break of a PDF (else the passage's first page)."""
     if not (quote and first and last and last > first and path.lower().endswith(".pdf")):
@@ -146,16 +144,17 @@ def turn_view(turn: Turn, collection: str, feedback: FeedbackInfo | None = None)
     """An answer kept in a conversation: its chips open the passage they pointed to
     (turns kept before passages were, the document's page)."""
     chips: Chips = defaultdict(list)
-    sources = {
-        int(s.get("number", 0)): s for s in (turn.sources or []) if isinstance(s, dict)
-    }
+    sources = {int(s.get("number", 0)): s for s in (turn.sources or []) if isinstance(s, dict)}
     for cited in turn.citations:
         item: dict[str, Any] = cited if isinstance(cited, dict) else {}
         number = int(item.get("number", 0))
         doc = item.get("document_id") or item.get("path")
         passage = sources.get(number, {})
         page = cited_page(
-            str(item.get("path") or ""), item.get("quote"), item.get("page"), passage.get("page_end")
+            str(item.get("path") or ""),
+            item.get("quote"),
+            item.get("page"),
+            passage.get("page_end"),
         )
         chips[number].append(
             {
