@@ -154,3 +154,24 @@ def test_a_stopped_server_is_withdrawn_and_a_dead_ones_record_ignored(cli, serve
     )
     shown = cli("--home", str(served.home), "search", "Falcon", check=True)
     assert "Project Falcon" in shown.stdout and "by the server" not in shown.stdout
+
+
+def test_the_api_carries_every_field_the_cli_shows() -> None:
+    """A command handed to the server prints what the API sends: every field of the core's
+    answers and hits must be in the API's models (a new one, too)."""
+    from dataclasses import fields
+
+    from mnemo.generation.types import Answer
+    from mnemo.retrieval.context import ContextPassage
+    from mnemo.retrieval.search import SearchHit, SearchResponse
+    from mnemo.server import schemas
+
+    pairs = [
+        (Answer, schemas.AnswerOut),
+        (ContextPassage, schemas.SourceOut),
+        (SearchResponse, schemas.SearchOut),
+        (SearchHit, schemas.Hit),
+    ]
+    for core, api in pairs:
+        missing = {f.name for f in fields(core)} - set(api.model_fields)
+        assert not missing, f"{api.__name__} lacks {sorted(missing)} of {core.__name__}"

@@ -141,6 +141,24 @@ def connect(
     return Remote(record, settings.collection)
 
 
+#: The order of :class:`mnemo.generation.types.Answer`'s fields, as ``--json`` prints them
+#: in-process (not imported: that would cost the start-up this module saves).
+_ANSWER_ORDER = (
+    "question",
+    "text",
+    "kind",
+    "citations",
+    "sources",
+    "query",
+    "model",
+    "warnings",
+    "usage",
+    "seconds",
+    "conversation_id",
+    "turn",
+)
+
+
 def answer_json(data: dict[str, Any]) -> dict[str, Any]:
     """The API's answer in the shape of ``mnemo ask --json`` in-process: each
     citation names its source by number."""
@@ -149,11 +167,10 @@ def answer_json(data: dict[str, Any]) -> dict[str, Any]:
         item = {key: citation[key] for key in ("number", "sentence", "verdict", "score", "quote")}
         item["source"] = _source_number(citation, data)
         citations.append(item)
-    keys = ("question", "text", "kind", "citations", "sources", "query", "model", "warnings")
-    shaped = {key: data.get(key) for key in keys}
+    # The core's field order first; any field the API adds later keeps its own order.
+    shaped = {key: data[key] for key in _ANSWER_ORDER if key in data}
+    shaped |= {key: value for key, value in data.items() if key not in shaped}
     shaped["citations"] = citations
-    for key in ("usage", "seconds", "conversation_id", "turn"):
-        shaped[key] = data.get(key)
     return shaped
 
 
