@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from mnemo.generation.base import Usage
@@ -50,6 +51,7 @@ class Answer:
     seconds: dict[str, float] = field(default_factory=dict)  # retrieve, generate, verify, total
     conversation_id: str | None = None
     turn: int | None = None  # its position in the conversation, once recorded
+    cached_at: datetime | None = None  # when the answer was made, if it came from the cache
 
     @property
     def cited(self) -> list[ContextPassage]:
