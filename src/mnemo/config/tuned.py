@@ -26,6 +26,7 @@ TUNABLE = (
     "search.candidates",
     "answer.neighbours",
     "answer.min_relevance",
+    "answer.min_rerank_score",
 )
 
 

@@ -135,9 +135,7 @@ def index_version(settings: Settings, catalog: Catalog, coll: Collection) -> str
             .where(Document.collection_id == coll.id)
             .group_by(Document.status)
         ).all()
-        pending = session.scalar(
-            select(func.count()).where(IndexPending.collection_id == coll.id)
-        )
+        pending = session.scalar(select(func.count()).where(IndexPending.collection_id == coll.id))
         embedders = session.execute(
             select(CollectionEmbedder.key, CollectionEmbedder.state).where(
                 CollectionEmbedder.collection_id == coll.id

@@ -68,9 +68,7 @@ def message_id(conversation_id: str, position: int) -> str:
 
 def parse_message_id(value: str) -> tuple[str, int]:
     """(conversation id, position) of a message id; ConversationError when malformed."""
-    bare = value.strip()
-    if bare.startswith("chatcmpl-"):
-        bare = bare[len("chatcmpl-") :]
+    bare = value.strip().removeprefix("chatcmpl-")
     found = _MESSAGE.match(bare)
     if found is None:
         raise ConversationError(
