@@ -88,7 +88,8 @@ def answer(
         hit.question = " ".join(question.split())
         hit.warnings = [*hit.warnings, f"answered from the cache ({found.how} match)"]
         elapsed = time.perf_counter() - started
-        hit.seconds = {"cache": elapsed, "total": elapsed}
+        made_in = hit.seconds.get("total", 0.0)
+        hit.seconds = {"cache": elapsed, "total": elapsed, "saved": max(0.0, made_in - elapsed)}
         if conversation_id:
             hit.turn = conversations.record(catalog, conversation_id, hit)
             hit.conversation_id = conversation_id

@@ -60,5 +60,13 @@ class Answer:
         return [s for s in self.sources if s.number in numbers]
 
     @property
+    def message_id(self) -> str | None:
+        """What a reader judges the answer by (`mnemo feedback`): its conversation and
+        position, once it is recorded in one."""
+        if self.conversation_id is None or self.turn is None:
+            return None
+        return f"{self.conversation_id}-{self.turn}"
+
+    @property
     def unsupported(self) -> list[Citation]:
         return [c for c in self.citations if c.verdict in ("unsupported", "invalid")]

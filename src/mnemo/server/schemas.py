@@ -166,6 +166,7 @@ class AskRequest(RequestBody):
     stream: bool = Field(
         False, description="Server-sent events: 'token' events, then one 'answer' event."
     )
+    cache: bool = Field(True, description="False: answer afresh, not from the answer cache.")
 
 
 class SourceOut(BaseModel):
@@ -200,6 +201,12 @@ class AnswerOut(BaseModel):
     warnings: list[str]
     seconds: dict[str, float]
     conversation_id: str | None
+    message_id: str | None = Field(
+        None, description="Judge the answer by it: POST /feedback (or /v1/feedback)."
+    )
+    cached_at: Timestamp | None = Field(
+        None, description="Set when the answer came from the answer cache: when it was made."
+    )
 
 
 class ConversationCreate(RequestBody):
