@@ -10,8 +10,9 @@ found again (and are deleted the next time an answer is stored).
 Within a scope, a question hits when its normalised text is the same
 (exact), or when its embedding is within ``cache.max_distance`` of a cached
 question's *and* both carry the same key terms: numbers, names (capitalised
-words), quoted phrases and negations. "Who won the World Cup in 2014?" never
-answers "... in 2010?", however close the embeddings are.
+words), quoted phrases, negations and question words (who, when, where...), and they are not the same words but one ("who
+won ..." / "who lost ..."). "Who won the World Cup in 2014?" never answers
+"... in 2010?", however close the embeddings are.
 
 Entries live in ``<home>/cache/answers.sqlite`` (a disposable cache: deleting
 the file loses nothing), with counters for ``mnemo cache stats``.
@@ -69,13 +70,17 @@ _NOT_NAMES = frozenset(
     "who whom whose what when where which why how is are was were do does did can could "
     "would should will shall may might tell please give list name show find explain "
     "describe the a an in on at of for to and or i my me you your it its this that these "
-    "those there if".split()
+    "those there if i'd i'm i've i'll let's".split()
 )
 _NEGATIONS = frozenset("not no never without none nobody nothing neither nor n't except".split())
 _CONTRASTS = frozenset(
     "first last next previous before after most least best worst largest smallest highest "
     "lowest men women men's women's male female".split()
 )
+_ASKING = {
+    "who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where",
+    "why": "why", "how": "how", "what": "what", "which": "what",
+}  # fmt: skip
 COUNTERS = ("exact", "semantic", "miss", "saved_seconds")
 
 
@@ -111,17 +116,29 @@ def key_terms(question: str) -> list[str]:
     found: set[str] = set(_NUMBER.findall(question))
     found |= {"“" + (a or b).casefold().strip() + "”" for a, b in _QUOTED.findall(question)}
     for word in _WORD.findall(question):
-        bare = word.strip(".'’-")
+        bare = re.sub(r"['’]s$", "", word.strip(".'’-"))  # Falcon's: Falcon
         lower = bare.casefold().replace("’", "'")
         if not bare:
             continue
-        if lower in _NEGATIONS or lower.endswith("n't") or lower in _CONTRASTS:
+        if lower in _ASKING:  # what is asked for: a person, a time, a place, a reason
+            found.add("?" + _ASKING[lower])
+        elif lower in _NEGATIONS or lower.endswith("n't") or lower in _CONTRASTS:
             found.add(lower)
         elif bare[0].isupper() and lower not in _NOT_NAMES:
             found.add(lower)
         elif any(ch.isdigit() for ch in bare):
             found.add(lower)
     return sorted(found)
+
+
+def one_word_apart(question: str, other: str) -> bool:
+    """The same words in the same order but one: "who won ..." and "who lost ...". Such
+    pairs embed very close, yet mostly ask something else, so they never share an answer."""
+    mine = _WORD.findall(normalise(question))
+    theirs = _WORD.findall(normalise(other))
+    if len(mine) != len(theirs):
+        return False
+    return sum(a != b for a, b in zip(mine, theirs, strict=True)) == 1
 
 
 def index_version(settings: Settings, catalog: Catalog, coll: Collection) -> str:
@@ -232,14 +249,14 @@ class AnswerCache:
         terms = json.dumps(key_terms(question))
         with self._lock:
             rows = self._db.execute(
-                "select id, answer, created_at, seconds, vector from answers "
+                "select id, answer, created_at, seconds, vector, question from answers "
                 "where scope = ? and terms = ? and vector is not null",
                 (scope, terms),
             ).fetchall()
         best, best_distance = None, max_distance
         for found in rows:
             other = np.frombuffer(found[4], dtype=np.float32)
-            if other.shape != vector.shape:
+            if other.shape != vector.shape or one_word_apart(question, found[5]):
                 continue
             distance = 1.0 - float(np.dot(vector, other))
             if distance <= best_distance:
