@@ -41,7 +41,10 @@ THRESHOLDS = [0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.10, 0.12, 0.15]
 #: guards see no difference in key terms, so only the distance keeps them apart.
 HARD_NEAR_MISSES = [
     ("Who directed Titanic?", "Who starred in Titanic?"),
-    ("Who won the French Presidential Election 2017?", "Who came second in the French Presidential Election 2017?"),
+    (
+        "Who won the French Presidential Election 2017?",
+        "Who came second in the French Presidential Election 2017?",
+    ),
     ("When was GPT-3 released?", "Who released GPT-3?"),
     ("When was OpenAI founded?", "Who founded OpenAI?"),
     ("How much did Google acquire YouTube for?", "When did Google acquire YouTube?"),
@@ -53,7 +56,21 @@ HARD_NEAR_MISSES = [
     ("Who won the World Cup Final in 2018?", "Who scored in the World Cup Final in 2018?"),
     ("When does season 4 of The Crown premiere?", "Who stars in season 4 of The Crown?"),
 ]
-_QUESTION_WORDS = ("who", "what", "when", "where", "which", "why", "how", "is", "are", "was", "did", "does", "do")
+_QUESTION_WORDS = (
+    "who",
+    "what",
+    "when",
+    "where",
+    "which",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "did",
+    "does",
+    "do",
+)
 
 
 def rephrasings(question: str) -> list[str]:
@@ -90,13 +107,19 @@ def calibrate(embed: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
             if _answer(items[i]) == _answer(items[j]):
                 continue
             distance = 1 - float(np.dot(vectors[i], vectors[j]))
-            near.append((distance, _guarded(questions[i], questions[j]), questions[i], questions[j]))
+            near.append(
+                (distance, _guarded(questions[i], questions[j]), questions[i], questions[j])
+            )
     for t in THRESHOLDS:
         rows.append(
             {
                 "threshold": t,
-                "paraphrase hits (distance only)": round(sum(d <= t for d, _ in para) / len(para), 3),
-                "paraphrase hits (with guards)": round(sum(d <= t and g for d, g in para) / len(para), 3),
+                "paraphrase hits (distance only)": round(
+                    sum(d <= t for d, _ in para) / len(para), 3
+                ),
+                "paraphrase hits (with guards)": round(
+                    sum(d <= t and g for d, g in para) / len(para), 3
+                ),
                 "near-miss false hits (distance only)": sum(d <= t for d, *_ in near),
                 "near-miss false hits (with guards)": sum(d <= t and g for d, g, *_ in near),
             }

@@ -125,9 +125,10 @@ def test_mcp_agent_judges_the_answer_it_got(served: tuple[Settings, str]) -> Non
 
     app = FastAPI(lifespan=lifespan)
     app.mount("/mcp", mcp_app)
-    with serving(settings, app) as base, connected(
-        lambda: streamable_http_client(f"{base}/mcp")
-    ) as agent:
+    with (
+        serving(settings, app) as base,
+        connected(lambda: streamable_http_client(f"{base}/mcp")) as agent,
+    ):
         answer = agent.result("ask", question="How many engineers are in the Falcon team?")
         judged = agent.result(
             "give_feedback",

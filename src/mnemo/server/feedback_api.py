@@ -80,9 +80,7 @@ def _judge(request: Request, body: Judgement, principal: Principal) -> Judgement
     )
     audit.record(request, principal, "feedback.create", body.message_id, 201)
     request.app.state.metrics.observe_feedback(body.thumbs, body.rating, body.correction)
-    return JudgementOut(
-        **vars(saved), message_id=body.message_id, note=str(note) if note else None
-    )
+    return JudgementOut(**vars(saved), message_id=body.message_id, note=str(note) if note else None)
 
 
 @router.post("/feedback", status_code=201, response_model=JudgementOut)

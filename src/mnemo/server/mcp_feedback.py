@@ -30,8 +30,10 @@ def feedback_tool(library: Library) -> Callable[..., FeedbackResult]:
         ] = None,
         save_note: Annotated[
             bool,
-            Field(description="Keep the correction as a note of the collection, so later "
-            "answers can cite it. Only when the user asks for it."),
+            Field(
+                description="Keep the correction as a note of the collection, so later "
+                "answers can cite it. Only when the user asks for it."
+            ),
         ] = False,
     ) -> FeedbackResult:
         """Record the user's judgement of an answer (thumbs, rating, correction); answers
