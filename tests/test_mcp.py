@@ -59,6 +59,7 @@ TOOLS = {
     "get_document",
     "list_jobs",
     "cancel_job",
+    "give_feedback",
 }
 
 

@@ -47,7 +47,7 @@ from mnemo.catalog.summary import (
     page_documents,
 )
 from mnemo.config import Settings, load_settings, settings_provenance
-from mnemo.errors import ConfigError, DocumentError, MnemoError, SourceError
+from mnemo.errors import ConfigError, ConversationError, DocumentError, MnemoError, SourceError
 from mnemo.events import EventHandler
 from mnemo.report import RunReport
 from mnemo.retrieval.filters import Filters
@@ -58,9 +58,11 @@ if TYPE_CHECKING:
     from mnemo.catalog.jobs import JobInfo
     from mnemo.catalog.models import Turn
     from mnemo.config.shown import SettingShown
+    from mnemo.generation.answer_cache import AnswerCache, CacheStats
     from mnemo.generation.ask import TextHandler
     from mnemo.generation.base import LLM
     from mnemo.generation.conversations import ConversationInfo, FeedbackInfo
+    from mnemo.generation.feedback import FeedbackEntry
     from mnemo.generation.providers import LLMCheck
     from mnemo.generation.types import Answer
     from mnemo.retrieval.context import ContextPassage
@@ -81,6 +83,7 @@ class Library:
         self._catalog: Catalog | None = None
         self._llm: LLM | None = _UNSET
         self._lock = threading.Lock()
+        self._answer_cache: AnswerCache | None = None
 
     # -- resources ----------------------------------------------------------------
 
@@ -165,6 +168,9 @@ class Library:
             if self._catalog is not None:
                 self._catalog.close()
                 self._catalog = None
+            if self._answer_cache is not None:
+                self._answer_cache.close()
+                self._answer_cache = None
 
     def __enter__(self) -> Library:
         return self
@@ -510,7 +516,7 @@ class Library:
 
         return search(
             query,
-            self.settings,
+            self.settings_for(collection),
             self.catalog,
             collection=collection,
             k=k,
@@ -563,9 +569,15 @@ class Library:
         conversation_id: str | None = None,
         history: Sequence[tuple[str, str]] = (),
         on_text: TextHandler | None = None,
+        cache: bool | None = None,
     ) -> Answer:
         """Answer ``question`` from a collection with checked citations: see
         :mod:`mnemo.generation.ask`. Extractive (offline) when no LLM is configured.
+
+        A question asked before (or rephrased) since the collection last changed is
+        answered from the cache (:mod:`mnemo.generation.answer_cache`;
+        ``answer.cached_at`` says when it was made) unless ``cache`` is False or the
+        ``cache.enabled`` setting is off.
 
         A follow-up is understood from the conversation ``conversation_id``, or
         else from ``history``: the earlier (question, answer) pairs, oldest first.
@@ -573,13 +585,14 @@ class Library:
         ``use_llm``: None uses the configured model if any, False forces an
         extractive answer, True fails when no model is configured.
         """
-        from mnemo.generation.ask import ask
+        from mnemo.generation.cached import answer
 
-        return ask(
+        return answer(
             question,
-            self.settings,
+            self.settings_for(collection),
             self.catalog,
             self.llm(use_llm),
+            self.answer_cache if cache is not False else None,
             collection=collection,
             documents=documents,
             filters=filters,
@@ -685,3 +698,80 @@ class Library:
 
         with self.catalog.session() as session:
             return cancel_job(session, job_id)
+
+    # -- caches, tuning and feedback that changes something ---------------------------
+
+    def settings_for(self, collection: str | None = None) -> Settings:
+        """The settings a collection's searches and answers use: the global ones, with
+        what `mnemo eval tune --save` kept for it (:mod:`mnemo.config.tuned`)."""
+        from mnemo.config.tuned import with_tuned
+
+        return with_tuned(self.settings, self._name(collection))
+
+    @property
+    def answer_cache(self) -> AnswerCache:
+        """The data directory's answer cache, opened on first use."""
+        from mnemo.generation.answer_cache import AnswerCache
+
+        with self._lock:
+            if self._answer_cache is None:
+                self._answer_cache = AnswerCache(self.settings.home / "cache" / "answers.sqlite")
+            return self._answer_cache
+
+    def cache_stats(self, *, collection: str | None = None) -> CacheStats:
+        """Cached answers (of one collection, or all), hits, misses and time saved."""
+        return self.answer_cache.stats(collection)
+
+    def clear_cache(self, *, collection: str | None = None) -> int:
+        """Forget cached answers (of one collection, or all); returns how many."""
+        return self.answer_cache.clear(collection)
+
+    def log_answer(self, answer: Answer, channel: str, *, collection: str | None = None) -> str:
+        """Keep an answer given outside a conversation (``channel``: /v1, mcp) so it
+        can be judged; returns its message id."""
+        from mnemo.generation.feedback import log_answer
+
+        return log_answer(self.catalog, self._name(collection), channel, answer)
+
+    def judge(
+        self,
+        message_id: str,
+        *,
+        thumbs: str | None = None,
+        rating: int | None = None,
+        correction: str | None = None,
+        save_note: bool = False,
+        key_id: int | None = None,
+    ) -> tuple[FeedbackInfo, Path | None]:
+        """Judge the answer ``message_id`` names (``<conversation>-<position>``). With
+        ``save_note``, the correction is also kept as a note in the answer's collection
+        and indexed, so later answers can cite it; returns the note's path then."""
+        from mnemo.generation.feedback import parse_message_id, turn_of, write_correction
+
+        if thumbs is None and rating is None and not correction:
+            raise ConversationError("say something: thumbs up or down, a rating or a correction")
+        if save_note and not correction:
+            raise ConversationError("a note needs a correction: give its text")
+        conversation_id, position = parse_message_id(message_id)
+        turn = turn_of(self.catalog, conversation_id, position)
+        saved = self.add_feedback(
+            conversation_id,
+            position,
+            thumbs=thumbs,
+            rating=rating,
+            correction=correction,
+            key_id=key_id,
+        )
+        if not save_note:
+            return saved, None
+        assert correction is not None
+        collection = self.conversation(conversation_id).collection
+        note = write_correction(self.settings, collection, turn.question, correction)
+        self.add([note], collection=collection)
+        return saved, note
+
+    def feedback_entries(self, *, collection: str | None = None) -> list[FeedbackEntry]:
+        """Every judgement (of one collection, or all) with the question and answer."""
+        from mnemo.generation.feedback import entries
+
+        return entries(self.catalog, collection)

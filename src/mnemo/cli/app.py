@@ -22,6 +22,7 @@ from mnemo.cli import (
     serve,
     status,
 )
+from mnemo.cli import cache, evaluate, feedback
 from mnemo.cli.context import State
 from mnemo.cli.render import err
 from mnemo.errors import MnemoError
@@ -82,6 +83,9 @@ app.add_typer(llm.llm_app, name="llm")
 app.add_typer(ask.conversations_app, name="conversations")
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(cache.cache_app, name="cache")
+app.add_typer(feedback.feedback_app, name="feedback")
+app.add_typer(evaluate.eval_app, name="eval")
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are

@@ -55,6 +55,9 @@ def ask(
     tag: list[str] = opts.TAG,
     after: str | None = opts.AFTER,
     before: str | None = opts.BEFORE,
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Answer afresh, not from the answer cache."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Answer a question from your documents, citing file and page for each claim."""
@@ -70,6 +73,7 @@ def ask(
                 filters=filters,
                 mode=mode,
                 extractive=extractive,
+                cache=False if no_cache else None,
                 on_text=streamed if not as_json else None,
             )
         except remote.Unreachable:
@@ -79,19 +83,29 @@ def ask(
                 print_json(remote.answer_json(given))
                 return
             show_answer(remote.answer_namespace(given), streamed.text, via=server.url)
+            _judge_hint(given.get("message_id"))
             return
-    answer = library(ctx, collection).ask(
+    lib = library(ctx, collection)
+    answer = lib.ask(
         question,
         documents=doc,
         filters=filters,
         mode=mode,
         use_llm=False if extractive else None,
         on_text=streamed if not as_json else None,
+        cache=False if no_cache else None,
     )
+    message = lib.log_answer(answer, "the CLI")  # so that `mnemo feedback` can judge it
     if as_json:
-        print_json(_plain(answer))
+        print_json({**_plain(answer), "message_id": message})
         return
     show_answer(answer, streamed.text)
+    _judge_hint(message)
+
+
+def _judge_hint(message: str | None) -> None:
+    if message:
+        out.print(f"[dim]message id {message}: judge it with `mnemo feedback give {message} --up`[/dim]")
 
 
 def _question(
@@ -239,6 +253,9 @@ def show_answer(answer: Answer, streamed: str = "", via: str | None = None) -> N
     total = answer.seconds.get("total", 0.0)
     served = f", by the server at {via}" if via else ""
     out.print(f"[dim]{label} ({total:.1f} s{escape(served)})[/dim]")
+    if answer.cached_at is not None:
+        made = answer.cached_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        out.print(f"[dim]cached answer, made {made} (--no-cache to answer afresh)[/dim]")
 
 
 def _by_source(citations: list[Citation]) -> dict[int, list[Citation]]:

@@ -69,6 +69,7 @@ class Remote:
         filters: Filters | None,
         mode: str | None,
         extractive: bool,
+        cache: bool | None = None,
         on_text: Callable[[str], None] | None,
     ) -> dict[str, Any]:
         """The answer as the API gives it; tokens go to ``on_text`` as they stream."""
@@ -82,6 +83,8 @@ class Remote:
             "extractive": extractive,
             "stream": True,
         }
+        if cache is not None:
+            body["cache"] = cache
         streamed = False
         with self._client() as client:
             try:
@@ -156,6 +159,8 @@ _ANSWER_ORDER = (
     "seconds",
     "conversation_id",
     "turn",
+    "cached_at",
+    "message_id",
 )
 
 
@@ -178,6 +183,10 @@ def answer_namespace(data: dict[str, Any]) -> SimpleNamespace:
     """The API's answer with attribute access, each citation holding its source, as
     the terminal renderer reads the core's Answer."""
     answer = _namespace(data)
+    if isinstance(getattr(answer, "cached_at", None), str):
+        answer.cached_at = datetime.fromisoformat(answer.cached_at)
+    else:
+        answer.cached_at = getattr(answer, "cached_at", None)
     by_number = {source.number: source for source in answer.sources}
     for citation, given in zip(answer.citations, data["citations"], strict=True):
         number = _source_number(given, data)

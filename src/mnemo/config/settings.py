@@ -401,6 +401,9 @@ class AnswerSettings(BaseModel):
     extractive_sentences: int = Field(
         3, ge=1, le=20, description="Sentences in an extractive answer."
     )
+    neighbours: int = Field(
+        1, ge=0, le=10, description="Chunks added on each side of a hit to make its passage."
+    )
 
 
 class ServerSettings(BaseModel):
@@ -475,6 +478,30 @@ class ServerSettings(BaseModel):
         return origins
 
 
+class CacheSettings(BaseModel):
+    """Answer caches: never stale, because every entry is tied to the collection's index
+    version (any add, change or delete), its settings, filters and model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Answer a question asked before from the cache.")
+    semantic: bool = Field(
+        True,
+        description="Also answer a rephrased question from the cache: its embedding within "
+        "cache.max_distance and the same numbers, names and negations.",
+    )
+    max_distance: float = Field(
+        0.06,
+        ge=0,
+        le=1,
+        description="Cosine distance under which two questions are the same question "
+        "(calibrated on paraphrases and rgb-en-fact near misses, see docs/benchmarks.md).",
+    )
+    max_entries: int = Field(
+        5000, ge=1, description="Answers kept per collection; the least used go first."
+    )
+
+
 class Settings(BaseSettings):
     """Everything Mnemo can be told. Passed explicitly to core functions."""
 
@@ -494,6 +521,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @field_validator("collection")
     @classmethod

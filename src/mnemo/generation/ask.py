@@ -178,7 +178,11 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
     hits = response.hits
     budget = _budget(run)
     passages = assemble_context(
-        run.catalog, hits, max_tokens=budget, collection=run.collection.name
+        run.catalog,
+        hits,
+        max_tokens=budget,
+        neighbours=settings.answer.neighbours,
+        collection=run.collection.name,
     )
     run.seconds["retrieve"] = time.perf_counter() - begun
     if not passages:

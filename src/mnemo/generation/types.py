@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from mnemo.generation.base import Usage
@@ -50,12 +51,21 @@ class Answer:
     seconds: dict[str, float] = field(default_factory=dict)  # retrieve, generate, verify, total
     conversation_id: str | None = None
     turn: int | None = None  # its position in the conversation, once recorded
+    cached_at: datetime | None = None  # when the answer was made, if it came from the cache
 
     @property
     def cited(self) -> list[ContextPassage]:
         """Sources that at least one valid citation points to, in number order."""
         numbers = {c.number for c in self.citations if c.source is not None}
         return [s for s in self.sources if s.number in numbers]
+
+    @property
+    def message_id(self) -> str | None:
+        """What a reader judges the answer by (`mnemo feedback`): its conversation and
+        position, once it is recorded in one."""
+        if self.conversation_id is None or self.turn is None:
+            return None
+        return f"{self.conversation_id}-{self.turn}"
 
     @property
     def unsupported(self) -> list[Citation]:

@@ -75,6 +75,12 @@ class AskResult(BaseModel):
         description="The numbered sources; for an abstention, the nearest passages."
     )
     warnings: list[str]
+    message_id: str | None = Field(
+        None, description="Pass it to give_feedback when the user judges this answer."
+    )
+    cached_at: str | None = Field(
+        None, description="Set when the answer came from the answer cache: when it was made."
+    )
 
 
 class DocumentEntry(BaseModel):

@@ -53,6 +53,7 @@ from mnemo.server.mcp_models import (
     SearchResult,
     Source,
 )
+from mnemo.server.mcp_feedback import feedback_tool
 from mnemo.server.origin import allowed_hosts
 from mnemo.server.paths import PathRefused, allowed_path, readable_roots
 
@@ -177,6 +178,7 @@ class _Tools:
                 documents=[document] if document else (),
                 history=[(q, "") for q in earlier_questions or []],
             )
+            self.library.log_answer(answer, "MCP", collection=collection)
         name = collection or self.settings.collection
         return AskResult(
             answer=answer.text,
@@ -197,6 +199,8 @@ class _Tools:
             ],
             sources=[_source(name, s) for s in answer.sources],
             warnings=answer.warnings,
+            message_id=answer.message_id,
+            cached_at=answer.cached_at.isoformat() if answer.cached_at else None,
         )
 
     def add_document(
@@ -348,6 +352,7 @@ def build_server(library: Library) -> MCPServer[Any]:
         (tools.get_document, "Read a document", reads),
         (tools.list_jobs, "List ingestion jobs", reads),
         (tools.cancel_job, "Cancel an ingestion job", cancels),
+        (feedback_tool(library), "Judge an answer", adds),
     ):
         server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=hints)
     server.resource(

@@ -67,6 +67,20 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.answers = Counter(
+            "mnemo_answers",
+            "Answers by where they came from: cache (exact or rephrased question) or fresh",
+            ["source"],
+            registry=self.registry,
+        )
+        self.cache_saved = Counter(
+            "mnemo_answer_cache_saved_seconds",
+            "Answering time the answer cache saved (the time each cached answer took to make)",
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "mnemo_feedback", "Judgements of answers, by kind", ["kind"], registry=self.registry
+        )
         queue = Gauge(
             "mnemo_ingest_queue_depth", "Ingestion jobs waiting to run", registry=self.registry
         )
@@ -79,9 +93,20 @@ class Metrics:
 
     def observe_answer(self, answer: Answer) -> None:
         for stage, seconds in answer.seconds.items():
-            self.stage.labels(stage).observe(seconds)
+            if stage != "saved":  # not a stage: what the cache saved (below)
+                self.stage.labels(stage).observe(seconds)
         self.tokens.labels("input").inc(answer.usage.input_tokens)
         self.tokens.labels("output").inc(answer.usage.output_tokens)
+        self.answers.labels("cache" if answer.cached_at is not None else "fresh").inc()
+        self.cache_saved.inc(answer.seconds.get("saved", 0.0))
+
+    def observe_feedback(self, thumbs: str | None, rating: int | None, correction: str | None) -> None:
+        if thumbs:
+            self.feedback.labels(f"thumbs_{thumbs}").inc()
+        if rating is not None:
+            self.feedback.labels("rating").inc()
+        if correction:
+            self.feedback.labels("correction").inc()
 
     def observe_search(self, seconds: float) -> None:
         self.stage.labels("search").observe(seconds)

@@ -138,6 +138,7 @@ async def chat_completions(
             history=history,
             on_text=on_text,
         )
+        state.library.log_answer(answer, "/v1", collection=body.model)  # its message id
         state.metrics.observe_answer(answer)
         return answer
 
@@ -146,7 +147,8 @@ async def chat_completions(
     if not body.stream:
         answer = await run_in_threadpool(run)
         return {
-            "id": completion_id,
+            # The id names the stored answer: POST /v1/feedback judges it by this id.
+            "id": f"chatcmpl-{answer.message_id}",
             "object": "chat.completion",
             "created": created,
             "model": body.model,

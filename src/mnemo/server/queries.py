@@ -90,7 +90,10 @@ async def ask(
             use_llm=False if body.extractive else None,
             conversation_id=body.conversation_id,
             on_text=on_text,
+            cache=body.cache,
         )
+        if answer.conversation_id is None:  # kept so that it can be judged by its message id
+            state.library.log_answer(answer, "the REST API", collection=collection)
         state.metrics.observe_answer(answer)
         return answer
 

@@ -179,6 +179,7 @@ class AskRequest(RequestBody):
     stream: bool = Field(
         False, description="Server-sent events: 'token' events, then one 'answer' event."
     )
+    cache: bool = Field(True, description="False: answer afresh, not from the answer cache.")
 
 
 class SourceOut(BaseModel):
@@ -223,6 +224,12 @@ class AnswerOut(BaseModel):
     conversation_id: str | None
     usage: UsageOut = Field(default_factory=lambda: UsageOut())
     turn: int | None = Field(None, description="Its position in the conversation, if any.")
+    message_id: str | None = Field(
+        None, description="Judge the answer by it: POST /feedback (or /v1/feedback)."
+    )
+    cached_at: Timestamp | None = Field(
+        None, description="Set when the answer came from the answer cache: when it was made."
+    )
 
 
 class ConversationCreate(RequestBody):
