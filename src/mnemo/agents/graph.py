@@ -642,4 +642,5 @@ def _result(
         stopped=values.get("stopped"),
         interrupted=interrupted,
         comparison=bool(values.get("comparison")),
+        read=[ContextPassage(**p) for s in values.get("subs", []) for p in s["passages"]],
     )

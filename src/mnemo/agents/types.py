@@ -8,6 +8,7 @@ from typing import Any
 
 from mnemo.catalog.memory import MemoryInfo
 from mnemo.generation.types import Answer
+from mnemo.retrieval.context import ContextPassage
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ResearchAnswer:
     stopped: str | None = None  # the budget that stopped the run early, if any
     interrupted: bool = False  # paused at a checkpoint: resume with run_id
     comparison: bool = False
+    read: list[ContextPassage] = field(default_factory=list)  # every passage the tools returned
 
     @property
     def unanswered(self) -> list[str]:

@@ -18,6 +18,7 @@ from mnemo.cli import (
     jobs,
     llm,
     mcp,
+    research,
     search,
     serve,
     status,
@@ -76,6 +77,7 @@ app.add_typer(llm.llm_app, name="llm")
 app.add_typer(ask.conversations_app, name="conversations")
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(research.memory_app, name="memory")
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are

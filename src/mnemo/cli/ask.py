@@ -44,8 +44,23 @@ def ask(
     after: str | None = opts.AFTER,
     before: str | None = opts.BEFORE,
     as_json: bool = JSON,
+    research: bool = typer.Option(
+        False, "--research", help="Plan, search for each part, check and cite (research mode)."
+    ),
+    resume: str | None = typer.Option(None, "--resume-run", help="Resume research run ID."),
 ) -> None:
     """Answer a question from your documents, citing file and page for each claim."""
+    if research or resume:
+        from mnemo.cli.research import run_research
+
+        return run_research(
+            ctx,
+            question,
+            collection=collection,
+            extractive=extractive,
+            as_json=as_json,
+            resume=resume,
+        )
     filters = opts.make_filters(path, media_type, tag, after, before)
     streamed = _Streamer(enabled=not as_json)
     answer = library(ctx, collection).ask(
