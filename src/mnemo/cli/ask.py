@@ -60,6 +60,8 @@ def ask(
             extractive=extractive,
             as_json=as_json,
             resume=resume,
+            show=show_answer,
+            plain_answer=_plain,
         )
     filters = opts.make_filters(path, media_type, tag, after, before)
     streamed = _Streamer(enabled=not as_json)

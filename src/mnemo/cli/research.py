@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from mnemo.cli.render import err, out, print_json
 
 if TYPE_CHECKING:
     from mnemo.agents.types import ResearchAnswer, ResearchEvent
+    from mnemo.generation.types import Answer
 
 memory_app = typer.Typer(help="What Mnemo remembers you said: list, add, edit and forget.")
 
@@ -70,7 +71,11 @@ def run_research(
     extractive: bool,
     as_json: bool,
     resume: str | None = None,
+    show: Callable[[Answer], None],
+    plain_answer: Callable[[Answer], dict[str, object]],
 ) -> None:
+    """Research mode for `mnemo ask --research`; ``show`` and ``plain_answer`` are
+    `mnemo ask`'s own renderers of the answer (passed in: cli.ask imports this module)."""
     lib = library(ctx, collection)
     with step_list(not as_json) as on_event:
         result = lib.research(
@@ -81,14 +86,12 @@ def run_research(
             run_id=resume,
         )
     if as_json:
-        print_json(plain(result))
+        print_json(plain(result, plain_answer))
         return
-    show_research(result)
+    show_research(result, show)
 
 
-def show_research(result: ResearchAnswer) -> None:
-    from mnemo.cli.ask import show_answer
-
+def show_research(result: ResearchAnswer, show_answer: Callable[[Answer], None]) -> None:
     if result.remembered is not None:
         out.print(
             f"[bold]Remembered[/bold] (#{result.remembered.id}): {escape(result.remembered.text)}"
@@ -106,14 +109,14 @@ def show_research(result: ResearchAnswer) -> None:
     out.print(f"[dim]research run {result.run_id}: {result.steps} step(s)[/dim]")
 
 
-def plain(result: ResearchAnswer) -> dict[str, Any]:
+def plain(
+    result: ResearchAnswer, plain_answer: Callable[[Answer], dict[str, object]]
+) -> dict[str, Any]:
     from dataclasses import asdict
-
-    from mnemo.cli.ask import _plain
 
     return {
         "run_id": result.run_id,
-        "answer": _plain(result.answer),
+        "answer": plain_answer(result.answer),
         "parts": [asdict(p) for p in result.parts],
         "unanswered": result.unanswered,
         "memories": [asdict(m) for m in result.memories],

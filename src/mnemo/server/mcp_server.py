@@ -53,6 +53,7 @@ from mnemo.server.mcp_models import (
     SearchResult,
     Source,
 )
+from mnemo.server import mcp_research
 from mnemo.server.origin import allowed_hosts
 from mnemo.server.paths import PathRefused, allowed_path, readable_roots
 
@@ -349,6 +350,8 @@ def build_server(library: Library) -> MCPServer[Any]:
         (tools.cancel_job, "Cancel an ingestion job", cancels),
     ):
         server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=hints)
+    for fn, title in mcp_research.tools(library, _tool_errors):  # research mode
+        server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=reads)
     server.resource(
         DOCUMENT_URI,
         name="document",
