@@ -292,7 +292,9 @@ def test_verification_removes_an_uncited_and_an_unsupported_claim(research_home:
     assert "cheese" not in text and "Google" not in text
     assert any("removed 2 sentence(s)" in w for w in result.answer.warnings)
     assert all(c.verdict == "supported" for c in result.answer.citations)
-    assert "REMOVE" in script.requests[2]["messages"][0]["content"]  # the unsupported claim was revised once
+    assert (
+        "REMOVE" in script.requests[2]["messages"][0]["content"]
+    )  # the unsupported claim was revised once
 
 
 def test_injection_in_a_passage_causes_no_tool_call(research_home: Path) -> None:
@@ -311,7 +313,8 @@ def test_injection_in_a_passage_causes_no_tool_call(research_home: Path) -> None
     assert with_tools and all(INJECTION not in json.dumps(b) for b in with_tools)
     assert INJECTION in json.dumps(script.requests[-1])  # the passage reached synthesis, as data
     called = [e.data["tool"] for e in result.trace if e.kind == "tool"]
-    assert called == ["search"]
+    assert called[0] == "search"  # the model's own call; a corrective re-query may follow
+    assert "list_documents" not in called and "links" not in called
     assert "fire" not in result.answer.text
 
 
