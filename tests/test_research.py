@@ -384,3 +384,20 @@ def test_anthropic_tool_use_follows_links(research_home: Path) -> None:
     assert first_result["type"] == "tool_result" and "meeting.md" in first_result["content"]
     assert "May" in result.answer.text
     assert all(c.verdict == "supported" for c in result.answer.citations)
+
+
+def test_conversation_follow_up_and_summary_beyond_the_history_budget(research_home: Path) -> None:
+    with library(research_home, research={"history_tokens": 100}) as lib:
+        conversation = lib.start_conversation("research")
+        lib.research("Who acquired WhatsApp?", use_llm=False, conversation_id=conversation)
+        lib.research(
+            "When was the Eiffel Tower completed?", use_llm=False, conversation_id=conversation
+        )
+        events = []
+        follow = lib.research(
+            "How tall is it?", use_llm=False, conversation_id=conversation, on_event=events.append
+        )
+        assert any(e.kind == "memory" and "summarised 1 earlier turn" in e.message for e in events)
+        assert any("follow-up read as" in e.message and "Eiffel" in e.message for e in events)
+        assert "330 metres" in follow.answer.text
+        assert [t.question for t in lib.turns(conversation)][-1] == "How tall is it?"

@@ -685,15 +685,23 @@ class Library:
         on_event: ResearchEventHandler | None = None,
         run_id: str | None = None,
         interrupt_after: Sequence[str] = (),
+        conversation_id: str | None = None,
     ) -> ResearchAnswer:
         """Answer a hard question by planning, retrieving with tools, grading, synthesising
         and verifying (:mod:`mnemo.agents.graph`); with ``run_id``, resume that run from
-        its checkpoint. ``use_llm`` as for :meth:`ask`; memory is scoped to ``key_id``."""
+        its checkpoint. ``use_llm`` as for :meth:`ask`; memory is scoped to ``key_id``.
+        In a conversation, a follow-up is read in the light of its earlier turns (summarised
+        beyond ``research.history_tokens``) and the answer is recorded as its next turn."""
         from mnemo.agents.graph import research
 
         name = self._name(collection)
         self.collection(name)  # CollectionError naming the known ones
-        return research(
+        history = (
+            [(t.query or t.question, t.answer) for t in self.turns(conversation_id)]
+            if conversation_id
+            else []
+        )
+        result = research(
             self,
             question,
             collection=name,
@@ -702,7 +710,14 @@ class Library:
             on_event=on_event,
             run_id=run_id,
             interrupt_after=interrupt_after,
+            history=history,
         )
+        if conversation_id and not result.interrupted:
+            from mnemo.generation import conversations
+
+            result.answer.turn = conversations.record(self.catalog, conversation_id, result.answer)
+            result.answer.conversation_id = conversation_id
+        return result
 
     def links(self, name: str, *, collection: str | None = None) -> NoteLinks:
         """A note's wikilinks (resolved to documents) and its backlinks."""

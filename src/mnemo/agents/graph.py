@@ -60,6 +60,7 @@ class State(TypedDict, total=False):
     planned: bool
     draft: dict[str, Any] | None
     written: dict[str, Any] | None
+    history: list[list[str]]  # earlier (question, answer) turns of the conversation
 
 
 @dataclass
@@ -193,6 +194,25 @@ def build(rt: _Runtime, checkpointer: Any) -> Any:
             update["subs"] = []
             rt.emit("plan", "nothing to look up", {})
             return {**update, "trace": rt.take()}
+        history = [(q, a) for q, a in state.get("history") or []]
+        if history and asked:
+            from mnemo.agents.conversation import fit
+            from mnemo.generation.followup import standalone
+
+            fitted = fit(history, cfg.history_tokens, rt.llm)
+            if fitted.summarised:
+                rt.emit(
+                    "memory",
+                    f"summarised {fitted.summarised} earlier turn(s) of the conversation",
+                    {"turns": fitted.summarised},
+                )
+            resolved = standalone(asked, fitted.history, rt.llm)
+            used = fitted.usage.input_tokens + fitted.usage.output_tokens
+            used += resolved.usage.input_tokens + resolved.usage.output_tokens
+            update["tokens"] += used
+            if resolved.query != asked:
+                rt.emit("plan", f"follow-up read as: {resolved.query}", {"query": resolved.query})
+                asked = resolved.query
         documents = None
         if planner._FILE.search(asked):
             page = rt.lib.document_page(collection=state["collection"], limit=1000)
@@ -544,6 +564,7 @@ def research(
     on_event: EventHandler | None = None,
     run_id: str | None = None,
     interrupt_after: Sequence[str] = (),
+    history: Sequence[tuple[str, str]] = (),
 ) -> ResearchAnswer:
     """Run (or, with ``run_id`` of an interrupted run, resume) research on ``question``."""
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -574,6 +595,7 @@ def research(
                 "stopped": None,
                 "trace": [],
                 "subs": [],
+                "history": [[q, a] for q, a in history],
             }
         else:
             given = None
