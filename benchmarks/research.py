@@ -242,7 +242,7 @@ def main() -> None:
             "skipped": "no LLM endpoint configured (MNEMO_BENCH_LLM_BASE_URL is not set)"
         }
     else:
-        results["llm"] = run_llm(settings.home, llm, compound, questions)
+        results["llm"] = run_llm(settings.home, llm, compound, questions[: args.limit])
     print(markdown(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -270,7 +270,7 @@ def test_a_model_that_loops_is_stopped_by_the_step_budget(research_home: Path) -
     with serve_openai(script) as url, library(research_home, **openai(url, max_steps=6)) as lib:
         result = lib.research("Who acquired WhatsApp?")
     assert result.stopped is not None and "max_steps" in result.stopped
-    assert len(script.requests) <= 6
+    assert len(script.requests) == 3  # each turn is a model call and a tool call: 2 steps
     assert any("stopped early" in w for w in result.answer.warnings)
     assert result.answer.sources  # what was found is still answered from
 
@@ -389,15 +389,20 @@ def test_anthropic_tool_use_follows_links(research_home: Path) -> None:
 def test_conversation_follow_up_and_summary_beyond_the_history_budget(research_home: Path) -> None:
     with library(research_home, research={"history_tokens": 100}) as lib:
         conversation = lib.start_conversation("research")
-        lib.research("Who acquired WhatsApp?", use_llm=False, conversation_id=conversation)
-        lib.research(
-            "When was the Eiffel Tower completed?", use_llm=False, conversation_id=conversation
-        )
+        for question in (
+            "Who acquired WhatsApp?",
+            "What is the budget of the ZEPHYR-42 project?",
+            "How many engineers does the 2023 plan hire?",
+            "When was the Eiffel Tower completed?",
+        ):
+            lib.research(question, use_llm=False, conversation_id=conversation)
         events = []
         follow = lib.research(
             "How tall is it?", use_llm=False, conversation_id=conversation, on_event=events.append
         )
-        assert any(e.kind == "memory" and "summarised 1 earlier turn" in e.message for e in events)
+        assert any(
+            e.kind == "memory" and re.match(r"summarised [1-3] earlier", e.message) for e in events
+        )
         assert any("follow-up read as" in e.message and "Eiffel" in e.message for e in events)
         assert "330 metres" in follow.answer.text
         assert [t.question for t in lib.turns(conversation)][-1] == "How tall is it?"

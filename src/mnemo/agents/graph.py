@@ -225,15 +225,13 @@ def build(rt: _Runtime, checkpointer: Any) -> Any:
                 args.setdefault("k", settings.answer.passages)
             subs.append(_sub(part.question, part.tool, args))
         update.update(subs=subs, comparison=found.comparison, subjects=found.subjects)
-        if rt.llm is not None and (cfg.tool_calling == "json" or not can_use_tools(rt.llm)):
-            if not rt.over(state):
-                planned = model_plan.json_plan(
-                    rt.llm, asked, rt.emit, settings.llm.max_answer_tokens
-                )
-                update["steps"] += planned.model_calls
-                update["tokens"] += planned.usage.input_tokens + planned.usage.output_tokens
-                if planned.calls and not found.comparison:
-                    update["subs"] = [_sub(q, tool, args) for q, tool, args in planned.calls]
+        json_mode = cfg.tool_calling == "json" or not can_use_tools(rt.llm)
+        if rt.llm is not None and json_mode and not rt.over(state):
+            planned = model_plan.json_plan(rt.llm, asked, rt.emit, settings.llm.max_answer_tokens)
+            update["steps"] += planned.model_calls
+            update["tokens"] += planned.usage.input_tokens + planned.usage.output_tokens
+            if planned.calls and not found.comparison:
+                update["subs"] = [_sub(q, tool, args) for q, tool, args in planned.calls]
         rt.emit(
             "plan",
             f"{found.why}: " + " | ".join(s["question"] for s in update["subs"]),
@@ -265,6 +263,8 @@ def build(rt: _Runtime, checkpointer: Any) -> Any:
                 how, tool, args = "plan", sub["tool"], sub["args"]
             else:
                 transform = _next_transform(sub)
+                if transform is None and rt.llm is not None and "hyde" not in sub["tried"]:
+                    transform = _hyde(rt, work, sub)
                 if transform is None:
                     continue
                 how, tool, args = transform
@@ -305,17 +305,24 @@ def build(rt: _Runtime, checkpointer: Any) -> Any:
         def over() -> str | None:
             return rt.over(work)
 
+        def spend(steps: int, tokens: int) -> None:
+            work["steps"] = work.get("steps", 0) + steps
+            work["tokens"] = work.get("tokens", 0) + tokens
+
         try:
             planned = model_plan.tool_loop(
-                rt.llm, work["question"], parts, run, rt.emit, over, settings.llm.max_answer_tokens
+                rt.llm,
+                work["question"],
+                parts,
+                run,
+                rt.emit,
+                over,
+                settings.llm.max_answer_tokens,
+                spend,
             )
         except LLMError as exc:
             rt.emit("model", f"the model could not plan ({exc}); using the rule-based plan", {})
             return
-        work["steps"] = work.get("steps", 0) + planned.model_calls
-        work["tokens"] = (
-            work.get("tokens", 0) + planned.usage.input_tokens + planned.usage.output_tokens
-        )
         if planned.stopped:
             work["stopped"] = planned.stopped
         by_question = {s["question"].lower(): s for s in subs}
@@ -346,7 +353,7 @@ def build(rt: _Runtime, checkpointer: Any) -> Any:
             verdict, why = _judge(settings, sub)
             if verdict:
                 sub["status"] = "answered"
-            elif stopped or _next_transform(sub) is None or len(sub["tried"]) > cfg.retries:
+            elif stopped or not _more(sub, rt.llm) or len(sub["tried"]) > cfg.retries:
                 sub["status"] = "unanswered"
             rt.emit(
                 "grade",
@@ -470,6 +477,10 @@ def _judge(settings: Settings, sub: dict[str, Any]) -> tuple[bool, str]:
     return share >= 0.5, f"{share:.0%} of its words in the passages"
 
 
+def _more(sub: dict[str, Any], llm: LLM | None) -> bool:
+    return _next_transform(sub) is not None or (llm is not None and "hyde" not in sub["tried"])
+
+
 def _next_transform(sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     """The next corrective query: exact keywords, then a step-back question."""
     words = content_words(sub["question"])
@@ -482,6 +493,40 @@ def _next_transform(sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | No
         if len(words) > 2:
             return "step_back", "search", {"query": " ".join(words[:-1]), "k": 8, "mode": "dense"}
     return None
+
+
+def _hyde(rt: _Runtime, work: State, sub: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """HyDE: the model writes the passage that would answer the part (from the question
+    alone: no document text, no tools), and dense search looks for passages like it."""
+    from mnemo.agents import prompts
+
+    assert rt.llm is not None
+    if rt.over(work, steps=1):
+        return None
+    request = ChatRequest(
+        prompts.HYDE,
+        [ChatMessage("user", sub["question"])],
+        min(200, rt.settings.llm.max_answer_tokens),
+        0.0,
+    )
+    try:
+        reply = rt.llm.complete(request)
+    except LLMError as exc:
+        rt.emit("model", f"could not write a hypothetical passage: {exc}", {})
+        sub["tried"].append("hyde")
+        return None
+    work["steps"] = work.get("steps", 0) + 1
+    work["tokens"] = work.get("tokens", 0) + reply.usage.input_tokens + reply.usage.output_tokens
+    text = " ".join(reply.text.split())[:480]
+    if not text:
+        sub["tried"].append("hyde")
+        return None
+    rt.emit(
+        "model",
+        "wrote a hypothetical passage to search by meaning (HyDE)",
+        {"for": sub["question"]},
+    )
+    return "hyde", "search", {"query": text, "mode": "dense", "k": 8}
 
 
 def _generate(

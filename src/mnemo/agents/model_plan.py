@@ -61,7 +61,10 @@ def tool_loop(
     emit: Emit,
     over: Over,
     max_tokens: int,
+    spend: Callable[[int, int], None] = lambda steps, tokens: None,
 ) -> Planned:
+    """Let the model call tools until it answers without one or a budget runs out;
+    ``spend(steps, tokens)`` is told of each model call as it is made."""
     out = Planned()
     suggested = "\n".join(f"- {p}" for p in parts)
     messages: list[dict[str, Any]] = [
@@ -77,6 +80,7 @@ def tool_loop(
         turn = llm.use_tools(prompts.PLAN, messages, tools, max_tokens=max_tokens)  # type: ignore[attr-defined]
         out.usage.add(turn.usage)
         out.model_calls += 1
+        spend(1, turn.usage.input_tokens + turn.usage.output_tokens)
         emit(
             "model",
             f"model asked for {len(turn.calls)} tool call(s)",

@@ -421,7 +421,11 @@ class ResearchSettings(BaseModel):
         6, ge=1, le=20, description="Sub-questions a question is split into at most."
     )
     retries: int = Field(
-        2, ge=0, le=10, description="Corrective re-queries per sub-question when a grade fails."
+        3,
+        ge=0,
+        le=10,
+        description="Corrective re-queries per sub-question when a grade fails (keywords, "
+        "step-back, then HyDE with a model).",
     )
     passages: int = Field(6, ge=1, le=50, description="Passages retrieved per search.")
     tool_calling: Literal["auto", "native", "json"] = Field(
