@@ -72,13 +72,16 @@ def join(a: answers.Question, b: answers.Question) -> str:
     return f"{a.query.strip().rstrip('?')}, and {second.rstrip('?')}?"
 
 
-def one_pass(lib: Library, question: str) -> tuple[str, str, int]:
-    """(answer text, passages read, searches)"""
+def one_pass(lib: Library, question: str) -> tuple[str, str, float]:
+    """(answer text, passages read, ms of the ask alone): the search for context recall
+    (the hits before the abstention decision, as answers.py reads them) is not timed."""
     settings = lib.settings
-    hits = lib.search(question, k=settings.answer.passages, rerank=settings.answer.rerank).hits
+    started = time.perf_counter()
     answer = lib.ask(question, use_llm=False)
+    ms = (time.perf_counter() - started) * 1000
+    hits = lib.search(question, k=settings.answer.passages, rerank=settings.answer.rerank).hits
     read = "\n".join([h.text for h in hits] + [s.text for s in answer.sources])
-    return answer.text, read, 1
+    return answer.text, read, ms
 
 
 def run_offline(settings: mnemo.Settings, compound: list[tuple[Any, Any]]) -> dict[str, Any]:
@@ -87,9 +90,7 @@ def run_offline(settings: mnemo.Settings, compound: list[tuple[Any, Any]]) -> di
         lib.ask(compound[0][0].query, use_llm=False)  # warm-up: models, tables
         for n, (a, b) in enumerate(compound):
             question = join(a, b)
-            started = time.perf_counter()
-            text1, read1, _ = one_pass(lib, question)
-            ms1 = (time.perf_counter() - started) * 1000
+            text1, read1, ms1 = one_pass(lib, question)
             started = time.perf_counter()
             result = lib.research(question, use_llm=False)
             ms2 = (time.perf_counter() - started) * 1000
@@ -116,7 +117,9 @@ def run_offline(settings: mnemo.Settings, compound: list[tuple[Any, Any]]) -> di
             records.append(record)
             if n % 10 == 9:
                 running = {m: summary(records, m) for m in ("one_pass", "research")}
-                print(f"  {n + 1}/{len(compound)}: {json.dumps(running)}", file=sys.stderr, flush=True)
+                print(
+                    f"  {n + 1}/{len(compound)}: {json.dumps(running)}", file=sys.stderr, flush=True
+                )
     return {
         "one_pass": summary(records, "one_pass"),
         "research": summary(records, "research"),
