@@ -191,11 +191,15 @@ def _llm_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def markdown(results: dict[str, Any]) -> str:
     pct = answers.pct
     lines = [
-        f"rgb-en-fact compound questions: {results['pairs']} pairs (seed {results['seed']}), "
-        f"full collection ({results['collection']['passages']} passages); {results['machine']}",
+        (
+            f"rgb-en-fact compound questions: {results['pairs']} pairs (seed {results['seed']}), "
+            f"full collection ({results['collection']['passages']} passages); {results['machine']}"
+        ),
         "",
-        "| mode | both-parts context recall | per-part recall | both-parts accuracy | "
-        "per-part accuracy | p50 ms | p95 ms |",
+        (
+            "| mode | both-parts context recall | per-part recall | both-parts accuracy | "
+            "per-part accuracy | p50 ms | p95 ms |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode in ("one_pass", "research"):
@@ -208,8 +212,10 @@ def markdown(results: dict[str, Any]) -> str:
     r = results["offline"]["research"]
     lines += [
         "",
-        f"research: {r['steps_mean']} tool calls a question; split in two parts: "
-        f"{pct(r['split_in_two'])}",
+        (
+            f"research: {r['steps_mean']} tool calls a question; split in two parts: "
+            f"{pct(r['split_in_two'])}"
+        ),
         "",
         f"model: {json.dumps(results['llm'])}",
     ]
