@@ -97,6 +97,8 @@ def test_rest_memory_is_scoped_per_key_and_research_streams_steps(settings) -> N
         assert [m["text"] for m in one.get("/collections/default/memory").json()] == [
             "Ana runs Falcon"
         ]
+        listed = one.get("/collections/default/memory").json()[0]  # read back from SQLite
+        assert listed["created_at"].endswith(("Z", "+00:00"))
         assert two.get("/collections/default/memory").json() == []
         assert two.delete(f"/collections/default/memory/{memory_id}").status_code == 404
         edited = one.patch(

@@ -9,7 +9,7 @@ nothing leaks across collections or keys. Each remembers where it was said
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -43,8 +43,15 @@ class MemoryInfo:
     updated_at: datetime
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _info(row: Memory, collection: str) -> MemoryInfo:
-    return MemoryInfo(row.id, collection, row.text, row.said_in, row.created_at, row.updated_at)
+    return MemoryInfo(
+        row.id, collection, row.text, row.said_in, _aware(row.created_at), _aware(row.updated_at)
+    )
 
 
 def _clean(text: str) -> str:
