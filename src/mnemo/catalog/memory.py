@@ -106,7 +106,7 @@ def forget_memory(
 
 
 def _get(session: Session, coll: Collection, memory_id: int, key_id: int | None) -> Memory:
-    row = session.get(Memory, memory_id)
+    row = session.get(Memory, memory_id) if 0 < memory_id < 2**63 else None
     if row is None or row.collection_id != coll.id or row.key_id != key_id:
         raise MemoryNotFoundError(
             f"no memory {memory_id} in collection {coll.name!r}; `mnemo memory list` shows them"

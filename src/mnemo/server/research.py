@@ -32,7 +32,7 @@ from mnemo.server.streaming import answer_events, error_payload
 router = APIRouter(tags=["research"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(require("read"))]
 Writer = Annotated[Principal, Depends(require("write"))]
-MemoryId = Annotated[int, Path(ge=1)]
+MemoryId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 class ResearchRequest(RequestBody):
