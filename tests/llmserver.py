@@ -20,7 +20,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Literal
 
 Body = dict[str, Any]
-Reply = str | Callable[[Body], str]
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """A reply that asks for tool calls: (name, arguments) pairs, the arguments a JSON
+    text (sent as is, so it may be malformed on purpose) or an object."""
+
+    calls: list[tuple[str, str | dict[str, Any]]]
+    text: str = ""
+
+    def arguments(self, index: int) -> str:
+        given = self.calls[index][1]
+        return given if isinstance(given, str) else json.dumps(given)
+
+
+Reply = str | ToolCalls | Callable[[Body], "str | ToolCalls"]
 # How a stream breaks: drop the connection, end the body without the protocol's end
 # markers, send the protocol's error event, or send an event that is not JSON.
 Break = Literal["drop", "end", "error", "garbage"]
@@ -43,7 +58,7 @@ class Script:
     pace: float = 0.0  # seconds between streamed pieces, as a model writing them takes
     requests: list[Body] = field(default_factory=list)  # bodies received, in order
 
-    def reply(self, body: Body) -> str:
+    def reply(self, body: Body) -> Any:
         reply = self.replies.pop(0) if self.replies else "ready"
         return reply(body) if callable(reply) else reply
 
@@ -55,7 +70,7 @@ def pieces(text: str) -> list[str]:
 
 def prompt_tokens(body: Body) -> int:
     texts = [body.get("system", ""), *(message["content"] for message in body["messages"])]
-    return sum(len(text.split()) for text in texts)
+    return sum(len(str(text or "").split()) for text in texts)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -206,7 +221,31 @@ class OpenAIHandler(_Handler):
     def _delta(self, delta: Body, finish: str | None = None) -> bytes:
         return self._chunk_event([{"index": 0, "delta": delta, "finish_reason": finish}])
 
-    def message(self, body: Body, text: str) -> Body:
+    def message(self, body: Body, text: Any) -> Body:
+        if isinstance(text, ToolCalls):
+            calls = [
+                {
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": text.arguments(i)},
+                }
+                for i, (name, _) in enumerate(text.calls)
+            ]
+            message = {"role": "assistant", "content": text.text or None, "tool_calls": calls}
+            choice = {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls",
+            }
+            return {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [choice],
+                "usage": self._usage(body, text.text),
+            }
         refusal = self.script.refusal
         choice = {
             "index": 0,
@@ -266,7 +305,27 @@ class AnthropicHandler(_Handler):
         payload = json.dumps({"type": kind, **data})
         return f"event: {kind}\ndata: {payload}\n\n".encode()
 
-    def message(self, body: Body, text: str) -> Body:
+    def message(self, body: Body, text: Any) -> Body:
+        if isinstance(text, ToolCalls):
+            blocks: list[Body] = [{"type": "text", "text": text.text}] if text.text else []
+            for i, (name, _) in enumerate(text.calls):
+                try:
+                    given = json.loads(text.arguments(i))
+                except ValueError:
+                    given = {"unparsed": text.arguments(i)}
+                blocks.append(
+                    {"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": given}
+                )
+            return {
+                "id": "msg_test",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": blocks,
+                "stop_reason": "tool_use",
+                "stop_sequence": None,
+                "usage": {"input_tokens": prompt_tokens(body), "output_tokens": 5},
+            }
         return {
             "id": "msg_test",
             "type": "message",

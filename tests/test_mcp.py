@@ -60,6 +60,8 @@ TOOLS = {
     "list_jobs",
     "cancel_job",
     "give_feedback",
+    "research",
+    "links",
 }
 
 
@@ -206,6 +208,21 @@ def test_a_follow_up_is_understood_from_the_earlier_questions(agent: Agent) -> N
     assert "Jan Koum" in answer["answer"]
     alone = agent.result("ask", question="Who founded it?")
     assert alone["searched"] == "Who founded it?"
+
+
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
+def test_research_answers_each_part_and_lists_its_steps(agent: Agent) -> None:
+    found = agent.result(
+        "research", question="Who founded WhatsApp, and when does Project Falcon launch?"
+    )
+    assert "Jan Koum" in found["answer"] and "12 March 2027" in found["answer"]
+    assert found["unanswered"] == []
+    paths = {c["path"].rsplit("/", 1)[-1] for c in found["citations"]}
+    assert paths == {"whatsapp.md", "falcon.md"}
+    kinds = [s["kind"] for s in found["steps"]]
+    assert kinds[0] == "plan" and kinds.count("tool") == 2 and kinds[-1] == "verify"
+    missing = agent.tool("links", document="nowhere.md")
+    assert missing.is_error and "no document 'nowhere.md'" in _text(missing)
 
 
 @pytest.mark.slow  # `mnemo mcp` as a real process over stdio

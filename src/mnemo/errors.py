@@ -130,3 +130,9 @@ class LastKeyError(MnemoError):
     authentication off; the CLI can do it on purpose (``--no-auth``), HTTP never."""
 
     exit_code = 2
+
+
+class MemoryNotFoundError(MnemoError):
+    """No memory with that id in this collection (and for this key)."""
+
+    exit_code = 2

@@ -55,7 +55,11 @@ from mnemo.retrieval.filters import Filters
 if TYPE_CHECKING:
     import threading as _threading
 
+    from mnemo.agents.types import EventHandler as ResearchEventHandler
+    from mnemo.agents.types import ResearchAnswer
     from mnemo.catalog.jobs import JobInfo
+    from mnemo.catalog.links import NoteLinks
+    from mnemo.catalog.memory import MemoryInfo
     from mnemo.catalog.models import Turn
     from mnemo.config.shown import SettingShown
     from mnemo.generation.answer_cache import AnswerCache, CacheStats
@@ -775,3 +779,114 @@ class Library:
         from mnemo.generation.feedback import entries
 
         return entries(self.catalog, collection)
+    # -- research mode and long-term memory ---------------------------------------------
+
+    def research(
+        self,
+        question: str | None,
+        *,
+        collection: str | None = None,
+        use_llm: bool | None = None,
+        key_id: int | None = None,
+        on_event: ResearchEventHandler | None = None,
+        run_id: str | None = None,
+        interrupt_after: Sequence[str] = (),
+        conversation_id: str | None = None,
+    ) -> ResearchAnswer:
+        """Answer a hard question by planning, retrieving with tools, grading, synthesising
+        and verifying (:mod:`mnemo.agents.graph`); with ``run_id``, resume that run from
+        its checkpoint. ``use_llm`` as for :meth:`ask`; memory is scoped to ``key_id``.
+        In a conversation, a follow-up is read in the light of its earlier turns (summarised
+        beyond ``research.history_tokens``) and the answer is recorded as its next turn."""
+        from mnemo.agents.graph import research
+
+        name = self._name(collection)
+        self.collection(name)  # CollectionError naming the known ones
+        history = (
+            [(t.query or t.question, t.answer) for t in self.turns(conversation_id)]
+            if conversation_id
+            else []
+        )
+        result = research(
+            self,
+            question,
+            collection=name,
+            llm=self.llm(use_llm),
+            key_id=key_id,
+            on_event=on_event,
+            run_id=run_id,
+            interrupt_after=interrupt_after,
+            history=history,
+        )
+        if conversation_id and not result.interrupted:
+            from mnemo.generation import conversations
+
+            result.answer.turn = conversations.record(self.catalog, conversation_id, result.answer)
+            result.answer.conversation_id = conversation_id
+        return result
+
+    def links(self, name: str, *, collection: str | None = None) -> NoteLinks:
+        """A note's wikilinks (resolved to documents) and its backlinks."""
+        from mnemo.catalog.links import note_links
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return note_links(session, coll, self._resolve(session, coll, name))
+
+    def remember(
+        self,
+        text: str,
+        *,
+        collection: str | None = None,
+        key_id: int | None = None,
+        said_in: str = "cli",
+    ) -> MemoryInfo:
+        """Keep a fact or preference for later answers in this collection (and key)."""
+        from mnemo.catalog.memory import add_memory
+
+        with self.catalog.session() as session:
+            coll = get_collection(session, self._name(collection), create=True)
+            return add_memory(session, coll, text, key_id=key_id, said_in=said_in)
+
+    def memories(
+        self, *, collection: str | None = None, key_id: int | None = None
+    ) -> list[MemoryInfo]:
+        """What is remembered in this collection for this key, oldest first."""
+        from mnemo.catalog.memory import list_memories
+
+        with self.catalog.session(readonly=True) as session:
+            return list_memories(
+                session, get_collection(session, self._name(collection)), key_id=key_id
+            )
+
+    def recall(
+        self, question: str, *, collection: str | None = None, key_id: int | None = None
+    ) -> list[MemoryInfo]:
+        """The memories of this collection and key that share words with ``question``."""
+        from mnemo.generation.followup import content_words
+
+        words = set(content_words(question))
+        return [
+            m
+            for m in self.memories(collection=collection, key_id=key_id)
+            if words & set(content_words(m.text))
+        ]
+
+    def edit_memory(
+        self, memory_id: int, text: str, *, collection: str | None = None, key_id: int | None = None
+    ) -> MemoryInfo:
+        from mnemo.catalog.memory import edit_memory
+
+        with self.catalog.session() as session:
+            coll = get_collection(session, self._name(collection))
+            return edit_memory(session, coll, memory_id, text, key_id=key_id)
+
+    def forget(
+        self, memory_id: int, *, collection: str | None = None, key_id: int | None = None
+    ) -> MemoryInfo:
+        """Forget one memory; MemoryNotFoundError when this collection and key have none."""
+        from mnemo.catalog.memory import forget_memory
+
+        with self.catalog.session() as session:
+            coll = get_collection(session, self._name(collection))
+            return forget_memory(session, coll, memory_id, key_id=key_id)

@@ -18,6 +18,7 @@ from mnemo.cli import (
     jobs,
     llm,
     mcp,
+    research,
     search,
     serve,
     status,
@@ -86,6 +87,7 @@ app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(cache.cache_app, name="cache")
 app.add_typer(feedback.feedback_app, name="feedback")
 app.add_typer(evaluate.eval_app, name="eval")
+app.add_typer(research.memory_app, name="memory")
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are

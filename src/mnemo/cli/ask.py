@@ -59,8 +59,27 @@ def ask(
         False, "--no-cache", help="Answer afresh, not from the answer cache."
     ),
     as_json: bool = JSON,
+    research: bool = typer.Option(
+        False, "--research", help="Plan, search for each part, check and cite (research mode)."
+    ),
+    resume: str | None = typer.Option(None, "--resume-run", help="Resume research run ID."),
 ) -> None:
     """Answer a question from your documents, citing file and page for each claim."""
+    if research or resume:
+        from mnemo.cli.research import run_research
+
+        if not resume or question is not None or audio is not None:
+            question = _question(ctx, question, audio, collection, quiet=as_json)
+        return run_research(
+            ctx,
+            question or "",
+            collection=collection,
+            extractive=extractive,
+            as_json=as_json,
+            resume=resume,
+            show=show_answer,
+            plain_answer=_plain,
+        )
     filters = opts.make_filters(path, media_type, tag, after, before)
     question = _question(ctx, question, audio, collection, quiet=as_json)
     streamed = _Streamer(enabled=not as_json)

@@ -406,6 +406,42 @@ class AnswerSettings(BaseModel):
     )
 
 
+class ResearchSettings(BaseModel):
+    """Research mode (`mnemo ask --research`): budgets of the planning agent and its memory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int = Field(
+        24, ge=1, le=500, description="Tool calls and model calls one research run may make."
+    )
+    max_tokens: int = Field(
+        60_000, ge=100, description="Model tokens (in and out) one research run may spend."
+    )
+    max_seconds: float = Field(
+        120.0, gt=0, description="Wall-clock seconds one research run may take."
+    )
+    max_subquestions: int = Field(
+        6, ge=1, le=20, description="Sub-questions a question is split into at most."
+    )
+    retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Corrective re-queries per sub-question when a grade fails (keywords, "
+        "step-back, then HyDE with a model).",
+    )
+    passages: int = Field(6, ge=1, le=50, description="Passages retrieved per search.")
+    tool_calling: Literal["auto", "native", "json"] = Field(
+        "auto",
+        description="How a model plans: native tool calls (OpenAI tools, Anthropic tool use), "
+        "a JSON plan in plain text, or auto (native).",
+    )
+    memory: bool = Field(True, description="Recall long-term memories relevant to a question.")
+    history_tokens: int = Field(
+        1500, ge=100, description="Past turns kept verbatim; older ones are summarised."
+    )
+
+
 class ServerSettings(BaseModel):
     """`mnemo serve`: where it listens and what it allows."""
 
@@ -522,6 +558,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    research: ResearchSettings = Field(default_factory=ResearchSettings)
 
     @field_validator("collection")
     @classmethod

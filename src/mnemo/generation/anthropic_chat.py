@@ -10,6 +10,7 @@ The SDK's ``messages.create`` takes no sampling temperature, so
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from mnemo.errors import LLMError
 from mnemo.generation.base import ChatRequest, Completion, StreamPart, Usage
 from mnemo.generation.providers import Endpoint, sdk_error, unfinished
+from mnemo.generation.tooluse import ToolCall, ToolMessage, ToolSpec, ToolTurn
 
 _FINISH = {
     "end_turn": "stop",
@@ -24,6 +26,7 @@ _FINISH = {
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
     "refusal": "refusal",
+    "tool_use": "tool_calls",
 }
 
 
@@ -89,6 +92,77 @@ class AnthropicChat:
         if stop_reason is None:
             raise unfinished(self._at, "".join(pieces))
         yield StreamPart(usage=usage, finish_reason=_finish(stop_reason))
+
+    def use_tools(
+        self,
+        system: str,
+        messages: list[ToolMessage],
+        tools: list[ToolSpec],
+        *,
+        max_tokens: int,
+        temperature: float = 0.1,
+    ) -> ToolTurn:
+        """One reply that may ask for tools (Anthropic tool use: ``tool_use`` blocks)."""
+        wire: list[dict[str, Any]] = []
+        for m in messages:
+            if m["role"] == "tool":
+                wire.append(
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": r.call_id,
+                                "content": r.content,
+                                "is_error": r.is_error,
+                            }
+                            for r in m["results"]
+                        ],
+                    }
+                )
+            elif m["role"] == "assistant" and m.get("calls"):
+                blocks: list[dict[str, Any]] = (
+                    [{"type": "text", "text": m["content"]}] if m.get("content") else []
+                )
+                for c in m["calls"]:
+                    try:
+                        given = json.loads(c.arguments or "{}")
+                    except ValueError:
+                        given = {}
+                    blocks.append(
+                        {
+                            "type": "tool_use",
+                            "id": c.id,
+                            "name": c.name,
+                            "input": given if isinstance(given, dict) else {},
+                        }
+                    )
+                wire.append({"role": "assistant", "content": blocks})
+            else:
+                wire.append({"role": m["role"], "content": m["content"]})
+        params: dict[str, Any] = {"model": self.model, "messages": wire, "max_tokens": max_tokens}
+        if system:
+            params["system"] = system
+        if tools:
+            params["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.schema}
+                for t in tools
+            ]
+        try:
+            message = self._client.messages.create(**params)
+        except (self._sdk.APIError, ValueError) as exc:
+            raise sdk_error(exc, self._sdk, self._at) from exc
+        try:
+            text = "".join(b.text for b in message.content if b.type == "text")
+            calls = [
+                ToolCall(b.id, b.name, json.dumps(b.input))
+                for b in message.content
+                if b.type == "tool_use"
+            ]
+            usage = Usage(message.usage.input_tokens, message.usage.output_tokens)
+            return ToolTurn(text, calls, usage, _finish(message.stop_reason))
+        except (AttributeError, TypeError) as exc:
+            raise sdk_error(exc, self._sdk, self._at) from exc
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {

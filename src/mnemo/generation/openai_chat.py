@@ -14,6 +14,7 @@ from typing import Any
 
 from mnemo.generation.base import ChatRequest, Completion, StreamPart, Usage
 from mnemo.generation.providers import Endpoint, sdk_error, unfinished
+from mnemo.generation.tooluse import ToolCall, ToolMessage, ToolSpec, ToolTurn
 
 
 class OpenAIChat:
@@ -79,6 +80,73 @@ class OpenAIChat:
         if finish is None:
             raise unfinished(self._at, "".join(pieces))
         yield StreamPart(usage=usage, finish_reason="refusal" if refused else _finish(finish))
+
+    def use_tools(
+        self,
+        system: str,
+        messages: list[ToolMessage],
+        tools: list[ToolSpec],
+        *,
+        max_tokens: int,
+        temperature: float = 0.1,
+    ) -> ToolTurn:
+        """One reply that may ask for tool calls (``tools`` in the chat completions API)."""
+        wire: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+        for m in messages:
+            if m["role"] == "tool":
+                wire += [
+                    {"role": "tool", "tool_call_id": r.call_id, "content": r.content}
+                    for r in m["results"]
+                ]
+            elif m["role"] == "assistant" and m.get("calls"):
+                calls = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments},
+                    }
+                    for c in m["calls"]
+                ]
+                wire.append(
+                    {"role": "assistant", "content": m.get("content") or None, "tool_calls": calls}
+                )
+            else:
+                wire.append({"role": m["role"], "content": m["content"]})
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": wire,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.schema,
+                    },
+                }
+                for t in tools
+            ]
+        try:
+            response = self._client.chat.completions.create(**params)
+        except (self._sdk.APIError, ValueError) as exc:
+            raise sdk_error(exc, self._sdk, self._at) from exc
+        try:
+            choice = response.choices[0]
+            message = choice.message
+            calls = [
+                ToolCall(c.id, c.function.name, c.function.arguments or "")
+                for c in (message.tool_calls or [])
+                if getattr(c, "function", None) is not None
+            ]
+            return ToolTurn(
+                message.content or "", calls, _usage(response.usage), _finish(choice.finish_reason)
+            )
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise sdk_error(exc, self._sdk, self._at) from exc
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         system = [{"role": "system", "content": request.system}] if request.system else []

@@ -23,6 +23,7 @@ from mnemo.config import Settings, serving
 from mnemo.errors import MnemoError
 from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas, ui
 from mnemo.server import feedback_api
+from mnemo.server import research
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
 from mnemo.server.jobs import JobRunner
@@ -82,6 +83,7 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         conversations.router,
         openai_api.router,
         feedback_api.router,
+        research.router,
     ):
         app.include_router(router)
     app.mount("/mcp", mcp_app)

@@ -30,6 +30,7 @@ _STATUS: list[tuple[type[errors.MnemoError], int, str]] = [
     (errors.ConversationError, 404, "conversation_not_found"),
     (errors.KeyNotFoundError, 404, "key_not_found"),
     (errors.JobNotFoundError, 404, "job_not_found"),
+    (errors.MemoryNotFoundError, 404, "memory_not_found"),
     (errors.LastKeyError, 409, "last_key"),
     (errors.SourceError, 400, "bad_source"),
     (errors.QueryError, 400, "bad_query"),

@@ -54,6 +54,7 @@ from mnemo.server.mcp_models import (
     Source,
 )
 from mnemo.server.mcp_feedback import feedback_tool
+from mnemo.server import mcp_research
 from mnemo.server.origin import allowed_hosts
 from mnemo.server.paths import PathRefused, allowed_path, readable_roots
 
@@ -355,6 +356,8 @@ def build_server(library: Library) -> MCPServer[Any]:
         (feedback_tool(library), "Judge an answer", adds),
     ):
         server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=hints)
+    for fn, title in mcp_research.tools(library, _tool_errors):  # research mode
+        server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=reads)
     server.resource(
         DOCUMENT_URI,
         name="document",
