@@ -8,7 +8,9 @@ from typing import Literal
 from mnemo.generation.base import Usage
 from mnemo.retrieval.context import ContextPassage
 
-AnswerKind = Literal["generated", "extractive", "abstained"]
+#: unverified: written by the model, but no citation in it could be checked against the
+#: sources it was given, or it followed an instruction found in a document.
+AnswerKind = Literal["generated", "extractive", "abstained", "unverified"]
 
 #: supported: the cited passage backs the sentence (score >= answer.min_support);
 #: unsupported: it does not; quoted: the sentence is the passage's own words
@@ -50,6 +52,9 @@ class Answer:
     seconds: dict[str, float] = field(default_factory=dict)  # retrieve, generate, verify, total
     conversation_id: str | None = None
     turn: int | None = None  # its position in the conversation, once recorded
+    injections: list[str] = field(default_factory=list)  # passages that read as instructions
+    masked: int = 0  # personal values masked before the question went to a remote model
+    trace_id: str | None = None  # the ask's trace (`mnemo traces show ID`), when traced
 
     @property
     def cited(self) -> list[ContextPassage]:

@@ -59,12 +59,13 @@ class CheckedCitation(BaseModel):
 
 class AskResult(BaseModel):
     answer: str = Field(description="The answer, with [n] markers pointing to sources.")
-    kind: Literal["generated", "extractive", "abstained"] = Field(
+    kind: Literal["generated", "extractive", "abstained", "unverified"] = Field(
         description="generated: written by the configured language model; extractive: "
         "sentences quoted from the documents (no model configured); abstained: the "
-        "documents do not answer it."
+        "documents do not answer it; unverified: written by the model but no citation "
+        "could be checked, or it may follow an instruction found in a document."
     )
-    model: str | None = Field(description="provider:model for generated answers.")
+    model: str | None = Field(description="provider:model that wrote the answer, if any.")
     citations: list[CheckedCitation]
     sources: list[Source] = Field(
         description="The numbered sources; for an abstention, the nearest passages."

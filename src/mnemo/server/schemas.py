@@ -200,6 +200,9 @@ class AnswerOut(BaseModel):
     warnings: list[str]
     seconds: dict[str, float]
     conversation_id: str | None
+    injections: list[str] = []
+    masked: int = 0
+    trace_id: str | None = None
 
 
 class ConversationCreate(RequestBody):
