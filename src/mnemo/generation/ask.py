@@ -467,6 +467,8 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
 
 def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
     _screen(run, passages)
+    if run.injections:  # quote the documents, never the instructions planted in them
+        passages = injection.defang(passages, run.injections)
     begun = time.perf_counter()
     count = run.settings.answer.extractive_sentences
     with tracing.span(run.settings, "extract"):

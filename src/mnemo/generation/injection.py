@@ -114,13 +114,26 @@ def obeyed(answer: str, flags: Sequence[Flag], question: str, system_prompt: str
     return None
 
 
-def strip(passage: ContextPassage, flags: Sequence[Flag]) -> ContextPassage:
-    """The passage without its hidden characters (what a reader sees of it)."""
-    if not any(f.number == passage.number and f.what == "hidden characters" for f in flags):
-        return passage
+def defang(passages: Sequence[ContextPassage], flags: Sequence[Flag]) -> list[ContextPassage]:
+    """The passages without the sentences that carry instructions, and without hidden
+    characters: what an extractive answer may quote."""
     from dataclasses import replace
 
-    return replace(passage, text=_PATTERNS[-1][1].sub("", passage.text))
+    flagged = {f.number for f in flags}
+    kept = []
+    for passage in passages:
+        if passage.number not in flagged:
+            kept.append(passage)
+            continue
+        text = _PATTERNS[-1][1].sub("", passage.text)
+        sentences = re.split(r"(?<=[.!?])\s+", text)
+        clean = [
+            s
+            for s in sentences
+            if not _PAYLOAD.search(s) and not any(p.search(s) for _, p in _PATTERNS[:-1])
+        ]
+        kept.append(replace(passage, text=" ".join(clean)))
+    return kept
 
 
 def _excerpt(match: re.Match[str]) -> str:
