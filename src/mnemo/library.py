@@ -65,6 +65,8 @@ if TYPE_CHECKING:
     from mnemo.generation.types import Answer
     from mnemo.retrieval.context import ContextPassage
     from mnemo.retrieval.search import SearchHit, SearchResponse
+    from mnemo.tracing.drift import DriftReport
+    from mnemo.tracing.read import SpanNode, TraceSummary
 
 _UNSET: Any = object()
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -651,6 +653,26 @@ class Library:
             correction=correction,
             key_id=key_id,
         )
+
+    # -- traces -----------------------------------------------------------------------
+
+    def traces(self, *, limit: int = 20, name: str | None = None) -> list[TraceSummary]:
+        """The latest traces (asks, searches, ingestion runs), newest first."""
+        from mnemo.tracing.read import list_traces
+
+        return list_traces(self.settings, limit=limit, name=name)
+
+    def trace(self, trace_id: str) -> SpanNode:
+        """One trace (by id or a unique start of it) as a tree of spans."""
+        from mnemo.tracing.read import show_trace
+
+        return show_trace(self.settings, trace_id)
+
+    def drift(self) -> list[DriftReport]:
+        """Best-passage relevance and abstentions, recent answers against earlier ones."""
+        from mnemo.tracing.drift import drift
+
+        return drift(self.settings)
 
     # -- server jobs ----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from mnemo.cli import (
 )
 from mnemo.cli.context import State
 from mnemo.cli.render import err
+from mnemo.cli.traces import traces_app
 from mnemo.errors import MnemoError
 
 app = typer.Typer(
@@ -76,6 +77,7 @@ app.add_typer(llm.llm_app, name="llm")
 app.add_typer(ask.conversations_app, name="conversations")
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(traces_app, name="traces")
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are

@@ -54,15 +54,27 @@ def span(settings: Settings, name: str, attributes: Attributes | None = None) ->
 def timed_span(
     settings: Settings,
     name: str,
-    start_ns: int,
+    stages: Sequence[tuple[str, float]],
     end_ns: int,
     attributes: Attributes | None = None,
 ) -> None:
-    """A finished child span of the current one, timed elsewhere (e.g. in a worker)."""
+    """A finished child span of the current one that was timed elsewhere (in a worker
+    process): ``stages`` are (name, seconds) run one after the other and ending at
+    ``end_ns``; each becomes a child span of ``name``."""
     if not settings.traces.enabled:
         return
-    span = _tracer(settings).start_span(name, start_time=start_ns, attributes=_clean(attributes))
-    span.end(end_time=max(start_ns, end_ns))
+    from opentelemetry import trace
+
+    tracer = _tracer(settings)
+    start = end_ns - int(sum(seconds for _, seconds in stages) * 1e9)
+    parent = tracer.start_span(name, start_time=start, attributes=_clean(attributes))
+    context = trace.set_span_in_context(parent)
+    at = start
+    for stage, seconds in stages:
+        child = tracer.start_span(stage, context=context, start_time=at)
+        at += int(seconds * 1e9)
+        child.end(end_time=at)
+    parent.end(end_time=max(at, end_ns))
 
 
 def annotate(**attributes: str | float | bool | None) -> None:
