@@ -83,6 +83,8 @@ class Library:
         self._catalog: Catalog | None = None
         self._llm: LLM | None = _UNSET
         self._lock = threading.Lock()
+        #: Called with every answer :meth:`ask` returns (the server's metrics listen).
+        self.answer_listeners: list[Callable[[Answer], None]] = []
 
     # -- resources ----------------------------------------------------------------
 
@@ -560,7 +562,7 @@ class Library:
         """
         from mnemo.generation.ask import ask
 
-        return ask(
+        answer = ask(
             question,
             self.settings,
             self.catalog,
@@ -573,6 +575,9 @@ class Library:
             history=history,
             on_text=on_text,
         )
+        for listener in self.answer_listeners:
+            listener(answer)
+        return answer
 
     # -- conversations and feedback -------------------------------------------------
 

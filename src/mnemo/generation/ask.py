@@ -195,12 +195,13 @@ def _ask(
 def _check_length(run: _Run) -> None:
     if run.llm is None:
         return
-    budget = run.settings.llm.context_window - run.settings.llm.max_answer_tokens - _PROMPT_OVERHEAD
+    window = getattr(run.llm, "largest_window", None) or run.settings.llm.context_window
+    budget = window - run.settings.llm.max_answer_tokens - _PROMPT_OVERHEAD
     tokens = _count_tokens(run.settings, run.question)
     if tokens > budget // 2:
         raise QueryError(
             f"the question is {tokens:,} tokens, too long for llm.context_window "
-            f"{run.settings.llm.context_window:,} (at most {budget // 2:,}); shorten it"
+            f"{window:,} (at most {budget // 2:,}); shorten it"
         )
 
 

@@ -89,6 +89,7 @@ class Router:
         self.provider = routes[0].llm.provider
         self.model = routes[0].llm.model
         self.context_window = routes[0].window
+        self.largest_window = max(r.window for r in routes)
 
     def largest_first(self) -> Router:
         """The same chain, the model with the largest context first (stable otherwise)."""

@@ -140,7 +140,6 @@ async def chat_completions(
             history=history,
             on_text=on_text,
         )
-        state.metrics.observe_answer(answer)
         return answer
 
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

@@ -90,7 +90,6 @@ async def ask(
             conversation_id=body.conversation_id,
             on_text=on_text,
         )
-        state.metrics.observe_answer(answer)
         return answer
 
     if not body.stream:
