@@ -65,7 +65,13 @@ _SECRETS: list[tuple[str, str, str, float]] = [
 ]
 _STREET = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
-    r"Square|Sq|Terrace|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Trail|Crescent|Close|Gardens"
+    r"Square|Sq|Terrace|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Trail|Crescent|Close|Gardens|"
+    r"Alley|Bypass|Causeway|Common|Corner|Cove|Creek|Crest|Crossing|Estates?|Expressway|"
+    r"Extension|Ferry|Fields?|Flats?|Fords?|Forges?|Forks?|Freeway|Gateway|Glens?|Greens?|"
+    r"Groves?|Harbors?|Haven|Heights|Hills?|Hollow|Inlet|Junctions?|Knolls?|Landing|Loop|"
+    r"Manors?|Meadows?|Mews|Mills?|Motorway|Orchard|Oval|Pass|Passage|Path|Pike|Pines?|"
+    r"Plaza|Points?|Ports?|Ridges?|Row|Run|Shores?|Springs?|Stravenue|Summit|Trace|"
+    r"Turnpike|Valleys?|Via|Views?|Villages?|Ville|Vista|Walks?|Wells?"
 )
 _ADDRESS = rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){{1,4}}(?:{_STREET})\b"
 _TITLED_NAME = (
@@ -89,7 +95,6 @@ _PRESIDIO = (
     "EsNifRecognizer",
     "EsNieRecognizer",
     "ItFiscalCodeRecognizer",
-    "InPanRecognizer",
     "InAadhaarRecognizer",
     "AuTfnRecognizer",
     "PlPeselRecognizer",
@@ -100,7 +105,18 @@ _PRESIDIO = (
     "DeTaxIdRecognizer",
     "CaSinRecognizer",
 )
-_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "CA", "AU", "BR", "IE", "CH")
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "AU", "BR", "IE", "CH")
+#: Where a phone number may be: a run of digits with separators, an extension after it.
+_PHONE_CANDIDATE = re.compile(
+    r"[+(]?\d[\d \t().\-/]{5,}\d(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?", re.IGNORECASE
+)
+#: Recognisers run only on texts where this finds something (each is slow on prose).
+_PREFILTER = {
+    "IpRecognizer": re.compile(
+        r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{1,4}::?[0-9A-Fa-f]"
+    ),
+    "ItFiscalCodeRecognizer": re.compile(r"(?i)\b[a-z]{6}[0-9lmnpqrstuv]{2}[a-z]"),
+}
 
 
 @dataclass(frozen=True)
@@ -178,7 +194,7 @@ class Detector:
             wanted = [e for e in recognizer.supported_entities if _wanted(e, self.entities)]
             if not wanted:
                 continue
-            for result in recognizer.analyze(text, wanted, None):
+            for result in _analyze(recognizer, text, wanted):
                 score = result.score
                 if score < self.min_score and _has_context(lowered, result.start, recognizer):
                     score = min(1.0, score + _CONTEXT_BOOST)
@@ -232,6 +248,25 @@ def detector(entities: Sequence[str] = (), min_score: float = 0.4) -> Detector:
         if key not in _detectors:
             _detectors[key] = Detector(entities, min_score)
         return _detectors[key]
+
+
+def _analyze(recognizer: Any, text: str, wanted: list[str]) -> list[Any]:
+    """The recogniser's findings, run only where they can be: phone numbers on the digit
+    runs that may be one (prose is most of a prompt and the phone matcher scans it once
+    per region), and some recognisers only on texts their prefilter matches."""
+    name = type(recognizer).__name__
+    if name == "PhoneRecognizer":
+        found = []
+        for match in _PHONE_CANDIDATE.finditer(text):
+            for result in recognizer.analyze(match.group(0), wanted, None):
+                result.start += match.start()
+                result.end += match.start()
+                found.append(result)
+        return found
+    prefilter = _PREFILTER.get(name)
+    if prefilter is not None and not prefilter.search(text):
+        return []
+    return recognizer.analyze(text, wanted, None)  # type: ignore[no-any-return]
 
 
 def _wanted(entity: str, entities: set[str]) -> bool:
