@@ -190,3 +190,21 @@ def test_metrics_count_answers_tokens_cost_and_guards(indexed_library: Path) -> 
     )
     assert float(flags.split()[1]) >= len(hostile.json()["injections"]) > 0
     assert "mnemo_pii_masked_total 0.0" in text  # the model is local: nothing masked
+
+
+def test_the_grafana_dashboard_charts_metrics_the_server_exports(tmp_path: Path) -> None:
+    import re
+
+    dashboard = json.loads(
+        (Path(__file__).parents[1] / "docs" / "grafana-dashboard.json").read_text()
+    )
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    charted = {
+        re.sub(r"_(bucket|total)$", "", m) for e in exprs for m in re.findall(r"mnemo_\w+", e)
+    }
+    with serving(load_settings(tmp_path / "home")) as base:
+        text = httpx.get(f"{base}/metrics").text
+    exported = {
+        re.sub(r"_total$", "", m) for m in re.findall(r"^# TYPE (mnemo_\w+) ", text, re.MULTILINE)
+    }
+    assert charted and charted <= exported, charted - exported
