@@ -71,8 +71,22 @@ _STREET = (
     r"Groves?|Harbors?|Haven|Heights|Hills?|Hollow|Inlet|Junctions?|Knolls?|Landing|Loop|"
     r"Manors?|Meadows?|Mews|Mills?|Motorway|Orchard|Oval|Pass|Passage|Path|Pike|Pines?|"
     r"Plaza|Points?|Ports?|Ridges?|Row|Run|Shores?|Springs?|Stravenue|Summit|Trace|"
-    r"Turnpike|Valleys?|Via|Views?|Villages?|Ville|Vista|Walks?|Wells?"
+    r"Turnpike|Valleys?|Via|Views?|Villages?|Ville|Vista|Walks?|Wells?|Brooks?|Burgs?|"
+    r"Camp|Canyon|Cape|Centers?|Cliffs?|Club|Corners?|Courses?|Courts?|Coves?|Curve|Dale|"
+    r"Dam|Divide|Drives?|Falls|Forest|Fort|Islands?|Isle|Keys?|Lakes?|Land|Lights?|Loaf|"
+    r"Locks?|Lodge|Mall|Mission|Mount|Mountains?|Neck|Overpass|Parks?|Parkways?|Plains?|"
+    r"Prairie|Radial|Ramp|Ranch|Rapids?|Rest|Rivers?|Roads?|Route|Rue|Shoals?|Skyway|"
+    r"Spurs?|Squares?|Station|Streams?|Streets?|Throughway|Track|Trafficway|Tunnel|"
+    r"Underpass|Unions?|Viaduct|Wall|Ways?"
 )
+#: Card numbers Presidio's patterns miss: Mastercard's 2-series, Amex and Diners
+#: grouped 4-6-5/4-6-4, and 12-19 digits written without spaces (Maestro, JCB, long
+#: Visa). The recogniser's Luhn check still decides.
+_CARDS = [
+    (r"\b2[2-7]\d{2}[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b", "Mastercard 2-series"),
+    (r"\b3[0-9]\d{2}[- ]\d{6}[- ]\d{4,5}\b", "Amex or Diners, grouped"),
+    (r"\b[2-6]\d{11,18}\b", "12 to 19 digits"),
+]
 _ADDRESS = rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){{1,4}}(?:{_STREET})\b"
 _TITLED_NAME = (
     r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Dame)\.?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
@@ -83,7 +97,6 @@ _CASED = re.DOTALL | re.MULTILINE  # Presidio's default also ignores case
 #: Presidio's recognisers Mnemo runs (class names in presidio_analyzer), and regions
 #: for phone numbers.
 _PRESIDIO = (
-    "CreditCardRecognizer",
     "IbanRecognizer",
     "IpRecognizer",
     "CryptoRecognizer",
@@ -317,6 +330,9 @@ def _build() -> list[Any]:
     recognizers.append(predefined.PhoneRecognizer(supported_regions=_PHONE_REGIONS))
     for name in _PRESIDIO:
         recognizers.append(getattr(predefined, name)())
+    card = predefined.CreditCardRecognizer
+    extra = [Pattern(name, regex, 0.3) for regex, name in _CARDS]
+    recognizers.append(card(patterns=[*card.PATTERNS, *extra]))
     by_entity: dict[str, list[Any]] = {}
     for entity, name, regex, score in _SECRETS:
         by_entity.setdefault(entity, []).append(Pattern(name, regex, score))
