@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 def record(span: Any, settings: Settings, answer: Answer) -> None:
+    if not settings.traces.enabled:
+        return
     question = answer.question
     if answer.masked or settings.guard.pii != "off" and _guarded(settings):
         from mnemo.generation import pii
