@@ -208,3 +208,39 @@ def test_the_grafana_dashboard_charts_metrics_the_server_exports(tmp_path: Path)
         re.sub(r"_total$", "", m) for m in re.findall(r"^# TYPE (mnemo_\w+) ", text, re.MULTILINE)
     }
     assert charted and charted <= exported, charted - exported
+
+
+def test_spans_go_to_an_otlp_collector_when_one_is_configured(indexed_library: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    Thread(target=collector.serve_forever, args=(0.02,), daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{collector.server_address[1]}/v1/traces"
+        settings = load_settings(indexed_library, {"traces": {"otlp_endpoint": endpoint}})
+        answer = mnemo.ask("Who bought WhatsApp?", settings)
+        tracing.flush(settings)
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    assert received, "no spans reached the collector"
+    path, content_type, _ = received[0]
+    assert path == "/v1/traces" and content_type == "application/x-protobuf"
+    sent = b"".join(body for _, _, body in received)
+    assert bytes.fromhex(answer.trace_id or "") in sent  # the same trace, by id
+    assert b"retrieve" in sent and b"mnemo.kind" in sent
+    assert spans_of(indexed_library, answer.trace_id or "")  # and still on file
