@@ -437,7 +437,6 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
     if reply.finish_reason == "length":
         warnings.append("the answer was cut at llm.max_answer_tokens")
     valid = [c for c in cites if c.source is not None]
-    supported = [c for c in valid if c.verdict == "supported"]
     lowered = text.lower()
     if not valid and any(phrase in lowered for phrase in _NOT_IN_SOURCES):
         kind = "abstained"
@@ -446,12 +445,9 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
         warnings.append(
             f"unverified: the model's answer may follow a document's instruction: {why}"
         )
-    elif not supported:
+    elif not valid:
         kind = "unverified"
-        if not valid:
-            warnings.append("unverified: the answer cites no source, so nothing in it is checked")
-        else:
-            warnings.append("unverified: no citation in the answer is backed by its source")
+        warnings.append("unverified: the answer cites no source, so nothing in it is checked")
     else:
         kind = "generated"
     llm = run.llm

@@ -8,8 +8,8 @@ from typing import Literal
 from mnemo.generation.base import Usage
 from mnemo.retrieval.context import ContextPassage
 
-#: unverified: written by the model, but no citation in it could be checked against the
-#: sources it was given, or it followed an instruction found in a document.
+#: unverified: written by the model, but it cites none of the sources it was given (so
+#: nothing in it could be checked), or it may follow an instruction found in a document.
 AnswerKind = Literal["generated", "extractive", "abstained", "unverified"]
 
 #: supported: the cited passage backs the sentence (score >= answer.min_support);
