@@ -71,6 +71,8 @@ if TYPE_CHECKING:
     from mnemo.generation.types import Answer
     from mnemo.retrieval.context import ContextPassage
     from mnemo.retrieval.search import SearchHit, SearchResponse
+    from mnemo.tracing.drift import DriftReport
+    from mnemo.tracing.read import SpanNode, TraceSummary
 
 _UNSET: Any = object()
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -88,6 +90,8 @@ class Library:
         self._llm: LLM | None = _UNSET
         self._lock = threading.Lock()
         self._answer_cache: AnswerCache | None = None
+        #: Called with every answer :meth:`ask` returns (the server's metrics listen).
+        self.answer_listeners: list[Callable[[Answer], None]] = []
 
     # -- resources ----------------------------------------------------------------
 
@@ -591,7 +595,7 @@ class Library:
         """
         from mnemo.generation.cached import answer
 
-        return answer(
+        given = answer(
             question,
             self.settings_for(collection),
             self.catalog,
@@ -605,6 +609,9 @@ class Library:
             history=history,
             on_text=on_text,
         )
+        for listener in self.answer_listeners:
+            listener(given)
+        return given
 
     # -- conversations and feedback -------------------------------------------------
 
@@ -685,6 +692,26 @@ class Library:
             correction=correction,
             key_id=key_id,
         )
+
+    # -- traces -----------------------------------------------------------------------
+
+    def traces(self, *, limit: int = 20, name: str | None = None) -> list[TraceSummary]:
+        """The latest traces (asks, searches, ingestion runs), newest first."""
+        from mnemo.tracing.read import list_traces
+
+        return list_traces(self.settings, limit=limit, name=name)
+
+    def trace(self, trace_id: str) -> SpanNode:
+        """One trace (by id or a unique start of it) as a tree of spans."""
+        from mnemo.tracing.read import show_trace
+
+        return show_trace(self.settings, trace_id)
+
+    def drift(self) -> list[DriftReport]:
+        """Best-passage relevance and abstentions, recent answers against earlier ones."""
+        from mnemo.tracing.drift import drift
+
+        return drift(self.settings)
 
     # -- server jobs ----------------------------------------------------------------
 

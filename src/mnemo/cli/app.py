@@ -26,6 +26,7 @@ from mnemo.cli import (
 from mnemo.cli import cache, evaluate, feedback
 from mnemo.cli.context import State
 from mnemo.cli.render import err
+from mnemo.cli.traces import traces_app
 from mnemo.errors import MnemoError
 
 app = typer.Typer(
@@ -88,6 +89,7 @@ app.add_typer(cache.cache_app, name="cache")
 app.add_typer(feedback.feedback_app, name="feedback")
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(research.memory_app, name="memory")
+app.add_typer(traces_app, name="traces")
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are

@@ -160,6 +160,9 @@ _ANSWER_ORDER = (
     "conversation_id",
     "turn",
     "cached_at",
+    "injections",
+    "masked",
+    "trace_id",
     "message_id",
 )
 

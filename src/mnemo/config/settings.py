@@ -36,6 +36,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from mnemo.config.production import GuardSettings, RouterSettings, TracesSettings
 from mnemo.errors import ConfigError
 from mnemo.registry import EMBEDDERS, LLM_PROVIDERS, RERANKERS, STORES
 
@@ -351,6 +352,11 @@ class LLMSettings(BaseModel):
     )
     max_answer_tokens: int = Field(800, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    local_only: bool = Field(
+        False,
+        description="Refuse any model that is not on this machine or a private network "
+        "(checked before any connection).",
+    )
 
     @field_validator("provider")
     @classmethod
@@ -559,6 +565,9 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     research: ResearchSettings = Field(default_factory=ResearchSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    traces: TracesSettings = Field(default_factory=TracesSettings)
 
     @field_validator("collection")
     @classmethod

@@ -19,6 +19,7 @@ def to_json(answer: Answer) -> dict[str, Any]:
         "query": answer.query,
         "model": answer.model,
         "warnings": list(answer.warnings),
+        "injections": list(answer.injections),
         "usage": asdict(answer.usage),
         "seconds": dict(answer.seconds),
         "sources": [asdict(s) for s in answer.sources],
@@ -59,6 +60,7 @@ def from_json(data: dict[str, Any]) -> Answer:
         query=data["query"],
         model=data["model"],
         warnings=list(data["warnings"]),
+        injections=list(data.get("injections", [])),
         usage=Usage(**data["usage"]),
         seconds=dict(data["seconds"]),
     )

@@ -27,11 +27,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mnemo import tracing
 from mnemo.catalog import Catalog, Collection, Document
 from mnemo.catalog.collections import get_collection
 from mnemo.config import Settings
 from mnemo.errors import ContextWindowError, LLMError, MnemoError, QueryError
-from mnemo.generation import citations, conversations, extractive, followup, prompts
+from mnemo.generation import citations, conversations, extractive, followup, injection, prompts
 from mnemo.generation import documents as doc_tasks
 from mnemo.generation.base import LLM, ChatRequest, Completion, Usage, collect
 from mnemo.generation.types import Answer
@@ -65,6 +66,9 @@ class _Run:
     warnings: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     seconds: dict[str, float] = field(default_factory=dict)
+    injections: list[injection.Flag] | None = None  # once the passages are screened
+    masked: int = 0
+    relevance: tuple[str, float] | None = None  # (scale, the best passage's score)
     _embedder: Embedder | None = None
     _embedder_loaded: bool = False
 
@@ -112,7 +116,43 @@ def ask(
     ``llm`` writes the answer; None answers extractively. A follow-up is read in
     the context of the conversation's earlier turns, or of ``history`` (earlier
     (question, answer) pairs a client kept) when there is no ``conversation_id``.
+    The whole ask is one trace (:mod:`mnemo.tracing`).
     """
+    from mnemo.generation.trace_answer import record
+
+    attributes = {"mnemo.collection": collection or settings.collection}
+    with tracing.span(settings, "ask", attributes) as root:
+        answer = _ask(
+            question,
+            settings,
+            catalog,
+            llm,
+            collection=collection,
+            documents=documents,
+            filters=filters,
+            mode=mode,
+            conversation_id=conversation_id,
+            history=history,
+            on_text=on_text,
+        )
+        record(root, settings, answer)
+    return answer
+
+
+def _ask(
+    question: str,
+    settings: Settings,
+    catalog: Catalog,
+    llm: LLM | None,
+    *,
+    collection: str | None,
+    documents: Sequence[str],
+    filters: Filters | None,
+    mode: str | None,
+    conversation_id: str | None,
+    history: followup.History,
+    on_text: TextHandler | None,
+) -> Answer:
     started = time.perf_counter()
     text = " ".join(question.split())
     if not text:
@@ -141,6 +181,11 @@ def ask(
     answer.warnings = run.warnings + answer.warnings
     answer.usage = run.usage
     answer.seconds = {**run.seconds, "total": time.perf_counter() - started}
+    answer.injections = [f.describe() for f in run.injections or []]
+    answer.masked = run.masked
+    answer.trace_id = tracing.current_trace_id()
+    if run.relevance is not None:
+        tracing.annotate(relevance_scale=run.relevance[0], relevance=run.relevance[1])
     if conversation_id:
         answer.turn = conversations.record(catalog, conversation_id, answer)
         answer.conversation_id = conversation_id
@@ -150,12 +195,13 @@ def ask(
 def _check_length(run: _Run) -> None:
     if run.llm is None:
         return
-    budget = run.settings.llm.context_window - run.settings.llm.max_answer_tokens - _PROMPT_OVERHEAD
+    window = getattr(run.llm, "largest_window", None) or run.settings.llm.context_window
+    budget = window - run.settings.llm.max_answer_tokens - _PROMPT_OVERHEAD
     tokens = _count_tokens(run.settings, run.question)
     if tokens > budget // 2:
         raise QueryError(
             f"the question is {tokens:,} tokens, too long for llm.context_window "
-            f"{run.settings.llm.context_window:,} (at most {budget // 2:,}); shorten it"
+            f"{window:,} (at most {budget // 2:,}); shorten it"
         )
 
 
@@ -164,30 +210,37 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
 
     settings = run.settings
     begun = time.perf_counter()
-    response = search(
-        query,
-        settings,
-        run.catalog,
-        collection=run.collection.name,
-        k=settings.answer.passages,
-        mode=mode,  # type: ignore[arg-type]
-        filters=filters,
-        rerank=settings.answer.rerank,
-    )
-    run.warnings += response.warnings
-    hits = response.hits
-    budget = _budget(run)
-    passages = assemble_context(
-        run.catalog,
-        hits,
-        max_tokens=budget,
-        neighbours=settings.answer.neighbours,
-        collection=run.collection.name,
-    )
+    with tracing.span(settings, "retrieve"):
+        response = search(
+            query,
+            settings,
+            run.catalog,
+            collection=run.collection.name,
+            k=settings.answer.passages,
+            mode=mode,  # type: ignore[arg-type]
+            filters=filters,
+            rerank=settings.answer.rerank,
+        )
+        run.warnings += response.warnings
+        hits = response.hits
+        budget = _budget(run)
+        passages = assemble_context(
+            run.catalog,
+            hits,
+            max_tokens=budget,
+            neighbours=settings.answer.neighbours,
+            collection=run.collection.name,
+        )
+        tracing.annotate(hits=len(hits), passages=len(passages), mode=response.mode)
     run.seconds["retrieve"] = time.perf_counter() - begun
     if not passages:
         return _abstain(run, [], "no passage matches the question")
     reranked = [h.scores["rerank"] for h in hits if "rerank" in h.scores]
+    dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
+    if "rerank" in response.used and reranked:
+        run.relevance = ("rerank", max(reranked))
+    elif "dense" in response.used and dense:
+        run.relevance = ("dense", max(dense))
     if "rerank" in response.used and reranked:
         # The reranker read the question and each passage together: its score is
         # the better judge of relevance (docs/benchmarks.md), so it decides alone.
@@ -199,7 +252,6 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
                 f"answer.min_rerank_score {settings.answer.min_rerank_score:.2f}",
             )
         return _answer(run, passages)
-    dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
     if "dense" in response.used and dense and max(dense) < settings.answer.min_relevance:
         return _abstain(
             run,
@@ -214,6 +266,9 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
 
 def _over_documents(run: _Run, targets: list[Document]) -> Answer:
     begun = time.perf_counter()
+    largest_first = getattr(run.llm, "largest_first", None)
+    if run.settings.router.documents_to_largest and callable(largest_first):
+        run.llm = largest_first()  # whole documents: the largest context first
     budget = _budget(run)
     passages = doc_tasks.passages(run.catalog, targets, budget)
     run.seconds["retrieve"] = time.perf_counter() - begun
@@ -228,7 +283,19 @@ def _over_documents(run: _Run, targets: list[Document]) -> Answer:
     return _map_reduce(run, passages, budget)
 
 
+def _screen(run: _Run, passages: list[ContextPassage]) -> None:
+    """Flag passages that read as instructions to a model (guard.injection)."""
+    if run.injections is not None or run.settings.guard.injection == "off":
+        return
+    run.injections = injection.scan(passages)
+    for flag in run.injections:
+        run.warnings.append(f"a passage reads as instructions to a model: {flag.describe()}")
+    if run.injections:
+        tracing.annotate(injections=len(run.injections))
+
+
 def _answer(run: _Run, passages: list[ContextPassage]) -> Answer:
+    _screen(run, passages)
     if run.llm is not None:
         try:
             return _generate(run, passages)
@@ -239,9 +306,19 @@ def _answer(run: _Run, passages: list[ContextPassage]) -> Answer:
 
 
 def _generate(run: _Run, passages: list[ContextPassage]) -> Answer:
+    begun = time.perf_counter()
+    with tracing.span(run.settings, "generate"):
+        reply, shown = _generate_fitting(run, passages)
+    run.seconds["generate"] = time.perf_counter() - begun
+    return _checked(run, reply, shown)
+
+
+def _generate_fitting(
+    run: _Run, passages: list[ContextPassage]
+) -> tuple[Completion, list[ContextPassage]]:
+    """The reply, and the sources it was written from (fewer after a context retry)."""
     assert run.llm is not None
     cfg = run.settings.llm
-    begun = time.perf_counter()
     shown = passages
     while True:
         request = ChatRequest(
@@ -260,51 +337,71 @@ def _generate(run: _Run, passages: list[ContextPassage]) -> Answer:
             run.warnings.append(
                 f"the model's context was too small: retried with {len(shown)} sources"
             )
-    run.seconds["generate"] = time.perf_counter() - begun
-    return _checked(run, reply, shown)
+    return reply, shown
 
 
 def _map_reduce(run: _Run, passages: list[ContextPassage], budget: int) -> Answer:
     assert run.llm is not None
-    cfg = run.settings.llm
+    _screen(run, passages)
     begun = time.perf_counter()
-    notes: list[str] = []
     try:
-        for batch in doc_tasks.batches(passages, budget):
-            request = ChatRequest(
-                prompts.NOTES,
-                [prompts.notes_message(run.question, batch)],
-                max_tokens=cfg.max_answer_tokens,
-                temperature=cfg.temperature,
-            )
-            reply = run.llm.complete(request)
-            run.usage.add(reply.usage)
-            if reply.text.strip() and "nothing relevant" not in reply.text.lower():
-                notes.append(reply.text.strip())
-        if not notes:
-            return _abstain(run, passages[:_NEAREST], "no part of the documents is relevant")
-        request = ChatRequest(
-            prompts.COMBINE,
-            [prompts.combine_message(run.question, notes)],
-            max_tokens=cfg.max_answer_tokens,
-            temperature=cfg.temperature,
-        )
-        reply = _call(run, request)
+        with tracing.span(run.settings, "generate"):
+            reply = _notes_then_combine(run, passages, budget)
     except LLMError as exc:
         run.warnings.append(f"the language model failed: {exc}; answer is extractive")
         return _extract(run, passages)
+    if reply is None:
+        return _abstain(run, passages[:_NEAREST], "no part of the documents is relevant")
     run.seconds["generate"] = time.perf_counter() - begun
     return _checked(run, reply, passages)
 
 
-def _call(run: _Run, request: ChatRequest) -> Completion:
-    """One model call, streamed to ``on_text`` when there is one; empty replies are errors."""
+def _notes_then_combine(
+    run: _Run, passages: list[ContextPassage], budget: int
+) -> Completion | None:
+    """Notes on each batch of passages, combined into one answer; None when no batch
+    has anything relevant."""
     assert run.llm is not None
+    cfg = run.settings.llm
+    notes: list[str] = []
+    for batch in doc_tasks.batches(passages, budget):
+        request = ChatRequest(
+            prompts.NOTES,
+            [prompts.notes_message(run.question, batch)],
+            max_tokens=cfg.max_answer_tokens,
+            temperature=cfg.temperature,
+        )
+        reply = run.llm.complete(request)
+        _absorb(run, reply)
+        if reply.text.strip() and "nothing relevant" not in reply.text.lower():
+            notes.append(reply.text.strip())
+    if not notes:
+        return None
+    request = ChatRequest(
+        prompts.COMBINE,
+        [prompts.combine_message(run.question, notes)],
+        max_tokens=cfg.max_answer_tokens,
+        temperature=cfg.temperature,
+    )
+    return _call(run, request)
+
+
+def _call(run: _Run, request: ChatRequest) -> Completion:
+    """One model call, streamed to ``on_text`` when there is one; empty replies are errors.
+    Streamed, the time to the first piece of text is ``seconds["first_token"]``."""
+    assert run.llm is not None
+    begun = time.perf_counter()
     if run.on_text is not None:
-        reply = collect(run.llm.stream(request), run.on_text)
+        on_text = run.on_text
+
+        def timed(text: str) -> None:
+            run.seconds.setdefault("first_token", time.perf_counter() - begun)
+            on_text(text)
+
+        reply = collect(run.llm.stream(request), timed)
     else:
         reply = run.llm.complete(request)
-    run.usage.add(reply.usage)
+    _absorb(run, reply)
     if reply.finish_reason == "refusal":
         raise LLMError(f"the model refused to answer ({reply.text.strip()[:120] or 'no reason'})")
     if not reply.text.strip():
@@ -312,12 +409,27 @@ def _call(run: _Run, request: ChatRequest) -> Completion:
     return reply
 
 
+def _absorb(run: _Run, reply: Completion) -> None:
+    """What a reply says beyond its text: tokens used, what the guards and router did."""
+    run.usage.add(reply.usage)
+    run.masked += reply.masked
+    run.warnings += [n for n in reply.notes if n not in run.warnings]
+
+
 def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> Answer:
     begun = time.perf_counter()
-    text, cites = citations.verify(
-        reply.text.strip(), passages, run.embedder(), run.settings.answer.min_support
-    )
+    with tracing.span(run.settings, "verify"):
+        text, cites = citations.verify(
+            reply.text.strip(), passages, run.embedder(), run.settings.answer.min_support
+        )
+        why = injection.obeyed(reply.text, run.injections or [], run.question, prompts.SYSTEM)
+        tracing.annotate(citations=len(cites), obeyed_injection=why)
     run.seconds["verify"] = time.perf_counter() - begun
+    if why is not None and run.settings.guard.injection == "withhold":
+        run.warnings.append(
+            f"the model's answer was withheld: {why}; the answer is extractive instead"
+        )
+        return _extract(run, passages)
     warnings = []
     invalid = sorted({c.number for c in cites if c.verdict == "invalid"})
     if invalid:
@@ -332,10 +444,16 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
     lowered = text.lower()
     if not valid and any(phrase in lowered for phrase in _NOT_IN_SOURCES):
         kind = "abstained"
+    elif why is not None:
+        kind = "unverified"
+        warnings.append(
+            f"unverified: the model's answer may follow a document's instruction: {why}"
+        )
+    elif not valid:
+        kind = "unverified"
+        warnings.append("unverified: the answer cites no source, so nothing in it is checked")
     else:
         kind = "generated"
-        if not valid:
-            warnings.append("the answer cites no source: nothing in it is checked")
     llm = run.llm
     return Answer(
         question=run.question,
@@ -343,22 +461,26 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
         kind=kind,  # type: ignore[arg-type]
         citations=cites,
         sources=passages,
-        model=f"{llm.provider}:{llm.model}" if llm else None,
+        model=reply.model or (f"{llm.provider}:{llm.model}" if llm else None),
         warnings=warnings,
     )
 
 
 def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
+    _screen(run, passages)
+    if run.injections:  # quote the documents, never the instructions planted in them
+        passages = injection.defang(passages, run.injections)
     begun = time.perf_counter()
     count = run.settings.answer.extractive_sentences
-    reranker = run.reranker()
-    text, cites, sources = extractive.extract(
-        run.query,
-        passages,
-        count,
-        reranker=reranker,
-        embedder=None if reranker is not None else run.embedder(),
-    )
+    with tracing.span(run.settings, "extract"):
+        reranker = run.reranker()
+        text, cites, sources = extractive.extract(
+            run.query,
+            passages,
+            count,
+            reranker=reranker,
+            embedder=None if reranker is not None else run.embedder(),
+        )
     run.seconds["extract"] = time.perf_counter() - begun
     if not cites:
         return _abstain(run, passages[:_NEAREST], "no sentence of the passages fits")
@@ -371,6 +493,7 @@ def _digest(run: _Run, passages: list[ContextPassage]) -> Answer:
     """Offline, a whole document: representative sentences of it, in order."""
     from mnemo.generation.digest import summarize
 
+    _screen(run, passages)
     begun = time.perf_counter()
     count = run.settings.answer.extractive_sentences
     text, cites, sources = summarize(run.query, passages, run.embedder(), count)
@@ -400,8 +523,9 @@ def _budget(run: _Run) -> int:
     if run.llm is None:
         return _EXTRACTIVE_BUDGET
     cfg = settings.llm
+    window = getattr(run.llm, "context_window", None) or cfg.context_window  # a router's first
     question = _count_tokens(settings, run.question)
-    return max(256, cfg.context_window - cfg.max_answer_tokens - _PROMPT_OVERHEAD - question)
+    return max(256, window - cfg.max_answer_tokens - _PROMPT_OVERHEAD - question)
 
 
 def _count_tokens(settings: Settings, text: str) -> int:

@@ -46,6 +46,9 @@ class StreamPart:
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    model: str | None = None  # "provider:model" that wrote it, when a router chose
+    notes: tuple[str, ...] = ()  # what the guards and the router did, for the answer's warnings
+    masked: int = 0  # personal values masked in the request (guard.pii = mask)
 
 
 @dataclass
@@ -53,6 +56,9 @@ class Completion:
     text: str
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None  # "stop", "length", "refusal", ... as the provider says
+    model: str | None = None  # "provider:model" that wrote it, when a router chose
+    notes: list[str] = field(default_factory=list)  # what the guards and the router did
+    masked: int = 0  # personal values masked in the request (guard.pii = mask)
 
 
 class LLM(Protocol):
@@ -81,5 +87,9 @@ def collect(parts: Iterator[StreamPart], on_text: object = None) -> Completion:
             result.usage = part.usage
         if part.finish_reason is not None:
             result.finish_reason = part.finish_reason
+        if part.model is not None:
+            result.model = part.model
+        result.notes += part.notes
+        result.masked += part.masked
     result.text = "".join(pieces)
     return result

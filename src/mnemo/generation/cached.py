@@ -96,7 +96,12 @@ def answer(
         return hit
     made = fresh()
     failed = any(w.startswith(_FAILED) for w in made.warnings)
-    if not failed and index_version(settings, catalog, coll) == version:
+    # An answer that could not be checked (or may obey a planted instruction) is not kept.
+    if (
+        not failed
+        and made.kind != "unverified"
+        and index_version(settings, catalog, coll) == version
+    ):
         cache.store(
             name,
             version,

@@ -37,9 +37,13 @@ _TOO_LONG = (
 
 
 def load_llm(settings: Settings) -> LLM | None:
-    """The configured language model, or None for extractive answers."""
+    """The configured language model, or None for extractive answers: with
+    ``[[router.models]]`` a chain of them, with remote ones behind the personal-data
+    guard (:mod:`mnemo.generation.router`)."""
+    from mnemo.generation.router import load_chain
+
     factory: Callable[[Settings], LLM | None] = LLM_PROVIDERS.get(settings.llm.provider)
-    return factory(settings)
+    return load_chain(settings, factory)
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

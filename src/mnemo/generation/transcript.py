@@ -13,6 +13,7 @@ from mnemo.generation.conversations import ConversationInfo
 _KINDS = {
     "extractive": "Extractive answer: sentences quoted from the documents, no language model.",
     "abstained": "Not found in the documents; the nearest passages are listed.",
+    "unverified": "Unverified: no citation in this answer could be checked against its sources.",
 }
 _VERDICTS = {"invalid": "removed"}
 _QUOTE = 300

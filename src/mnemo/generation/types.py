@@ -9,7 +9,9 @@ from typing import Literal
 from mnemo.generation.base import Usage
 from mnemo.retrieval.context import ContextPassage
 
-AnswerKind = Literal["generated", "extractive", "abstained"]
+#: unverified: written by the model, but it cites none of the sources it was given (so
+#: nothing in it could be checked), or it may follow an instruction found in a document.
+AnswerKind = Literal["generated", "extractive", "abstained", "unverified"]
 
 #: supported: the cited passage backs the sentence (score >= answer.min_support);
 #: unsupported: it does not; quoted: the sentence is the passage's own words
@@ -52,6 +54,9 @@ class Answer:
     conversation_id: str | None = None
     turn: int | None = None  # its position in the conversation, once recorded
     cached_at: datetime | None = None  # when the answer was made, if it came from the cache
+    injections: list[str] = field(default_factory=list)  # passages that read as instructions
+    masked: int = 0  # personal values masked before the question went to a remote model
+    trace_id: str | None = None  # the ask's trace (`mnemo traces show ID`), when traced
 
     @property
     def cited(self) -> list[ContextPassage]:

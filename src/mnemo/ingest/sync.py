@@ -25,6 +25,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mnemo import tracing
 from mnemo.catalog import Catalog, Collection, Document, Run, RunFile, Source
 from mnemo.catalog.models import utcnow
 from mnemo.catalog.writes import delete_document, mark_for_index
@@ -45,6 +46,9 @@ log = logging.getLogger(__name__)
 
 #: Statuses whose outcome depends only on the file's content.
 SETTLED = ("indexed", "skipped", "failed")
+#: Files of one run that get their own span (parse, chunk) in its trace.
+MAX_TRACED_FILES = 1000
+_STAGES = ("read", "parse", "chunk")  # what a worker times for each file
 #: While files are parsed, the keyword index catches up this often (seconds).
 FLUSH_SECONDS = 2.0
 #: After Ctrl-C, how long a run waits for a heal of its index in progress (seconds).
@@ -235,7 +239,17 @@ class Syncer:
     def run_locked(
         self, command: str, sources: list[Source], only_paths: Iterable[str] | None = None
     ) -> RunReport:
-        """:meth:`run`, for a caller that holds :meth:`locked` already."""
+        """:meth:`run`, for a caller that holds :meth:`locked` already (one trace)."""
+        attributes = {"mnemo.command": command, "mnemo.collection": self.collection.name}
+        with tracing.span(self.settings, "ingest", attributes) as root:
+            report = self._run_locked(command, sources, only_paths)
+            root.set_attributes({f"mnemo.files.{k}": v for k, v in report.counts.items()})
+            root.set_attribute("mnemo.chunks_written", report.chunks_written)
+            return report
+
+    def _run_locked(
+        self, command: str, sources: list[Source], only_paths: Iterable[str] | None
+    ) -> RunReport:
         report: RunReport | None = None
         started = time.perf_counter()
         self.updater: IndexUpdater | None = None
@@ -288,9 +302,12 @@ class Syncer:
         self._index(report)
         assert self.updater is not None
         started = time.perf_counter()
-        self.updater.flush()
+        with tracing.span(self.settings, "index"):
+            self.updater.flush()
         report.seconds["index"] = time.perf_counter() - started
-        report.embedding = self.updater.embed()
+        with tracing.span(self.settings, "embed") as span:
+            report.embedding = self.updater.embed()
+            span.set_attribute("mnemo.embedded", report.embedding.embedded)
         report.seconds["embed"] = report.embedding.seconds
         started = time.perf_counter()
         changed = any(report.counts[k] for k in ("indexed", "removed", "skipped", "failed"))
@@ -494,7 +511,13 @@ class Syncer:
         ingest = self.settings.ingest
         ctx = context()  # the fork server imports the parsers while the index opens here
         budget = Budget(memory_mb=ingest.max_worker_memory_mb, seconds=ingest.max_parse_seconds)
+        traced = 0
         for result in extract_in_processes(jobs, self._workers(len(jobs)), budget, ctx):
+            if traced < MAX_TRACED_FILES:
+                traced += 1
+                stages = [(s, result.seconds[s]) for s in _STAGES if s in result.seconds]
+                attributes = {"mnemo.path": result.path, "mnemo.status": result.status}
+                tracing.timed_span(self.settings, "file", stages, time.time_ns(), attributes)
             yield self._timed(report, result)
 
     @staticmethod

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 
+from mnemo import tracing
 from mnemo.catalog import Catalog, Chunk, Collection, Document
 from mnemo.catalog.collections import get_collection
 from mnemo.catalog.documents import DocumentState
@@ -77,7 +78,33 @@ def search(
     filters: Filters | None = None,
     rerank: bool | None = None,
 ) -> SearchResponse:
-    """The ``k`` best passages for ``query`` in a collection."""
+    """The ``k`` best passages for ``query`` in a collection (traced as ``search``)."""
+    with tracing.span(settings, "search", {"mnemo.k": k}):
+        response = _search(
+            query,
+            settings,
+            catalog,
+            collection=collection,
+            k=k,
+            mode=mode,
+            filters=filters,
+            rerank=rerank,
+        )
+        tracing.annotate(mode=response.mode, used=",".join(response.used), hits=len(response.hits))
+        return response
+
+
+def _search(
+    query: str,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    collection: str | None,
+    k: int,
+    mode: Mode | None,
+    filters: Filters | None,
+    rerank: bool | None,
+) -> SearchResponse:
     from mnemo.retrieval.rerank import load_reranker
 
     started = time.perf_counter()
@@ -124,7 +151,8 @@ def search(
         from mnemo.retrieval.rerank import rerank_hits
 
         begun = time.perf_counter()
-        hits = rerank_hits(reranker, cfg.rerank_candidates, text, hits)
+        with tracing.span(settings, "rerank", {"mnemo.candidates": len(hits)}):
+            hits = rerank_hits(reranker, cfg.rerank_candidates, text, hits)
         response.stages["rerank"] = time.perf_counter() - begun
         response.used.append("rerank")
     response.hits = hits[:k]
@@ -200,17 +228,20 @@ class _Retriever:
         stages = self.response.stages
         if mode in ("bm25", "hybrid"):
             begun = time.perf_counter()
-            keyword = self.store.keyword(text, where, depth)
+            with tracing.span(self.settings, "keyword"):
+                keyword = self.store.keyword(text, where, depth)
             stages["keyword"] = time.perf_counter() - begun
             self.response.used.append("bm25")
         if mode in ("dense", "hybrid"):
             begun = time.perf_counter()
-            vector = self._query_vector(text, mode)
+            with tracing.span(self.settings, "embed"):
+                vector = self._query_vector(text, mode)
             stages["embed"] = time.perf_counter() - begun
             if vector is not None and self.active is not None:
                 try:
                     begun = time.perf_counter()
-                    dense = self._dense(vector, where, depth)
+                    with tracing.span(self.settings, "dense"):
+                        dense = self._dense(vector, where, depth)
                     stages["dense"] = time.perf_counter() - begun
                     self.response.used.append("dense")
                 except IndexDamagedError as exc:
@@ -229,10 +260,11 @@ class _Retriever:
         by_id = {h.chunk_id: h.score for h in keyword}
         dense_by_id = {h.chunk_id: h.score for h in dense}
         if keyword and dense:
-            if cfg.fusion == "rrf":
-                ranked = fusion.rrf(keyword, dense, cfg.rrf_k)
-            else:
-                ranked = fusion.convex(keyword, dense, cfg.dense_weight)
+            with tracing.span(self.settings, "fuse", {"mnemo.fusion": cfg.fusion}):
+                if cfg.fusion == "rrf":
+                    ranked = fusion.rrf(keyword, dense, cfg.rrf_k)
+                else:
+                    ranked = fusion.convex(keyword, dense, cfg.dense_weight)
         else:
             ranked = list(keyword or dense)
         out = []

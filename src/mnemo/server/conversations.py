@@ -129,4 +129,5 @@ def feedback(
         key_id=principal.key_id,
     )
     audit.record(request, principal, "feedback.create", f"{conversation_id}/{position}", 201)
+    request.app.state.metrics.observe_feedback(body.thumbs, body.rating, body.correction)
     return schemas.FeedbackOut(**vars(saved))

@@ -59,12 +59,13 @@ class CheckedCitation(BaseModel):
 
 class AskResult(BaseModel):
     answer: str = Field(description="The answer, with [n] markers pointing to sources.")
-    kind: Literal["generated", "extractive", "abstained"] = Field(
+    kind: Literal["generated", "extractive", "abstained", "unverified"] = Field(
         description="generated: written by the configured language model; extractive: "
         "sentences quoted from the documents (no model configured); abstained: the "
-        "documents do not answer it."
+        "documents do not answer it; unverified: written by the model but no citation "
+        "could be checked, or it may follow an instruction found in a document."
     )
-    model: str | None = Field(description="provider:model for generated answers.")
+    model: str | None = Field(description="provider:model that wrote the answer, if any.")
     searched: str = Field(
         "",
         description="What was searched: the question, or, for a follow-up, the question "

@@ -99,6 +99,8 @@ def _question(body: ChatRequest) -> tuple[str, list[tuple[str, str]]]:
 
 def _sources_text(answer: Answer) -> str:
     cited = answer.cited or (answer.sources if answer.kind == "abstained" else [])
+    if answer.kind == "unverified":
+        return f"\n\n(Unverified answer by {answer.model}: its citations could not be checked.)"
     if not cited:
         return ""
     lines = []
@@ -139,7 +141,6 @@ async def chat_completions(
             on_text=on_text,
         )
         state.library.log_answer(answer, "/v1", collection=body.model)  # its message id
-        state.metrics.observe_answer(answer)
         return answer
 
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

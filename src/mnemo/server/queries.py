@@ -94,7 +94,6 @@ async def ask(
         )
         if answer.conversation_id is None:  # kept so that it can be judged by its message id
             state.library.log_answer(answer, "the REST API", collection=collection)
-        state.metrics.observe_answer(answer)
         return answer
 
     if not body.stream:

@@ -230,6 +230,9 @@ class AnswerOut(BaseModel):
     cached_at: Timestamp | None = Field(
         None, description="Set when the answer came from the answer cache: when it was made."
     )
+    injections: list[str] = []
+    masked: int = 0
+    trace_id: str | None = None
 
 
 class ConversationCreate(RequestBody):
