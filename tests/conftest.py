@@ -123,6 +123,9 @@ def indexed_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     home = root / "home"
+    home.mkdir()
+    # Shared by many tests: no answer cache, so that one test's answer is never another's.
+    (home / "mnemo.toml").write_text("[cache]\nenabled = false\n")
     report = mnemo.add([root / "docs"], load_settings(home, {"ingest": {"workers": 1}}))
     assert report.counts["indexed"] == len(LIBRARY_DOCS)
     assert report.embedding.embedded > 0

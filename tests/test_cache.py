@@ -145,6 +145,6 @@ def test_cached_answers_over_rest_and_metrics(shared: Settings) -> None:
     assert cached["cached_at"] is not None and fresh["cached_at"] is None
     assert cached["message_id"] and cached["message_id"] != fresh["message_id"]
     assert stats["exact"] >= 1
-    assert 'mnemo_answers_total{source="cache"} 1.0' in metrics
-    assert 'mnemo_answers_total{source="fresh"} 2.0' in metrics
+    assert 'mnemo_answer_cache_answers_total{source="cache"} 1.0' in metrics
+    assert 'mnemo_answer_cache_answers_total{source="fresh"} 2.0' in metrics
     assert "mnemo_answer_cache_saved_seconds_total" in metrics
