@@ -668,3 +668,46 @@ class Library:
 
         with self.catalog.session() as session:
             return cancel_job(session, job_id)
+
+    # -- the note graph, insights and export (mnemo.graph, mnemo.insights, mnemo.transfer) --
+
+    def related(self, name: str, *, collection: str | None = None, limit: int = 20) -> Any:
+        """A document's links, backlinks, shared tags and close notes not linked yet,
+        each with why (:class:`mnemo.graph.related.Related`)."""
+        from mnemo.graph.related import related
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return related(session, self._resolve(session, coll, name), limit=limit)
+
+    def links(self, name: str, *, collection: str | None = None) -> Any:
+        """The documents ``name`` links to and those that link to it (the research
+        agent's "follow links"): a list of :class:`mnemo.graph.related.Connection`."""
+        found = self.related(name, collection=collection)
+        return found.links + found.backlinks
+
+    def graph(self, *, collection: str | None = None, tags: bool = False) -> Any:
+        """The collection's graph as a networkx MultiDiGraph (documents, missing notes)."""
+        from mnemo.graph.network import build_graph
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return build_graph(session, coll.id, tags=tags)
+
+    def export_graph(self, fmt: str = "graphml", *, collection: str | None = None) -> str:
+        """The collection's graph as GraphML or node-link JSON text."""
+        from mnemo.graph.network import GRAPH_FORMATS, write_graph
+
+        if fmt not in GRAPH_FORMATS:
+            raise ConfigError(f"unknown graph format {fmt!r}: choose one of {', '.join(GRAPH_FORMATS)}")
+        return write_graph(self.graph(collection=collection, tags=True), fmt)
+
+    def rebuild_graph(self, *, collection: str | None = None) -> int:
+        """Work out every edge of the collection again (after an upgrade); returns the count."""
+        from mnemo.ingest.edges import update_edges
+        from mnemo.ingest.neighbours import update_neighbours
+
+        with self.catalog.session() as session:
+            coll = get_collection(session, self._name(collection))
+            done = update_edges(session, coll.id, (), everything=True)
+            return done.edges + update_neighbours(session, coll.id, None)

@@ -13,6 +13,7 @@ from mnemo.cli import (
     ask,
     collections,
     config,
+    graph,
     ingest,
     interrupts,
     jobs,
@@ -76,6 +77,8 @@ app.add_typer(llm.llm_app, name="llm")
 app.add_typer(ask.conversations_app, name="conversations")
 app.add_typer(serve.keys_app, name="keys")
 app.add_typer(jobs.jobs_app, name="jobs")
+app.command()(graph.related)
+app.add_typer(graph.graph_app, name="graph")
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are
