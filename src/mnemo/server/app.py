@@ -22,6 +22,7 @@ from mnemo.library import Library
 from mnemo.config import Settings
 from mnemo.errors import MnemoError
 from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas, ui
+from mnemo.server import graph as graph_routes
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
 from mnemo.server.jobs import JobRunner
@@ -77,6 +78,7 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         queries.router,
         conversations.router,
         openai_api.router,
+        graph_routes.router,
     ):
         app.include_router(router)
     app.mount("/mcp", mcp_app)
