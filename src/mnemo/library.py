@@ -711,3 +711,56 @@ class Library:
             coll = get_collection(session, self._name(collection))
             done = update_edges(session, coll.id, (), everything=True)
             return done.edges + update_neighbours(session, coll.id, None)
+
+    def near_duplicates(self, *, collection: str | None = None) -> list[Any]:
+        """Pairs of near-duplicate documents (MinHash), most similar first."""
+        from mnemo.insights.duplicates import near_duplicates
+
+        with self.catalog.session(readonly=True) as session:
+            return near_duplicates(session, get_collection(session, self._name(collection)).id)
+
+    def topics(self, *, collection: str | None = None) -> list[Any]:
+        """The collection's topics: graph communities with keyword labels."""
+        from mnemo.insights.topics import topics
+
+        with self.catalog.session(readonly=True) as session:
+            return topics(session, get_collection(session, self._name(collection)).id)
+
+    def digest(self, since: Any, *, collection: str | None = None, store: bool = False) -> Any:
+        """What changed since ``since`` (a datetime), by topic, with what it connects to;
+        missing notes, near-duplicates, orphans. ``store`` keeps it in the catalog."""
+        from dataclasses import asdict
+
+        from mnemo.catalog.models import Digest as Stored
+        from mnemo.insights.digest_report import digest
+
+        name = self._name(collection)
+        with self.catalog.session() as session:
+            coll = get_collection(session, name)
+            found = digest(session, coll.id, name, since)
+            if store:
+                import json
+
+                body = json.loads(json.dumps(asdict(found), default=str))
+                session.add(Stored(collection_id=coll.id, since=found.since, body=body))
+            return found
+
+    def stored_digests(self, *, collection: str | None = None, limit: int = 10) -> list[Any]:
+        """Digests `mnemo serve` stored, newest first."""
+        from mnemo.catalog.models import Digest as Stored
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            rows = session.scalars(select(Stored).where(Stored.collection_id == coll.id)
+                                   .order_by(Stored.created_at.desc()).limit(limit))
+            return [{"created_at": r.created_at, "since": r.since, "body": r.body} for r in rows]
+
+    def resurface(self, *, collection: str | None = None, today: Any = None) -> list[Any]:
+        """Notes from this day in earlier years, and notes related to what was asked about lately."""
+        from datetime import date
+
+        from mnemo.insights.resurface import resurface
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return resurface(session, coll.id, today or date.today())

@@ -14,6 +14,7 @@ from mnemo.cli import (
     collections,
     config,
     graph,
+    insights,
     ingest,
     interrupts,
     jobs,
@@ -79,6 +80,8 @@ app.add_typer(serve.keys_app, name="keys")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.command()(graph.related)
 app.add_typer(graph.graph_app, name="graph")
+app.command()(insights.digest)
+app.command()(insights.topics)
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are
