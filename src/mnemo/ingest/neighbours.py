@@ -25,6 +25,7 @@ TOP_K = 5
 PERCENTILE = 99.0
 FLOOR = 0.5
 _SAMPLE = 4000
+_FEW = 50
 
 
 def document_vectors(session: Session, collection_id: int) -> tuple[list[str], np.ndarray]:
@@ -66,7 +67,7 @@ def calibrated_threshold(matrix: np.ndarray, seed: int = 0) -> float:
     import numpy as np
 
     n = len(matrix)
-    if n < 3:
+    if n < _FEW:  # too few pairs to tell usual from unusual: the floor alone
         return FLOOR
     rng = np.random.default_rng(seed)
     a = rng.integers(0, n, _SAMPLE)
