@@ -764,3 +764,81 @@ class Library:
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, self._name(collection))
             return resurface(session, coll.id, today or date.today())
+
+    def export_collection(self, archive: Path | str, *, collection: str | None = None) -> dict[str, int]:
+        """Write a whole collection (catalog rows, vectors, conversations, edges, settings
+        file) to one zip archive; returns rows per table."""
+        from mnemo import __version__
+        from mnemo.catalog.db import schema_revision
+        from mnemo.config.settings import SETTINGS_FILE
+        from mnemo.transfer.archive import export_collection
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+        return export_collection(self.catalog, coll.id, schema_revision(self.catalog.engine),
+                                 Path(self.settings.home) / SETTINGS_FILE, Path(archive), __version__)
+
+    def import_collection(self, archive: Path | str, *, name: str | None = None) -> tuple[str, dict[str, int], str | None]:
+        """Read an archive of :meth:`export_collection` in as a new collection (its own
+        name unless ``name``), then write its search index from the imported rows.
+        Returns (collection, rows per table, where the archived settings went)."""
+        import json
+        import zipfile
+
+        from alembic.script import ScriptDirectory
+
+        from mnemo.catalog.db import alembic_config, schema_revision
+        from mnemo.config.settings import SETTINGS_FILE
+        from mnemo.index.updater import IndexUpdater
+        from mnemo.transfer.archive import import_collection, read_manifest
+
+        path = Path(archive)
+        read_manifest(path)
+        if name is None:
+            with zipfile.ZipFile(path) as src:
+                first = src.read("tables/collections.jsonl").decode().splitlines()[0]
+            name = str(json.loads(first)["name"])
+        script = ScriptDirectory.from_config(alembic_config(self.catalog.engine))
+        known = [r.revision for r in script.walk_revisions()]
+        _, counts, settings_text = import_collection(
+            self.catalog, path, name, schema_revision(self.catalog.engine), known
+        )
+        where = None
+        if settings_text is not None:
+            target = Path(self.settings.home) / SETTINGS_FILE
+            if target.exists() and target.read_text(encoding="utf-8") != settings_text:
+                target = target.with_name("mnemo.imported.toml")
+            if not target.exists() or target.name == "mnemo.imported.toml":
+                target.write_text(settings_text, encoding="utf-8")
+            where = str(target)
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, name)
+        IndexUpdater(self.settings, self.catalog, coll).rebuild()
+        return name, counts, where
+
+    def answer_note(self, answer: Any, folder: Path | str) -> Path:
+        """Write an :class:`~mnemo.generation.types.Answer` as an Obsidian note in
+        ``folder``, its citations linking back to the sources; returns the note's path."""
+        from mnemo.transfer.notes import passage_source, render_note, write_note
+
+        target = Path(folder).expanduser()
+        sources = [passage_source(p) for p in answer.sources]
+        text = render_note(answer.question, [(answer.question, answer.text, str(answer.kind), sources)],
+                           target, collection=self._name(None))
+        return write_note(target, answer.question, text)
+
+    def conversation_note(self, conversation_id: str, folder: Path | str) -> Path:
+        """Write a conversation as an Obsidian note in ``folder``; returns its path."""
+        from mnemo.generation import conversations
+        from mnemo.transfer.notes import render_note, write_note
+
+        info = conversations.info(self.catalog, conversation_id)
+        turns = conversations.history(self.catalog, conversation_id)
+        target = Path(folder).expanduser()
+        text = render_note(
+            info.title or "Conversation",
+            [(t.question, t.answer, t.kind, [s for s in (t.sources or []) if isinstance(s, dict)])
+             for t in turns],
+            target, created=info.created_at, collection=info.collection,
+        )
+        return write_note(target, info.title or "Conversation", text)

@@ -23,6 +23,7 @@ from mnemo.cli import (
     search,
     serve,
     status,
+    transfer,
 )
 from mnemo.cli.context import State
 from mnemo.cli.render import err
@@ -82,6 +83,8 @@ app.command()(graph.related)
 app.add_typer(graph.graph_app, name="graph")
 app.command()(insights.digest)
 app.command()(insights.topics)
+app.add_typer(transfer.export_app, name="export")
+app.command("import")(transfer.import_)
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are
