@@ -25,6 +25,7 @@ from mnemo.server import admin, conversations, documents, errors, openai_api, qu
 from mnemo.server import graph as graph_routes
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
+from mnemo.server.digest_schedule import DigestSchedule
 from mnemo.server.jobs import JobRunner
 from mnemo.server.limits import BodyLimit, RateLimiter
 from mnemo.server.mcp_server import http_app
@@ -41,14 +42,17 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     jobs = JobRunner(library)
     metrics = Metrics(library, jobs.depth)
     mcp_app = http_app(library)
+    digests = DigestSchedule(library)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         jobs.start()
+        digests.start()
         try:
             async with mcp_app.router.lifespan_context(mcp_app):
                 yield
         finally:
+            digests.stop()
             await run_in_threadpool(jobs.shutdown, settings.server.shutdown_timeout)
             library.close()
 

@@ -147,6 +147,7 @@ def import_collection(catalog: Any, archive: Path, name: str, revision: str | No
             raise ArchiveError(
                 f"collection {name!r} exists already: import with --as NEW_NAME, or delete it first"
             )
+        data = _fresh_ids_if_taken(connection, tables, data)
         row = data["collections"][0]
         row.pop("id")
         row["name"] = name
@@ -181,6 +182,37 @@ def import_collection(catalog: Any, archive: Path, name: str, revision: str | No
                 connection.execute(table.insert(), [{k: v for k, v in r.items() if k in table.c} for r in rows])
             counts[table_name] = len(rows)
     return new_id, counts, None if "settings.toml" not in _names(archive) else _settings(archive)
+
+
+def _fresh_ids_if_taken(connection: Connection, tables: dict[str, Table], data: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """The archive's rows with new document, chunk and conversation ids when this catalog
+    holds those ids already (the same collection imported twice under two names)."""
+    import uuid
+
+    from mnemo.chunking.chunker import chunk_id
+
+    docs = [r["id"] for r in data.get("documents", [])]
+    convs = [r["id"] for r in data.get("conversations", [])]
+    taken = bool(docs) and connection.execute(
+        select(tables["documents"].c.id).where(tables["documents"].c.id.in_(docs[:500]))).first()
+    taken = taken or (bool(convs) and connection.execute(
+        select(tables["conversations"].c.id).where(tables["conversations"].c.id.in_(convs[:500]))).first())
+    if not taken:
+        return data
+    mapping = {old: uuid.uuid4().hex for old in docs + convs}
+    for chunk in data.get("chunks", []):
+        mapping[chunk["id"]] = chunk_id(mapping[chunk["document_id"]], chunk["id"], 0)
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str):
+            return mapping.get(value, value)
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        return value
+
+    return {name: rows if name == "embeddings" else [swap(r) for r in rows] for name, rows in data.items()}
 
 
 def _integer_key(table: Table) -> bool:

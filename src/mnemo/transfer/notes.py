@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+_WIKI = re.compile(r"!?\[\[(?:[^\]|]*\|)?([^\]|]*\|)?([^\]]*)\]\]")
 _UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]\n\r\t]+')
 
 
@@ -75,7 +76,7 @@ def render_note(
         lines.append(re.sub(r"\[(\d+)\]", r"[^\1]", answer.strip()))
         for source in sources:
             number = source.get("number", "?")
-            text = " ".join(str(source.get("text") or "").split())[:300]
+            text = _WIKI.sub(r"\2", " ".join(str(source.get("text") or "").split()))[:300]
             quote_ = f" — “{text}”" if text else ""
             lines += ["", f"[^{number}]: {source_link(source, folder)}{quote_}"]
     return "\n".join(lines) + "\n"
