@@ -842,3 +842,17 @@ class Library:
             target, created=info.created_at, collection=info.collection,
         )
         return write_note(target, info.title or "Conversation", text)
+
+    def graph_drawing(self, *, around: str | None = None, depth: int = 1,
+                      collection: str | None = None) -> dict[str, Any]:
+        """Nodes and edges for the web app's graph view: the whole collection (its best
+        connected documents) or the neighbourhood of the document ``around`` names."""
+        from mnemo.graph.view import drawing
+
+        graph = self.graph(collection=collection)
+        node = None
+        if around is not None:
+            with self.catalog.session(readonly=True) as session:
+                coll = get_collection(session, self._name(collection))
+                node = self._resolve(session, coll, around).id
+        return drawing(graph, around=node, depth=depth)

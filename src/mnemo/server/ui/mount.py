@@ -13,6 +13,7 @@ from mnemo.server.auth import PUBLIC_PREFIXES, UI_PREFIX, is_ui_path
 from mnemo.server.ui import (
     chat_pages,
     conversation_pages,
+    graph_pages,
     library_pages,
     search_pages,
     settings_pages,
@@ -38,6 +39,7 @@ def install(app: FastAPI) -> None:
         conversation_pages,
         settings_pages,
         sync_pages,
+        graph_pages,
     )
     for module in modules:
         app.include_router(module.router)
