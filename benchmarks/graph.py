@@ -39,7 +39,7 @@ from typing import Any
 import mnemo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from retrieval import DATA, _merge, evaluate, load_set, percentile  # noqa: E402
+from retrieval import DATA, evaluate, load_set, percentile
 
 WEIGHTS = [0.0, 0.1, 0.25, 0.5, 1.0]
 _SAFE = re.compile(r'[\\/:*?"<>|#^\[\]]')
@@ -78,7 +78,7 @@ def write_vault(corpus: list[dict[str, str]], folder: Path) -> tuple[dict[str, s
         text = doc["text"]
         used: set[str] = set()
 
-        def link(match: re.Match[str]) -> str:
+        def link(match: re.Match[str], doc: dict[str, str] = doc, used: set[str] = used) -> str:
             nonlocal links
             target = titles[match.group(1)]
             if target == doc["_id"] or target in used:
@@ -124,11 +124,16 @@ def bench_retrieval(work: Path, planted: int) -> dict[str, Any]:
     started = time.perf_counter()
     report = mnemo.add([vault], settings)
     ingest_s = time.perf_counter() - started
-    print(f"vault: {report.counts['indexed']} notes, {links} links, {ingest_s:.0f} s", file=sys.stderr)
+    print(
+        f"vault: {report.counts['indexed']} notes, {links} links, {ingest_s:.0f} s", file=sys.stderr
+    )
     mnemo.search("warm up", settings)
     result: dict[str, Any] = {
-        "notes": len(corpus), "links": links, "queries": len(queries),
-        "ingest_seconds": round(ingest_s, 1), "graph_seconds_in_add": round(report.seconds.get("graph", 0.0), 2),
+        "notes": len(corpus),
+        "links": links,
+        "queries": len(queries),
+        "ingest_seconds": round(ingest_s, 1),
+        "graph_seconds_in_add": round(report.seconds.get("graph", 0.0), 2),
         "weights": {},
     }
     runs = {}
@@ -136,12 +141,17 @@ def bench_retrieval(work: Path, planted: int) -> dict[str, Any]:
         tuned = mnemo.load_settings(home, {"graph": {"retrieval_weight": weight}})
         run, latencies = run_queries(tuned, queries, path_to_id)
         runs[weight] = run
-        found = {**evaluate(qrels, run), "p50_ms": round(statistics.median(latencies), 1),
-                 "p95_ms": round(percentile(latencies, 95), 1)}
+        found = {
+            **evaluate(qrels, run),
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p95_ms": round(percentile(latencies, 95), 1),
+        }
         result["weights"][str(weight)] = found
         print(f"  weight {weight}: {found}", file=sys.stderr)
     report_cmp = compare(
-        Qrels(qrels), [Run(runs[w], name=f"w{w}") for w in WEIGHTS], ["ndcg@10"],
+        Qrels(qrels),
+        [Run(runs[w], name=f"w{w}") for w in WEIGHTS],
+        ["ndcg@10"],
         stat_test="student",
     )
     result["significance"] = str(report_cmp)
@@ -151,7 +161,9 @@ def bench_retrieval(work: Path, planted: int) -> dict[str, Any]:
     return result
 
 
-def plant_duplicates(corpus: list[dict[str, str]], vault: Path, count: int) -> list[tuple[str, str]]:
+def plant_duplicates(
+    corpus: list[dict[str, str]], vault: Path, count: int
+) -> list[tuple[str, str]]:
     """Copies of ``count`` notes with a word or two changed: (original, copy) file names."""
     rng = random.Random(7)
     pairs = []
@@ -172,12 +184,16 @@ def near_duplicate_pairs(library: mnemo.Library) -> list[tuple[str, str]]:
     return [(Path(p.first.path).name, Path(p.second.path).name) for p in found]
 
 
-def score_pairs(found: list[tuple[str, str]], planted: list[tuple[str, str]], vault: Path) -> dict[str, Any]:
+def score_pairs(
+    found: list[tuple[str, str]], planted: list[tuple[str, str]], vault: Path
+) -> dict[str, Any]:
     truth = {frozenset(p) for p in planted}
     got = {frozenset(p) for p in found}
     hits = len(truth & got)
     return {
-        "planted": len(truth), "reported": len(got), "correct": hits,
+        "planted": len(truth),
+        "reported": len(got),
+        "correct": hits,
         "precision": round(hits / len(got), 3) if got else None,
         "recall": round(hits / len(truth), 3) if truth else None,
         "false_pairs": [sorted(p) for p in list(got - truth)[:5]],
@@ -186,7 +202,20 @@ def score_pairs(found: list[tuple[str, str]], planted: list[tuple[str, str]], va
 
 def synthetic_vault(folder: Path, count: int, seed: int = 3) -> None:
     rng = random.Random(seed)
-    words = "alpha beta gamma delta river stone cloud paper engine garden copper lamp".split()
+    words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "river",
+        "stone",
+        "cloud",
+        "paper",
+        "engine",
+        "garden",
+        "copper",
+        "lamp",
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(count):
         sub = folder / f"area{n % 50:02d}"
@@ -205,8 +234,11 @@ def bench_upkeep(work: Path, count: int) -> dict[str, Any]:
     settings = mnemo.load_settings(home, {"embedding": {"backend": "none"}})
     started = time.perf_counter()
     first = mnemo.add([vault], settings)
-    result: dict[str, Any] = {"notes": count, "add_seconds": round(time.perf_counter() - started, 1),
-                              "graph_first_sync_s": round(first.seconds.get("graph", 0.0), 2)}
+    result: dict[str, Any] = {
+        "notes": count,
+        "add_seconds": round(time.perf_counter() - started, 1),
+        "graph_first_sync_s": round(first.seconds.get("graph", 0.0), 2),
+    }
     edited = vault / "area07" / "note 00007.md"
     edited.write_text(edited.read_text() + "\nSee [[note 00008]] and [[draft 99999]].\n")
     report = mnemo.sync(settings)

@@ -47,8 +47,10 @@ def two_batches(tmp_path: Path, settings: Settings) -> tuple[Path, datetime]:
     return vault, between
 
 
-def test_digest_reports_changes_connections_and_problems(tmp_path: Path, settings: Settings) -> None:
-    vault, between = two_batches(tmp_path, settings)
+def test_digest_reports_changes_connections_and_problems(
+    tmp_path: Path, settings: Settings
+) -> None:
+    _, between = two_batches(tmp_path, settings)
     with mnemo.Library(settings) as library:
         found = library.digest(between)
     changes = {Path(c.document.path).name: c for g in found.groups for c in g.changes}
@@ -78,7 +80,9 @@ def test_digest_command(tmp_path: Path, settings: Settings, cli) -> None:
     assert bad.returncode == 2 and "7d" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_topics_group_connected_notes_with_keyword_labels(tmp_path: Path, settings: Settings) -> None:
+def test_topics_group_connected_notes_with_keyword_labels(
+    tmp_path: Path, settings: Settings
+) -> None:
     two_batches(tmp_path, settings)
     with mnemo.Library(settings) as library:
         found = library.topics()

@@ -11,11 +11,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from tests.docgen import pdf
 
 import mnemo
 from mnemo.config import Settings
 from mnemo.transfer.archive import ArchiveError
-from tests.docgen import pdf
 
 NOTES = {
     "Cats.md": "# Cats\n\nCats sleep sixteen hours a day and hunt at dusk. See [[Dogs]].\n",
@@ -40,7 +40,7 @@ def results(settings: Settings, query: str) -> list[tuple[str, float]]:
 def test_export_wipe_import_gives_the_same_search_results(
     tmp_path: Path, dense_settings: Settings
 ) -> None:
-    vault = make_vault(tmp_path / "vault" )
+    vault = make_vault(tmp_path / "vault")
     mnemo.add([vault], dense_settings)
     with mnemo.Library(dense_settings) as library:
         library.start_conversation("About cats")
@@ -108,7 +108,7 @@ def test_answer_note_links_back_to_its_sources(tmp_path: Path, settings: Setting
         note = library.answer_note(answer, vault / "Answers")
     text = note.read_text()
     assert note.parent == vault / "Answers" and note.name == "how long do cats sleep.md"
-    assert text.startswith("---\ntitle: \"how long do cats sleep\"")
+    assert text.startswith('---\ntitle: "how long do cats sleep"')
     assert "[^1]: [[Cats#Cats|Cats]]" in text  # a note of the vault: a wikilink to the section
     assert f"(file://{vault / 'felines.pdf'}#page=1)" in text  # a PDF: a file link to the page
     assert "[[Dogs]]" not in text  # links quoted from a source are not the answer's links
@@ -130,7 +130,12 @@ def test_results_and_lists_as_csv_and_json(tmp_path: Path, settings: Settings, c
     out = tmp_path / "docs.json"
     assert cli("export", "docs", "--format", "json", "-o", str(out)).returncode == 0
     docs = json.loads(out.read_text())
-    assert sorted(Path(d["path"]).name for d in docs) == ["Cats.md", "Dogs.md", "Tea.md", "felines.pdf"]
+    assert sorted(Path(d["path"]).name for d in docs) == [
+        "Cats.md",
+        "Dogs.md",
+        "Tea.md",
+        "felines.pdf",
+    ]
     assert {d["state"] for d in docs} == {"indexed"}
     bad = cli("export", "docs", "--format", "xml")
     assert bad.returncode == 2 and "csv, json" in bad.stderr

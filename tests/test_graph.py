@@ -38,11 +38,14 @@ def edges(settings: Settings) -> list[tuple[str, str, str, str | None, str | Non
     with mnemo.Library(settings) as library, library.catalog.session() as session:
         paths = dict(session.execute(select(Document.id, Document.path)).all())
         root = Path(settings.home).parent / "vault"
-        rel = lambda p: str(Path(p).relative_to(root)) if p else None  # noqa: E731
-        return sorted((
-            (rel(paths[e.source_id]), e.kind, e.origin, rel(paths.get(e.target_id)), e.anchor)
-            for e in session.scalars(select(Edge).where(Edge.kind != "semantic"))
-        ), key=str)
+        rel = lambda p: str(Path(p).relative_to(root)) if p else None
+        return sorted(
+            (
+                (rel(paths[e.source_id]), e.kind, e.origin, rel(paths.get(e.target_id)), e.anchor)
+                for e in session.scalars(select(Edge).where(Edge.kind != "semantic"))
+            ),
+            key=str,
+        )
 
 
 @pytest.fixture
@@ -82,7 +85,11 @@ def test_sync_updates_only_what_changed(vault: Path, settings: Settings) -> None
     with mnemo.Library(settings) as library, library.catalog.session() as session:
         after = {e.id: (e.source_id, e.target_id) for e in session.scalars(select(Edge))}
     kept = {i for i in before if i in after and before[i] == after[i]}
-    eps = {i for i, (s, _) in before.items() if s not in {s2 for s2, _ in after.values()} or i not in after}
+    eps = {
+        i
+        for i, (s, _) in before.items()
+        if s not in {s2 for s2, _ in after.values()} or i not in after
+    }
     assert len(kept) == len(before) - 1 == len(before) - len(eps)
     assert ("Epsilon.md", "link", "wikilink", "Alpha.md", None) in edges(settings)
 
@@ -143,25 +150,36 @@ def test_rest_related_and_graph(vault: Path, settings: Settings) -> None:
 
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         docs = client.get("/collections/default/documents").json()
-        beta = next(d["id"] for d in (docs["documents"] if isinstance(docs, dict) else docs)
-                    if d["path"].endswith("/Beta.md"))
+        beta = next(
+            d["id"]
+            for d in (docs["documents"] if isinstance(docs, dict) else docs)
+            if d["path"].endswith("/Beta.md")
+        )
         found = client.get(f"/collections/default/documents/{beta}/related")
         assert found.status_code == 200
-        assert {Path(c["path"]).name for c in found.json()["backlinks"]} == {"Alpha.md", "Gamma one.md"}
+        assert {Path(c["path"]).name for c in found.json()["backlinks"]} == {
+            "Alpha.md",
+            "Gamma one.md",
+        }
         graph = client.get("/collections/default/graph?format=graphml")
         assert graph.status_code == 200 and "<graphml" in graph.text
         assert client.get("/collections/default/documents/nope/related").status_code == 404
 
 
-def test_close_notes_not_linked_and_graph_aware_search(tmp_path: Path, dense_settings: Settings) -> None:
+def test_close_notes_not_linked_and_graph_aware_search(
+    tmp_path: Path, dense_settings: Settings
+) -> None:
     root = tmp_path / "vault"
-    write(root, {
-        "Cats.md": "# Cats\n\nCats are small domestic felines that hunt mice and sleep a lot.\n",
-        "Kittens.md": "# Kittens\n\nKittens are young domestic cats; felines that sleep and hunt mice.\n",
-        "Zebra.md": "# Zebra\n\nThe zebra quagga grazes on the savanna. See [[Trains]].\n",
-        "Trains.md": "# Trains\n\nSteam locomotives pulled carriages along iron rails.\n",
-        "Soup.md": "# Soup\n\nA recipe: onions, carrots and stock simmered for an hour.\n",
-    })
+    write(
+        root,
+        {
+            "Cats.md": "# Cats\n\nCats are small domestic felines that hunt mice and sleep a lot.\n",
+            "Kittens.md": "# Kittens\n\nKittens are young domestic cats; felines that sleep and hunt mice.\n",
+            "Zebra.md": "# Zebra\n\nThe zebra quagga grazes on the savanna. See [[Trains]].\n",
+            "Trains.md": "# Trains\n\nSteam locomotives pulled carriages along iron rails.\n",
+            "Soup.md": "# Soup\n\nA recipe: onions, carrots and stock simmered for an hour.\n",
+        },
+    )
     mnemo.add([root], dense_settings)
     with mnemo.Library(dense_settings) as library:
         similar = library.related("Cats.md").similar
@@ -173,6 +191,7 @@ def test_close_notes_not_linked_and_graph_aware_search(tmp_path: Path, dense_set
         return [Path(h.path).name for h in hits]
 
     assert found(dense_settings) == ["Zebra.md"]  # off by default
-    on = mnemo.load_settings(dense_settings.home, {"ingest": {"workers": 1},
-                                                   "graph": {"retrieval_weight": 0.5}})
+    on = mnemo.load_settings(
+        dense_settings.home, {"ingest": {"workers": 1}, "graph": {"retrieval_weight": 0.5}}
+    )
     assert found(on) == ["Zebra.md", "Trains.md"]

@@ -31,8 +31,14 @@ def build(root: Path) -> Settings:
     vault.mkdir(parents=True)
     for name, text in NOTES.items():
         (vault / name).write_text(text)
-    settings = load_settings(root / "home", {"ingest": {"workers": 1}, "embedding": {"backend": "none"},
-                                             "server": {"rate_limit": 100_000}})
+    settings = load_settings(
+        root / "home",
+        {
+            "ingest": {"workers": 1},
+            "embedding": {"backend": "none"},
+            "server": {"rate_limit": 100_000},
+        },
+    )
     assert mnemo.add([vault], settings).counts["indexed"] == len(NOTES)
     return settings
 
@@ -53,7 +59,10 @@ def test_graph_data_pages_and_the_packaged_script(tmp_path: Path) -> None:
         assert page.status_code == 200 and "Around Whales" in page.text
         script = client.get("/ui/vendor/vis-network.min.js")
         assert script.status_code == 200
-        assert script.content == (files("pyvis") / "lib" / "vis-9.1.2" / "vis-network.min.js").read_bytes()
+        assert (
+            script.content
+            == (files("pyvis") / "lib" / "vis-9.1.2" / "vis-network.min.js").read_bytes()
+        )
         assert client.get("/ui/vendor/other.js").status_code == 404
         digest = client.get("/ui/digest?since=7d")
         assert digest.status_code == 200

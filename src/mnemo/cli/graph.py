@@ -41,8 +41,8 @@ def related(
             out.print(f"  {escape(item.path)}  [dim]{escape(item.why)}[/dim]")
     if found.missing:
         out.print("\n[bold]Links to missing notes[/bold]")
-        for name in found.missing:
-            out.print(f"  {escape(name)}")
+        for missing in found.missing:
+            out.print(f"  {escape(missing)}")
     if not (found.links or found.backlinks or found.similar or found.shared_tags or found.missing):
         out.print("No connections yet.")
 
@@ -52,7 +52,9 @@ def export(
     ctx: typer.Context,
     collection: str | None = COLLECTION,
     fmt: str = typer.Option("graphml", "--format", "-f", help="graphml or json."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (default: stdout)."
+    ),
 ) -> None:
     """Write the collection's graph (notes, missing notes, tags and every edge) out."""
     text = library(ctx, collection).export_graph(fmt)

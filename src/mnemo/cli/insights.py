@@ -42,14 +42,18 @@ def digest(
     if as_json:
         print_json(asdict(found))
         return
-    out.print(f"[bold]Since {found.since:%Y-%m-%d %H:%M}[/bold]: {found.changed} note(s) added or changed")
+    out.print(
+        f"[bold]Since {found.since:%Y-%m-%d %H:%M}[/bold]: {found.changed} note(s) added or changed"
+    )
     for group in found.groups:
         out.print(f"\n[bold]{escape(group.topic)}[/bold]")
         for change in group.changes:
             mark = "new" if change.new else "changed"
             out.print(f"  {mark}: {escape(change.document.path)}")
             if change.connects_to:
-                shown = ", ".join(f"{escape(d.title or d.path)} ({how})" for d, how in change.connects_to[:5])
+                shown = ", ".join(
+                    f"{escape(d.title or d.path)} ({how})" for d, how in change.connects_to[:5]
+                )
                 out.print(f"    connects to {len(change.connects_to)} older note(s): {shown}")
     if found.missing:
         out.print("\n[bold]Links to missing notes[/bold]")
@@ -58,7 +62,9 @@ def digest(
     if found.duplicates:
         out.print("\n[bold]Near-duplicates[/bold]")
         for pair in found.duplicates:
-            out.print(f"  {escape(pair.first.path)} ≈ {escape(pair.second.path)} ({pair.similarity:.0%} overlap)")
+            out.print(
+                f"  {escape(pair.first.path)} ≈ {escape(pair.second.path)} ({pair.similarity:.0%} overlap)"
+            )
     if found.orphans:
         out.print("\n[bold]Orphans[/bold] (no note links to them or resembles them)")
         for doc in found.orphans:

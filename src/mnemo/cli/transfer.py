@@ -29,7 +29,9 @@ def _check(fmt: str) -> None:
     from mnemo.transfer.tables import TABLE_FORMATS
 
     if fmt not in TABLE_FORMATS:
-        raise typer.BadParameter(f"{fmt!r}: choose one of {', '.join(TABLE_FORMATS)}", param_hint="--format")
+        raise typer.BadParameter(
+            f"{fmt!r}: choose one of {', '.join(TABLE_FORMATS)}", param_hint="--format"
+        )
 
 
 @export_app.command("collection")
@@ -41,15 +43,21 @@ def collection_(
     """The whole collection (catalog, vectors, conversations, graph, settings) to one archive."""
     counts = library(ctx, collection).export_collection(archive)
     docs, chunks = counts.get("documents", 0), counts.get("chunks", 0)
-    out.print(f"Wrote {escape(str(archive))}: {docs} document(s), {chunks} chunk(s), "
-              f"{counts.get('conversations', 0)} conversation(s).")
+    out.print(
+        f"Wrote {escape(str(archive))}: {docs} document(s), {chunks} chunk(s), "
+        f"{counts.get('conversations', 0)} conversation(s)."
+    )
 
 
 @export_app.command("conversation")
 def conversation(
     ctx: typer.Context,
-    conversation_id: str = typer.Argument(..., help="The conversation's id (`mnemo conversations list`)."),
-    to: Path = typer.Option(..., "--to", help="Folder to write the note into (e.g. in your vault)."),
+    conversation_id: str = typer.Argument(
+        ..., help="The conversation's id (`mnemo conversations list`)."
+    ),
+    to: Path = typer.Option(
+        ..., "--to", help="Folder to write the note into (e.g. in your vault)."
+    ),
 ) -> None:
     """A conversation as an Obsidian note, each citation a link back to its source."""
     path = library(ctx).conversation_note(conversation_id, to)
@@ -109,7 +117,9 @@ def import_(
 ) -> None:
     """Read a collection archive in (its index is written again; nothing is re-embedded)."""
     name, counts, settings = library(ctx).import_collection(archive, name=as_name)
-    out.print(f"Imported collection {name!r}: {counts.get('documents', 0)} document(s), "
-              f"{counts.get('chunks', 0)} chunk(s), {counts.get('conversations', 0)} conversation(s).")
+    out.print(
+        f"Imported collection {name!r}: {counts.get('documents', 0)} document(s), "
+        f"{counts.get('chunks', 0)} chunk(s), {counts.get('conversations', 0)} conversation(s)."
+    )
     if settings:
         out.print(f"Its settings are in {escape(settings)}.")

@@ -17,8 +17,12 @@ GRAPH_FORMATS = ("graphml", "json")
 
 
 def build_graph(
-    session: Session, collection_id: int, *, kinds: tuple[str, ...] | None = None,
-    missing: bool = True, tags: bool = False,
+    session: Session,
+    collection_id: int,
+    *,
+    kinds: tuple[str, ...] | None = None,
+    missing: bool = True,
+    tags: bool = False,
 ) -> nx.MultiDiGraph:
     """Documents as nodes (path, title), edges with their kind, origin and weight.
     Missing notes become nodes of kind ``missing``; tags become nodes with ``tags``."""
@@ -30,10 +34,18 @@ def build_graph(
             Document.collection_id == collection_id, Document.status == "indexed"
         )
     ):
-        graph.add_node(doc_id, kind="document", path=path, title=title or "",
-                       media_type=media_type or "")
-    query = select(Edge.source_id, Edge.target_id, Edge.kind, Edge.origin, Edge.target,
-                   Edge.anchor, Edge.weight).where(Edge.collection_id == collection_id)
+        graph.add_node(
+            doc_id, kind="document", path=path, title=title or "", media_type=media_type or ""
+        )
+    query = select(
+        Edge.source_id,
+        Edge.target_id,
+        Edge.kind,
+        Edge.origin,
+        Edge.target,
+        Edge.anchor,
+        Edge.weight,
+    ).where(Edge.collection_id == collection_id)
     if kinds:
         query = query.where(Edge.kind.in_(kinds))
     for source, target_id, kind, origin, target, anchor, weight in session.execute(query):
@@ -53,8 +65,9 @@ def build_graph(
             node = target_id
         else:
             continue
-        graph.add_edge(source, node, kind=kind, origin=origin, anchor=anchor or "",
-                       weight=float(weight))
+        graph.add_edge(
+            source, node, kind=kind, origin=origin, anchor=anchor or "", weight=float(weight)
+        )
     return graph
 
 

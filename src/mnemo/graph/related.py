@@ -39,10 +39,18 @@ class Related:
 
 def _why_link(kind: str, origin: str, anchor: str | None, outgoing: bool) -> str:
     verb = {"link": "links to", "embed": "embeds", "citation": "cites"}[kind]
-    how = {"wikilink": "wikilink", "markdown": "Markdown link", "front-matter": "property",
-           "doi": "DOI in its references", "title": "title in its references"}.get(origin, origin)
-    where = f" (section {anchor})" if anchor and not anchor.startswith("^") else (
-        f" (block {anchor})" if anchor else "")
+    how = {
+        "wikilink": "wikilink",
+        "markdown": "Markdown link",
+        "front-matter": "property",
+        "doi": "DOI in its references",
+        "title": "title in its references",
+    }.get(origin, origin)
+    where = (
+        f" (section {anchor})"
+        if anchor and not anchor.startswith("^")
+        else (f" (block {anchor})" if anchor else "")
+    )
     subject = "this note" if outgoing else "it"
     obj = "it" if outgoing else "this note"
     return f"{subject} {verb} {obj}{where}, by {how}"
@@ -61,17 +69,31 @@ def related(session: Session, doc: Document, *, limit: int = 20) -> Related:
             if edge.target_id is None:
                 out.missing.append(edge.target)
             else:
-                out.links.append(Connection(edge.target_id, path, title, edge.kind,
-                                            _why_link(edge.kind, edge.origin, edge.anchor, True),
-                                            anchor=edge.anchor))
+                out.links.append(
+                    Connection(
+                        edge.target_id,
+                        path,
+                        title,
+                        edge.kind,
+                        _why_link(edge.kind, edge.origin, edge.anchor, True),
+                        anchor=edge.anchor,
+                    )
+                )
     for edge, path, title in session.execute(
         select(Edge, other.path, other.title)
         .join(other, other.id == Edge.source_id)
         .where(Edge.target_id == doc.id, Edge.kind.in_(LINKING))
     ):
-        out.backlinks.append(Connection(edge.source_id, path, title, edge.kind,
-                                        _why_link(edge.kind, edge.origin, edge.anchor, False),
-                                        anchor=edge.anchor))
+        out.backlinks.append(
+            Connection(
+                edge.source_id,
+                path,
+                title,
+                edge.kind,
+                _why_link(edge.kind, edge.origin, edge.anchor, False),
+                anchor=edge.anchor,
+            )
+        )
     linked = {c.document_id for c in out.links} | {c.document_id for c in out.backlinks}
     scores: dict[str, float] = {}
     for source_id, target_id, weight in session.execute(
@@ -87,16 +109,30 @@ def related(session: Session, doc: Document, *, limit: int = 20) -> Related:
     for peer, score in sorted(scores.items(), key=lambda kv: -kv[1])[:limit]:
         if peer in peers:
             path, title = peers[peer]
-            out.similar.append(Connection(peer, path, title, "semantic",
-                                          f"similar text (cosine {score:.2f}), not linked yet", score))
+            out.similar.append(
+                Connection(
+                    peer,
+                    path,
+                    title,
+                    "semantic",
+                    f"similar text (cosine {score:.2f}), not linked yet",
+                    score,
+                )
+            )
     mine = aliased(Edge)
     theirs = aliased(Edge)
     shared: dict[str, list[str]] = {}
     for peer, tag in session.execute(
-        select(theirs.source_id, theirs.target).join(
-            mine, and_(mine.target == theirs.target, mine.kind == "tag",
-                       mine.collection_id == theirs.collection_id)
-        ).where(mine.source_id == doc.id, theirs.kind == "tag", theirs.source_id != doc.id)
+        select(theirs.source_id, theirs.target)
+        .join(
+            mine,
+            and_(
+                mine.target == theirs.target,
+                mine.kind == "tag",
+                mine.collection_id == theirs.collection_id,
+            ),
+        )
+        .where(mine.source_id == doc.id, theirs.kind == "tag", theirs.source_id != doc.id)
     ):
         shared.setdefault(peer, []).append(tag)
     ranked = sorted(shared.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:limit]
@@ -104,9 +140,16 @@ def related(session: Session, doc: Document, *, limit: int = 20) -> Related:
     for peer, tags in ranked:
         if peer in peers:
             path, title = peers[peer]
-            out.shared_tags.append(Connection(peer, path, title, "tag",
-                                              "shares " + ", ".join("#" + t for t in sorted(tags)),
-                                              float(len(tags))))
+            out.shared_tags.append(
+                Connection(
+                    peer,
+                    path,
+                    title,
+                    "tag",
+                    "shares " + ", ".join("#" + t for t in sorted(tags)),
+                    float(len(tags)),
+                )
+            )
     out.links.sort(key=lambda c: c.path)
     out.backlinks.sort(key=lambda c: c.path)
     out.missing = sorted(set(out.missing))

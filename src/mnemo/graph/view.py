@@ -15,7 +15,9 @@ from mnemo.graph.network import clusters, neighbourhood
 LIMIT = 1500
 
 
-def drawing(graph: Any, *, around: str | None = None, depth: int = 1, limit: int = LIMIT) -> dict[str, Any]:
+def drawing(
+    graph: Any, *, around: str | None = None, depth: int = 1, limit: int = LIMIT
+) -> dict[str, Any]:
     """``{"nodes": [...], "edges": [...], "clusters": n, "total": documents}``."""
     total = sum(1 for _, d in graph.nodes(data=True) if d.get("kind") == "document")
     if around is not None:
@@ -30,18 +32,27 @@ def drawing(graph: Any, *, around: str | None = None, depth: int = 1, limit: int
     nodes = []
     for node, data in graph.nodes(data=True):
         kind = data.get("kind", "document")
-        label = data.get("title") or (PurePath(data.get("path", "")).stem if data.get("path") else node)
-        nodes.append({
-            "id": node,
-            "label": str(label)[:60],
-            "title": data.get("path") or (f"missing note: {label}" if kind == "missing" else str(label)),
-            "kind": kind,
-            "group": group.get(node, -1) if kind == "document" else kind,
-            "focus": node == around,
-        })
+        label = data.get("title") or (
+            PurePath(data.get("path", "")).stem if data.get("path") else node
+        )
+        nodes.append(
+            {
+                "id": node,
+                "label": str(label)[:60],
+                "title": data.get("path")
+                or (f"missing note: {label}" if kind == "missing" else str(label)),
+                "kind": kind,
+                "group": group.get(node, -1) if kind == "document" else kind,
+                "focus": node == around,
+            }
+        )
     edges = [
         {"from": a, "to": b, "kind": d.get("kind", ""), "dashes": d.get("kind") == "semantic"}
         for a, b, d in graph.edges(data=True)
     ]
-    return {"nodes": nodes, "edges": edges, "clusters": len({g for g in group.values() if g >= 0}),
-            "total": total}
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        "clusters": len({g for g in group.values() if g >= 0}),
+        "total": total,
+    }

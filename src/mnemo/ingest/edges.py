@@ -23,7 +23,9 @@ OWN_KINDS = ("link", "embed", "tag", "citation")
 _MANY = 300
 _DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.IGNORECASE)
 _WORDS = re.compile(r"[^\w]+")
-_REFERENCES = re.compile(r"^\s*#*\s*(references|bibliography|works cited|literature)\b", re.I | re.M)
+_REFERENCES = re.compile(
+    r"^\s*#*\s*(references|bibliography|works cited|literature)\b", re.IGNORECASE | re.MULTILINE
+)
 # A title shorter than this is too common to count as a citation when found in a reference list.
 _MIN_TITLE = 24
 
@@ -69,9 +71,7 @@ def update_edges(
     ids = set(notes) if everything else {i for i in changed if i in notes}
     if ids:
         for batch in _batches(sorted(ids), 500):
-            session.execute(
-                delete(Edge).where(Edge.source_id.in_(batch), Edge.kind.in_(OWN_KINDS))
-            )
+            session.execute(delete(Edge).where(Edge.source_id.in_(batch), Edge.kind.in_(OWN_KINDS)))
     rows: list[dict] = []
     for doc_id in ids:
         note, meta = notes[doc_id]
@@ -185,7 +185,9 @@ def _citations(
     rows = []
     for doc_id in pdfs:
         text = "\n".join(
-            session.scalars(select(Chunk.text).where(Chunk.document_id == doc_id).order_by(Chunk.ordinal))
+            session.scalars(
+                select(Chunk.text).where(Chunk.document_id == doc_id).order_by(Chunk.ordinal)
+            )
         )
         found = _REFERENCES.search(text)
         if found is None:

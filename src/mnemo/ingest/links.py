@@ -62,7 +62,9 @@ def link_refs(meta: dict[str, Any] | None) -> list[LinkRef]:
             if isinstance(ref, dict) and isinstance(ref.get("target"), str):
                 kind = "embed" if ref.get("embed") else "link"
                 anchor = ref.get("anchor") if isinstance(ref.get("anchor"), str) else None
-                refs.append(LinkRef(ref["target"], anchor, kind, str(ref.get("origin", "wikilink"))))
+                refs.append(
+                    LinkRef(ref["target"], anchor, kind, str(ref.get("origin", "wikilink")))
+                )
     else:
         for kind, key in (("link", "links"), ("embed", "embeds")):
             for name in meta.get(key) or []:

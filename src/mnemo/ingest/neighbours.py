@@ -42,7 +42,9 @@ def document_vectors(session: Session, collection_id: int) -> tuple[list[str], n
     rows = session.execute(
         select(Chunk.document_id, Embedding.vector)
         .join(Document, Document.id == Chunk.document_id)
-        .join(Embedding, (Embedding.embed_hash == Chunk.embed_hash) & (Embedding.embedder_key == key))
+        .join(
+            Embedding, (Embedding.embed_hash == Chunk.embed_hash) & (Embedding.embedder_key == key)
+        )
         .where(Document.collection_id == collection_id, Document.status == "indexed")
         .order_by(Chunk.document_id)
     )
@@ -91,7 +93,9 @@ def update_neighbours(
             delete(Edge).where(Edge.collection_id == collection_id, Edge.kind == "semantic")
         )
     elif changed:
-        session.execute(delete(Edge).where(Edge.source_id.in_(list(set(changed))), Edge.kind == "semantic"))
+        session.execute(
+            delete(Edge).where(Edge.source_id.in_(list(set(changed))), Edge.kind == "semantic")
+        )
     if not wanted or len(ids) < 2:
         return 0
     threshold = calibrated_threshold(matrix)

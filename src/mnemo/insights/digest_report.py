@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from mnemo.catalog.models import Document, Edge
 from mnemo.insights.duplicates import DocRef, DuplicatePair, near_duplicates
@@ -65,8 +65,9 @@ def digest(session: Session, collection_id: int, name: str, since: datetime) -> 
     docs = {
         d.id: d
         for d in session.scalars(
-            select(Document).where(Document.collection_id == collection_id,
-                                   Document.status == "indexed")
+            select(Document).where(
+                Document.collection_id == collection_id, Document.status == "indexed"
+            )
         )
     }
     ref = {i: DocRef(i, d.path, d.title) for i, d in docs.items()}
@@ -89,7 +90,11 @@ def digest(session: Session, collection_id: int, name: str, since: datetime) -> 
             linked_to.add(source)
         for a, b in ((source, target), (target, source)):
             if a in recent and b in docs and b not in recent:
-                how = "semantic" if kind == "semantic" else ("links to" if a == source else "linked from")
+                how = (
+                    "semantic"
+                    if kind == "semantic"
+                    else ("links to" if a == source else "linked from")
+                )
                 connects[a].setdefault(b, how)
     topic_of: dict[str, str] = {}
     for topic in topics(session, collection_id):
@@ -102,16 +107,26 @@ def digest(session: Session, collection_id: int, name: str, since: datetime) -> 
             ref[doc_id],
             new=_aware(d.created_at) >= since,
             when=_aware(d.updated_at),
-            connects_to=[(ref[o], how) for o, how in sorted(connects[doc_id].items(),
-                                                             key=lambda kv: docs[kv[0]].path)],
+            connects_to=[
+                (ref[o], how)
+                for o, how in sorted(connects[doc_id].items(), key=lambda kv: docs[kv[0]].path)
+            ],
         )
         groups.setdefault(topic_of.get(doc_id, "unsorted"), []).append(change)
-    out.groups = [TopicChanges(t, c) for t, c in sorted(groups.items(),
-                                                       key=lambda kv: (kv[0] == "unsorted", -len(kv[1])))]
-    out.missing = [MissingLinks(ref[s], sorted(set(m))) for s, m in sorted(
-        missing.items(), key=lambda kv: docs[kv[0]].path if kv[0] in docs else "") if s in ref]
+    out.groups = [
+        TopicChanges(t, c)
+        for t, c in sorted(groups.items(), key=lambda kv: (kv[0] == "unsorted", -len(kv[1])))
+    ]
+    out.missing = [
+        MissingLinks(ref[s], sorted(set(m)))
+        for s, m in sorted(
+            missing.items(), key=lambda kv: docs[kv[0]].path if kv[0] in docs else ""
+        )
+        if s in ref
+    ]
     out.duplicates = near_duplicates(session, collection_id)
     linking = {s for s, t, k, _ in edges if t is not None and k in CONNECTING}
-    out.orphans = sorted((ref[i] for i in docs if i not in linked_to and i not in linking),
-                         key=lambda r: r.path)
+    out.orphans = sorted(
+        (ref[i] for i in docs if i not in linked_to and i not in linking), key=lambda r: r.path
+    )
     return out

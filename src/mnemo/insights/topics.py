@@ -21,10 +21,13 @@ class Topic:
     documents: list[DocRef]
 
 
-def topics(session: Session, collection_id: int, *, min_size: int = 2, seed: int = 0) -> list[Topic]:
+def topics(
+    session: Session, collection_id: int, *, min_size: int = 2, seed: int = 0
+) -> list[Topic]:
     """The collection's topics, largest first; notes connected to nothing form none."""
-    graph = build_graph(session, collection_id, kinds=("link", "embed", "citation", "semantic"),
-                        missing=False)
+    graph = build_graph(
+        session, collection_id, kinds=("link", "embed", "citation", "semantic"), missing=False
+    )
     groups = [c for c in clusters(graph, seed=seed) if len(c) >= min_size]
     if not groups:
         return []
@@ -44,8 +47,12 @@ def keywords(corpus: list[str], count: int = 8) -> list[list[str]]:
 
     if not any(t.strip() for t in corpus):
         return [[] for _ in corpus]
-    vectorizer = TfidfVectorizer(stop_words="english", max_features=20_000, sublinear_tf=True,
-                                 token_pattern=r"(?u)\b[^\W\d_][\w-]{2,}\b")
+    vectorizer = TfidfVectorizer(
+        stop_words="english",
+        max_features=20_000,
+        sublinear_tf=True,
+        token_pattern=r"(?u)\b[^\W\d_][\w-]{2,}\b",
+    )
     try:
         matrix = vectorizer.fit_transform(corpus)
     except ValueError:  # only stop words

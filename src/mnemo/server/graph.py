@@ -37,9 +37,7 @@ class RelatedOut(BaseModel):
     missing: list[str]
 
 
-@router.get(
-    "/collections/{collection}/documents/{document_id}/related", response_model=RelatedOut
-)
+@router.get("/collections/{collection}/documents/{document_id}/related", response_model=RelatedOut)
 def related(
     request: Request,
     collection: CollectionPath,

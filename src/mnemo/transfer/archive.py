@@ -26,7 +26,15 @@ from mnemo.errors import MnemoError
 
 FORMAT = 1
 #: Run and job history stay behind: they describe this machine's runs.
-_SKIPPED = {"runs", "run_files", "jobs", "index_pending", "api_keys", "audit_log", "alembic_version"}
+_SKIPPED = {
+    "runs",
+    "run_files",
+    "jobs",
+    "index_pending",
+    "api_keys",
+    "audit_log",
+    "alembic_version",
+}
 
 
 class ArchiveError(MnemoError):
@@ -58,17 +66,23 @@ def _tables(connection: Connection) -> dict[str, Table]:
     return dict(meta.tables)
 
 
-def _selected(connection: Connection, tables: dict[str, Table], collection_id: int) -> Iterator[tuple[str, list[dict]]]:
+def _selected(
+    connection: Connection, tables: dict[str, Table], collection_id: int
+) -> Iterator[tuple[str, list[dict]]]:
     """Each table's rows that belong to the collection."""
+
     def rows(table: Table, clause: Any) -> list[dict]:
         return [dict(r._mapping) for r in connection.execute(select(table).where(clause))]
 
     t = tables
     yield "collections", rows(t["collections"], t["collections"].c.id == collection_id)
     doc_ids = select(t["documents"].c.id).where(t["documents"].c.collection_id == collection_id)
-    conv_ids = select(t["conversations"].c.id).where(t["conversations"].c.collection_id == collection_id)
+    conv_ids = select(t["conversations"].c.id).where(
+        t["conversations"].c.collection_id == collection_id
+    )
     keys = select(t["collection_embedders"].c.key).where(
-        t["collection_embedders"].c.collection_id == collection_id)
+        t["collection_embedders"].c.collection_id == collection_id
+    )
     hashes = select(t["chunks"].c.embed_hash).where(t["chunks"].c.document_id.in_(doc_ids))
     for name, table in t.items():
         if name in _SKIPPED or name == "collections":
@@ -83,14 +97,21 @@ def _selected(connection: Connection, tables: dict[str, Table], collection_id: i
             yield name, rows(table, table.c.conversation_id.in_(conv_ids))
 
 
-def export_collection(catalog: Any, collection_id: int, revision: str | None, settings_file: Path | None,
-                      archive: Path, version: str) -> dict[str, int]:
+def export_collection(
+    catalog: Any,
+    collection_id: int,
+    revision: str | None,
+    settings_file: Path | None,
+    archive: Path,
+    version: str,
+) -> dict[str, int]:
     """Write the collection to ``archive``; returns rows written per table."""
     counts: dict[str, int] = {}
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with catalog.engine.connect() as connection, zipfile.ZipFile(
-        archive, "w", compression=zipfile.ZIP_DEFLATED
-    ) as out:
+    with (
+        catalog.engine.connect() as connection,
+        zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as out,
+    ):
         tables = _tables(connection)
         for name, rows in _selected(connection, tables, collection_id):
             counts[name] = len(rows)
@@ -119,8 +140,9 @@ def read_manifest(archive: Path) -> dict[str, Any]:
     return manifest
 
 
-def import_collection(catalog: Any, archive: Path, name: str, revision: str | None,
-                      known_revisions: list[str]) -> tuple[int, dict[str, int], str | None]:
+def import_collection(
+    catalog: Any, archive: Path, name: str, revision: str | None, known_revisions: list[str]
+) -> tuple[int, dict[str, int], str | None]:
     """Insert the archive's rows as collection ``name``; returns (collection id, rows per
     table, the archived settings text)."""
     manifest = read_manifest(archive)
@@ -134,11 +156,13 @@ def import_collection(catalog: Any, archive: Path, name: str, revision: str | No
     with zipfile.ZipFile(archive) as src, catalog.engine.begin() as connection:
         tables = _tables(connection)
         data = {
-            n[len("tables/"):-len(".jsonl")]: [
+            n[len("tables/") : -len(".jsonl")]: [
                 {k: _decode(v) for k, v in json.loads(line).items()}
-                for line in src.read(n).decode().splitlines() if line.strip()
+                for line in src.read(n).decode().splitlines()
+                if line.strip()
             ]
-            for n in src.namelist() if n.startswith("tables/") and n.endswith(".jsonl")
+            for n in src.namelist()
+            if n.startswith("tables/") and n.endswith(".jsonl")
         }
         if len(data.get("collections", [])) != 1:
             raise ArchiveError(f"{archive}: it holds no collection")
@@ -153,8 +177,14 @@ def import_collection(catalog: Any, archive: Path, name: str, revision: str | No
         row["name"] = name
         new_id = connection.execute(coll.insert().values(**row)).inserted_primary_key[0]
         source_ids: dict[Any, Any] = {}
-        order = ["sources", "collection_embedders", "documents", "chunks", "embeddings",
-                 "conversations"]
+        order = [
+            "sources",
+            "collection_embedders",
+            "documents",
+            "chunks",
+            "embeddings",
+            "conversations",
+        ]
         rest = [n for n in data if n not in order and n != "collections"]
         for table_name in order + rest:
             rows = data.get(table_name, [])
@@ -164,7 +194,8 @@ def import_collection(catalog: Any, archive: Path, name: str, revision: str | No
                 continue
             if table_name == "embeddings":  # shared across collections: keep what is there
                 existing = {
-                    (k, h) for k, h in connection.execute(select(table.c.embedder_key, table.c.embed_hash))
+                    (k, h)
+                    for k, h in connection.execute(select(table.c.embedder_key, table.c.embed_hash))
                 }
                 rows = [r for r in rows if (r["embedder_key"], r["embed_hash"]) not in existing]
             for r in rows:
@@ -177,14 +208,20 @@ def import_collection(catalog: Any, archive: Path, name: str, revision: str | No
             if table_name == "sources":
                 for r in rows:
                     old = r.pop("id")
-                    source_ids[old] = connection.execute(table.insert().values(**r)).inserted_primary_key[0]
+                    source_ids[old] = connection.execute(
+                        table.insert().values(**r)
+                    ).inserted_primary_key[0]
             elif rows:
-                connection.execute(table.insert(), [{k: v for k, v in r.items() if k in table.c} for r in rows])
+                connection.execute(
+                    table.insert(), [{k: v for k, v in r.items() if k in table.c} for r in rows]
+                )
             counts[table_name] = len(rows)
     return new_id, counts, None if "settings.toml" not in _names(archive) else _settings(archive)
 
 
-def _fresh_ids_if_taken(connection: Connection, tables: dict[str, Table], data: dict[str, list[dict]]) -> dict[str, list[dict]]:
+def _fresh_ids_if_taken(
+    connection: Connection, tables: dict[str, Table], data: dict[str, list[dict]]
+) -> dict[str, list[dict]]:
     """The archive's rows with new document, chunk and conversation ids when this catalog
     holds those ids already (the same collection imported twice under two names)."""
     import uuid
@@ -193,10 +230,20 @@ def _fresh_ids_if_taken(connection: Connection, tables: dict[str, Table], data: 
 
     docs = [r["id"] for r in data.get("documents", [])]
     convs = [r["id"] for r in data.get("conversations", [])]
-    taken = bool(docs) and connection.execute(
-        select(tables["documents"].c.id).where(tables["documents"].c.id.in_(docs[:500]))).first()
-    taken = taken or (bool(convs) and connection.execute(
-        select(tables["conversations"].c.id).where(tables["conversations"].c.id.in_(convs[:500]))).first())
+    taken = (
+        bool(docs)
+        and connection.execute(
+            select(tables["documents"].c.id).where(tables["documents"].c.id.in_(docs[:500]))
+        ).first()
+    )
+    taken = taken or (
+        bool(convs)
+        and connection.execute(
+            select(tables["conversations"].c.id).where(
+                tables["conversations"].c.id.in_(convs[:500])
+            )
+        ).first()
+    )
     if not taken:
         return data
     mapping = {old: uuid.uuid4().hex for old in docs + convs}
@@ -212,7 +259,10 @@ def _fresh_ids_if_taken(connection: Connection, tables: dict[str, Table], data: 
             return {k: swap(v) for k, v in value.items()}
         return value
 
-    return {name: rows if name == "embeddings" else [swap(r) for r in rows] for name, rows in data.items()}
+    return {
+        name: rows if name == "embeddings" else [swap(r) for r in rows]
+        for name, rows in data.items()
+    }
 
 
 def _integer_key(table: Table) -> bool:

@@ -30,7 +30,26 @@ def _cell(value: Any) -> Any:
     return value
 
 
-HIT_COLUMNS = ("rank", "score", "path", "title", "page_start", "page_end", "heading_path", "snippet",
-               "document_id", "chunk_id")
-DOCUMENT_COLUMNS = ("path", "state", "title", "media_type", "chunks", "pages", "size", "reason",
-                    "id")
+HIT_COLUMNS = (
+    "rank",
+    "score",
+    "path",
+    "title",
+    "page_start",
+    "page_end",
+    "heading_path",
+    "snippet",
+    "document_id",
+    "chunk_id",
+)
+DOCUMENT_COLUMNS = (
+    "path",
+    "state",
+    "title",
+    "media_type",
+    "chunks",
+    "pages",
+    "size",
+    "reason",
+    "id",
+)

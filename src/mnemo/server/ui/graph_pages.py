@@ -46,22 +46,37 @@ def graph_page(request: Request, _: Reader, c: Collection = None, doc: DocId = N
 
 @router.get(UI_PREFIX + "/graph.json")
 def graph_data(
-    request: Request, _: Reader, c: Collection = None, doc: DocId = None,
+    request: Request,
+    _: Reader,
+    c: Collection = None,
+    doc: DocId = None,
     depth: Annotated[int, Query(ge=1, le=3)] = 1,
 ) -> JSONResponse:
     name = checked_name(c, request.app.state.settings.collection)
-    found = request.app.state.library.graph_drawing(around=doc or None, depth=depth, collection=name)
+    found = request.app.state.library.graph_drawing(
+        around=doc or None, depth=depth, collection=name
+    )
     return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 
 @router.get(UI_PREFIX + "/digest")
 def digest_page(
-    request: Request, _: Reader, c: Collection = None,
+    request: Request,
+    _: Reader,
+    c: Collection = None,
     since: Annotated[str, Query(pattern="^(1d|7d|30d|365d)$")] = "7d",
 ) -> Response:
     name = checked_name(c, request.app.state.settings.collection)
     library = request.app.state.library
     start = datetime.now(UTC) - timedelta(days=SPANS[since])
     found = library.digest(start, collection=name)
-    return page(request, "digest.html", collection=name, digest=found, since=since, spans=list(SPANS),
-                topics=library.topics(collection=name), resurfaced=library.resurface(collection=name))
+    return page(
+        request,
+        "digest.html",
+        collection=name,
+        digest=found,
+        since=since,
+        spans=list(SPANS),
+        topics=library.topics(collection=name),
+        resurfaced=library.resurface(collection=name),
+    )
