@@ -195,3 +195,38 @@ def test_close_notes_not_linked_and_graph_aware_search(
         dense_settings.home, {"ingest": {"workers": 1}, "graph": {"retrieval_weight": 0.5}}
     )
     assert found(on) == ["Zebra.md", "Trains.md"]
+
+
+def test_a_papers_reference_list_cites_documents_of_the_collection(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from docgen import pdf
+
+    root = tmp_path / "vault"
+    write(
+        root,
+        {
+            "sleep.md": "# Mechanisms of feline sleep regulation\n\nCats sleep a lot.\n",
+            "short.md": "# Cats\n\nA title too short to count as a citation.\n",
+        },
+    )
+    pdf(
+        root / "review.pdf",
+        [
+            ["A review of animal sleep.", "Cats sleep more than dogs [1]."],
+            [
+                "References",
+                "[1] A. Author. Mechanisms of Feline Sleep Regulation. J. Sleep, 2020.",
+                "[2] B. Author. Cats. 2019.",
+            ],
+        ],
+    )
+    mnemo.add([root], settings)
+    found = edges(settings)
+    assert ("review.pdf", "citation", "title", "sleep.md", None) in found
+    assert not [e for e in found if e[1] == "citation" and e[3] == "short.md"]
+    with mnemo.Library(settings) as library:
+        back = library.related("sleep.md").backlinks
+    assert [(Path(c.path).name, c.why) for c in back] == [
+        ("review.pdf", "it cites this note, by title in its references")
+    ]
