@@ -74,6 +74,13 @@ def test_links_resolve_like_obsidian(vault: Path, settings: Settings) -> None:
     assert ("Alpha.md", "link", "wikilink", None, None) in found
     assert ("Alpha.md", "tag", "tag", None, None) in found
 
+    # removing the nearer Delta sends links named Delta to the other one
+    with mnemo.Library(settings) as library:
+        library.remove_document("sub/Delta.md")
+    found = edges(settings)
+    assert ("Epsilon.md", "link", "wikilink", "far/away/Delta.md", None) in found
+    assert ("sub/Gamma one.md", "link", "wikilink", "far/away/Delta.md", None) in found
+
 
 def test_sync_updates_only_what_changed(vault: Path, settings: Settings) -> None:
     with mnemo.Library(settings) as library, library.catalog.session() as session:

@@ -467,6 +467,7 @@ class Library:
         """
         from mnemo.catalog.writes import delete_document
         from mnemo.index.updater import IndexUpdater
+        from mnemo.ingest.edges import update_edges
         from mnemo.ingest.sync import collection_lock
 
         coll_name = self._name(collection)
@@ -479,6 +480,7 @@ class Library:
                 session.execute(
                     delete(Source).where(Source.collection_id == coll.id, Source.path == path)
                 )
+                update_edges(session, coll.id, (), [path])  # links to it: another note, or missing
             IndexUpdater(self.settings, self.catalog, coll).flush()
         return path
 
