@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from mnemo.catalog.models import Document, Edge
@@ -121,9 +121,8 @@ def related(session: Session, doc: Document, *, limit: int = 20) -> Related:
             )
     mine = aliased(Edge)
     theirs = aliased(Edge)
-    shared: dict[str, list[str]] = {}
-    for peer, tag in session.execute(
-        select(theirs.source_id, theirs.target)
+    shares = (
+        select(theirs.source_id, func.count())
         .join(
             mine,
             and_(
@@ -133,21 +132,34 @@ def related(session: Session, doc: Document, *, limit: int = 20) -> Related:
             ),
         )
         .where(mine.source_id == doc.id, theirs.kind == "tag", theirs.source_id != doc.id)
+        .group_by(theirs.source_id)
+        .order_by(func.count().desc(), theirs.source_id)
+        .limit(limit)
+    )
+    ranked = [(peer, count) for peer, count in session.execute(shares)]
+    tags_of: dict[str, list[str]] = {}
+    mine_tags = select(Edge.target).where(Edge.source_id == doc.id, Edge.kind == "tag")
+    for peer, tag in session.execute(
+        select(Edge.source_id, Edge.target).where(
+            Edge.source_id.in_([p for p, _ in ranked]),
+            Edge.kind == "tag",
+            Edge.target.in_(mine_tags),
+        )
     ):
-        shared.setdefault(peer, []).append(tag)
-    ranked = sorted(shared.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:limit]
+        tags_of.setdefault(peer, []).append(tag)
     peers = _documents(session, [p for p, _ in ranked])
-    for peer, tags in ranked:
+    for peer, count in ranked:
         if peer in peers:
             path, title = peers[peer]
+            tags = sorted(tags_of.get(peer, []))
             out.shared_tags.append(
                 Connection(
                     peer,
                     path,
                     title,
                     "tag",
-                    "shares " + ", ".join("#" + t for t in sorted(tags)),
-                    float(len(tags)),
+                    "shares " + ", ".join("#" + t for t in tags),
+                    float(count),
                 )
             )
     out.links.sort(key=lambda c: c.path)
