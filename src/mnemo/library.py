@@ -481,6 +481,7 @@ class Library:
         """
         from mnemo.catalog.writes import delete_document
         from mnemo.index.updater import IndexUpdater
+        from mnemo.ingest.edges import update_edges
         from mnemo.ingest.sync import collection_lock
 
         coll_name = self._name(collection)
@@ -493,6 +494,7 @@ class Library:
                 session.execute(
                     delete(Source).where(Source.collection_id == coll.id, Source.path == path)
                 )
+                update_edges(session, coll.id, (), [path])  # links to it: another note, or missing
             IndexUpdater(self.settings, self.catalog, coll).flush()
         return path
 
@@ -501,9 +503,20 @@ class Library:
         doc = session.get(Document, name)
         if doc is not None and doc.collection_id == coll.id:
             return doc  # type: ignore[no-any-return]
-        docs = list(session.scalars(select(Document).where(Document.collection_id == coll.id)))
+        # ids and paths only: whole rows (with their metadata) cost seconds at 20,000 documents
+        import os
+
+        tail = "/" + name.replace("\\", "/").removeprefix("./").lstrip("/")
+        absolute = os.path.abspath(os.path.expanduser(name))
+        rows = session.execute(
+            select(Document.id, Document.path).where(
+                Document.collection_id == coll.id,
+                (Document.path == absolute) | Document.path.endswith(tail, autoescape=True),
+            )
+        ).all()
         try:
-            return resolve_document(docs, name, coll.name)
+            found = resolve_document(rows, name, coll.name)  # type: ignore[arg-type]
+            return session.get(Document, found.id)  # type: ignore[no-any-return]
         except DocumentError:
             raise DocumentError(f"no document {name!r} in collection {coll.name!r}") from None
 
@@ -853,12 +866,19 @@ class Library:
         return result
 
     def links(self, name: str, *, collection: str | None = None) -> NoteLinks:
-        """A note's wikilinks (resolved to documents) and its backlinks."""
-        from mnemo.catalog.links import note_links
+        """A note's links (wikilinks, Markdown links, embeds and citations, resolved the
+        way Obsidian resolves them), the notes they name that do not exist, and its
+        backlinks: from the note graph (the research agent's "follow links")."""
+        from mnemo.catalog.links import NoteLinks
 
-        with self.catalog.session(readonly=True) as session:
-            coll = get_collection(session, self._name(collection))
-            return note_links(session, coll, self._resolve(session, coll, name))
+        found = self.related(name, collection=collection)
+        return NoteLinks(
+            document_id=found.document_id,
+            path=found.path,
+            links=list(dict.fromkeys(c.path for c in found.links)),
+            unresolved=list(found.missing),
+            backlinks=list(dict.fromkeys(c.path for c in found.backlinks)),
+        )
 
     def remember(
         self,
@@ -917,3 +937,185 @@ class Library:
         with self.catalog.session() as session:
             coll = get_collection(session, self._name(collection))
             return forget_memory(session, coll, memory_id, key_id=key_id)
+
+    # -- the note graph, insights and export (mnemo.graph, mnemo.insights, mnemo.transfer) --
+
+    def related(self, name: str, *, collection: str | None = None, limit: int = 20) -> Any:
+        """A document's links, backlinks, shared tags and close notes not linked yet,
+        each with why (:class:`mnemo.graph.related.Related`)."""
+        from mnemo.graph.related import related
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return related(session, self._resolve(session, coll, name), limit=limit)
+
+    def graph(self, *, collection: str | None = None, tags: bool = False) -> Any:
+        """The collection's graph as a networkx MultiDiGraph (documents, missing notes)."""
+        from mnemo.graph.network import build_graph
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return build_graph(session, coll.id, tags=tags)
+
+    def export_graph(self, fmt: str = "graphml", *, collection: str | None = None) -> str:
+        """The collection's graph as GraphML or node-link JSON text."""
+        from mnemo.graph.network import GRAPH_FORMATS, write_graph
+
+        if fmt not in GRAPH_FORMATS:
+            raise ConfigError(f"unknown graph format {fmt!r}: choose one of {', '.join(GRAPH_FORMATS)}")
+        return write_graph(self.graph(collection=collection, tags=True), fmt)
+
+    def rebuild_graph(self, *, collection: str | None = None) -> int:
+        """Work out every edge of the collection again (after an upgrade); returns the count."""
+        from mnemo.ingest.edges import update_edges
+        from mnemo.ingest.neighbours import update_neighbours
+
+        with self.catalog.session() as session:
+            coll = get_collection(session, self._name(collection))
+            done = update_edges(session, coll.id, (), everything=True)
+            return done.edges + update_neighbours(session, coll.id, None)
+
+    def near_duplicates(self, *, collection: str | None = None) -> list[Any]:
+        """Pairs of near-duplicate documents (MinHash), most similar first."""
+        from mnemo.insights.duplicates import near_duplicates
+
+        with self.catalog.session(readonly=True) as session:
+            return near_duplicates(session, get_collection(session, self._name(collection)).id)
+
+    def topics(self, *, collection: str | None = None) -> list[Any]:
+        """The collection's topics: graph communities with keyword labels."""
+        from mnemo.insights.topics import topics
+
+        with self.catalog.session(readonly=True) as session:
+            return topics(session, get_collection(session, self._name(collection)).id)
+
+    def digest(self, since: Any, *, collection: str | None = None, store: bool = False) -> Any:
+        """What changed since ``since`` (a datetime), by topic, with what it connects to;
+        missing notes, near-duplicates, orphans. ``store`` keeps it in the catalog."""
+        from dataclasses import asdict
+
+        from mnemo.catalog.models import Digest as Stored
+        from mnemo.insights.digest_report import digest
+
+        name = self._name(collection)
+        with self.catalog.session() as session:
+            coll = get_collection(session, name)
+            found = digest(session, coll.id, name, since)
+            if store:
+                import json
+
+                body = json.loads(json.dumps(asdict(found), default=str))
+                session.add(Stored(collection_id=coll.id, since=found.since, body=body))
+            return found
+
+    def stored_digests(self, *, collection: str | None = None, limit: int = 10) -> list[Any]:
+        """Digests `mnemo serve` stored, newest first."""
+        from mnemo.catalog.models import Digest as Stored
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            rows = session.scalars(select(Stored).where(Stored.collection_id == coll.id)
+                                   .order_by(Stored.created_at.desc()).limit(limit))
+            return [{"created_at": r.created_at, "since": r.since, "body": r.body} for r in rows]
+
+    def resurface(self, *, collection: str | None = None, today: Any = None) -> list[Any]:
+        """Notes from this day in earlier years, and notes related to what was asked about lately."""
+        from datetime import date
+
+        from mnemo.insights.resurface import resurface
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            return resurface(session, coll.id, today or date.today())
+
+    def export_collection(self, archive: Path | str, *, collection: str | None = None) -> dict[str, int]:
+        """Write a whole collection (catalog rows, vectors, conversations, edges, settings
+        file) to one zip archive; returns rows per table."""
+        from mnemo import __version__
+        from mnemo.catalog.db import schema_revision
+        from mnemo.config.settings import SETTINGS_FILE
+        from mnemo.transfer.archive import export_collection
+
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+        return export_collection(self.catalog, coll.id, schema_revision(self.catalog.engine),
+                                 Path(self.settings.home) / SETTINGS_FILE, Path(archive), __version__)
+
+    def import_collection(self, archive: Path | str, *, name: str | None = None) -> tuple[str, dict[str, int], str | None]:
+        """Read an archive of :meth:`export_collection` in as a new collection (its own
+        name unless ``name``), then write its search index from the imported rows.
+        Returns (collection, rows per table, where the archived settings went)."""
+        import json
+        import zipfile
+
+        from alembic.script import ScriptDirectory
+
+        from mnemo.catalog.db import alembic_config, schema_revision
+        from mnemo.config.settings import SETTINGS_FILE
+        from mnemo.index.updater import IndexUpdater
+        from mnemo.transfer.archive import import_collection, read_manifest
+
+        path = Path(archive)
+        read_manifest(path)
+        if name is None:
+            with zipfile.ZipFile(path) as src:
+                first = src.read("tables/collections.jsonl").decode().splitlines()[0]
+            name = str(json.loads(first)["name"])
+        script = ScriptDirectory.from_config(alembic_config(self.catalog.engine))
+        known = [r.revision for r in script.walk_revisions()]
+        _, counts, settings_text = import_collection(
+            self.catalog, path, name, schema_revision(self.catalog.engine), known
+        )
+        where = None
+        if settings_text is not None:
+            target = Path(self.settings.home) / SETTINGS_FILE
+            if target.exists() and target.read_text(encoding="utf-8") != settings_text:
+                target = target.with_name("mnemo.imported.toml")
+            if not target.exists() or target.name == "mnemo.imported.toml":
+                target.write_text(settings_text, encoding="utf-8")
+            where = str(target)
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, name)
+        IndexUpdater(self.settings, self.catalog, coll).rebuild()
+        return name, counts, where
+
+    def answer_note(self, answer: Any, folder: Path | str) -> Path:
+        """Write an :class:`~mnemo.generation.types.Answer` as an Obsidian note in
+        ``folder``, its citations linking back to the sources; returns the note's path."""
+        from mnemo.transfer.notes import passage_source, render_note, write_note
+
+        target = Path(folder).expanduser()
+        sources = [passage_source(p) for p in answer.sources]
+        text = render_note(answer.question, [(answer.question, answer.text, str(answer.kind), sources)],
+                           target, collection=self._name(None))
+        return write_note(target, answer.question, text)
+
+    def conversation_note(self, conversation_id: str, folder: Path | str) -> Path:
+        """Write a conversation as an Obsidian note in ``folder``; returns its path."""
+        from mnemo.generation import conversations
+        from mnemo.transfer.notes import render_note, write_note
+
+        info = conversations.info(self.catalog, conversation_id)
+        turns = conversations.history(self.catalog, conversation_id)
+        target = Path(folder).expanduser()
+        text = render_note(
+            info.title or "Conversation",
+            [(t.question, t.answer, t.kind, [s for s in (t.sources or []) if isinstance(s, dict)])
+             for t in turns],
+            target, created=info.created_at, collection=info.collection,
+        )
+        return write_note(target, info.title or "Conversation", text)
+
+    def graph_drawing(self, *, around: str | None = None, depth: int = 1,
+                      collection: str | None = None) -> dict[str, Any]:
+        """Nodes and edges for the web app's graph view: the whole collection (its best
+        connected documents) or the neighbourhood of the document ``around`` names."""
+        from mnemo.graph.view import drawing
+
+        graph = self.graph(collection=collection)
+        node = None
+        if around is not None:
+            with self.catalog.session(readonly=True) as session:
+                coll = get_collection(session, self._name(collection))
+                node = self._resolve(session, coll, around).id
+        return drawing(graph, around=node, depth=depth)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     LargeBinary,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -292,3 +293,41 @@ def document_time(meta: dict[str, Any] | None, mtime_ns: int) -> float:
         except ValueError:
             pass
     return mtime_ns / 1e9
+
+
+class Edge(Base):
+    """One connection from a document: a link, an embed, a tag, a citation or a
+    semantic neighbour. ``target_id`` is None for a link to a missing note (its
+    ``target`` names what was asked for) and for a tag (``target`` is the tag)."""
+
+    __tablename__ = "edges"
+    __table_args__ = (
+        Index("ix_edges_source", "source_id"),
+        Index("ix_edges_target", "target_id"),
+        Index("ix_edges_name", "collection_id", "kind", "target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    source_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    target_id: Mapped[str | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="SET NULL"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # link, embed, tag, citation, semantic
+    origin: Mapped[str] = mapped_column(String(16))  # wikilink, markdown, front-matter, ...
+    target: Mapped[str] = mapped_column(Text)  # the name as written (lower-cased key)
+    anchor: Mapped[str | None] = mapped_column(Text, default=None)  # heading or ^block
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class Digest(Base):
+    """A digest worked out on a schedule by `mnemo serve` (kept, never sent anywhere)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (Index("ix_digests_created", "collection_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    since: Mapped[datetime] = mapped_column()
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,6 +13,8 @@ from mnemo.cli import (
     ask,
     collections,
     config,
+    graph,
+    insights,
     ingest,
     interrupts,
     jobs,
@@ -22,6 +24,7 @@ from mnemo.cli import (
     search,
     serve,
     status,
+    transfer,
 )
 from mnemo.cli import cache, evaluate, feedback
 from mnemo.cli.context import State
@@ -90,6 +93,12 @@ app.add_typer(feedback.feedback_app, name="feedback")
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(research.memory_app, name="memory")
 app.add_typer(traces_app, name="traces")
+app.command()(graph.related)
+app.add_typer(graph.graph_app, name="graph")
+app.command()(insights.digest)
+app.command()(insights.topics)
+app.add_typer(transfer.export_app, name="export")
+app.command("import")(transfer.import_)
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are

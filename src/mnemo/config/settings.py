@@ -544,6 +544,28 @@ class CacheSettings(BaseModel):
     )
 
 
+class GraphSettings(BaseModel):
+    """The note graph: graph-aware retrieval and the scheduled digest (both off)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retrieval_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="Graph-aware retrieval: notes linked to the best hits join the candidates "
+        "with this share of their score (0: off; benchmarks/graph.py measured it).",
+    )
+    retrieval_seeds: int = Field(
+        5, ge=1, le=100, description="How many of the best hits lend their links a score."
+    )
+    digest_every_hours: float = Field(
+        0.0,
+        ge=0.0,
+        description="`mnemo serve` works out and stores a digest this often (0: never).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything Mnemo can be told. Passed explicitly to core functions."""
 
@@ -568,6 +590,7 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     traces: TracesSettings = Field(default_factory=TracesSettings)
+    graph: GraphSettings = Field(default_factory=GraphSettings)
 
     @field_validator("collection")
     @classmethod

@@ -260,6 +260,7 @@ class Syncer:
             opening = self._opening = _IndexOpening(self._open_index)
             self._reconcile(report, sources, only_paths)
             self._update_index(report)
+            self._update_graph(report)
             report.seconds["total"] = time.perf_counter() - started
             with self.catalog.session() as session:
                 session.execute(
@@ -315,6 +316,33 @@ class Syncer:
             self.updater.forget_unused_vectors()
         self.updater.finish()
         report.seconds["index"] += time.perf_counter() - started
+
+    def _update_graph(self, report: RunReport) -> None:
+        """The changed documents' edges, and links elsewhere that name them (ingest.edges)."""
+        from mnemo.ingest.edges import update_edges
+        from mnemo.ingest.neighbours import update_neighbours
+
+        changed = [o.path for o in report.outcomes if o.outcome != "removed"]
+        removed = [o.path for o in report.outcomes if o.outcome == "removed"]
+        embedded = bool(report.embedding.embedded)
+        if not changed and not removed and not embedded:
+            return
+        started = time.perf_counter()
+        with self.catalog.session() as session:
+            ids: set[str] = set()
+            for start in range(0, len(changed), 500):
+                ids.update(
+                    session.scalars(
+                        select(Document.id).where(
+                            Document.collection_id == self.collection.id,
+                            Document.path.in_(changed[start : start + 500]),
+                        )
+                    )
+                )
+            update_edges(session, self.collection.id, ids, removed)
+            # vectors made later than their files (embedding had stopped): everyone's again
+            update_neighbours(session, self.collection.id, ids if ids or not embedded else None)
+        report.seconds["graph"] = time.perf_counter() - started
 
     def _scan(
         self, report: RunReport, sources: list[Source], only_paths: set[str] | None

@@ -144,6 +144,12 @@ def _search(
             f"reranking is off (search.reranker = {cfg.reranker}); results are not reranked"
         )
     wanted = max(k, cfg.rerank_candidates) if reranker is not None else k
+    if settings.graph.retrieval_weight > 0:
+        from mnemo.retrieval.graph_expand import expand
+
+        ranked = expand(catalog, coll, ranked, weight=settings.graph.retrieval_weight,
+                        seeds=settings.graph.retrieval_seeds)
+        response.used.append("graph")
     begun = time.perf_counter()
     hits = _hydrate(catalog, coll, ranked, filters, text, wanted)
     response.stages["hydrate"] = time.perf_counter() - begun

@@ -24,8 +24,10 @@ from mnemo.errors import MnemoError
 from mnemo.server import admin, conversations, documents, errors, openai_api, queries, schemas, ui
 from mnemo.server import feedback_api
 from mnemo.server import research
+from mnemo.server import graph as graph_routes
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
+from mnemo.server.digest_schedule import DigestSchedule
 from mnemo.server.jobs import JobRunner
 from mnemo.server.limits import BodyLimit, RateLimiter
 from mnemo.server.mcp_server import http_app
@@ -42,14 +44,17 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     jobs = JobRunner(library)
     metrics = Metrics(library, jobs.depth)
     mcp_app = http_app(library)
+    digests = DigestSchedule(library)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         jobs.start()
+        digests.start()
         try:
             async with mcp_app.router.lifespan_context(mcp_app):
                 yield
         finally:
+            digests.stop()
             await run_in_threadpool(jobs.shutdown, settings.server.shutdown_timeout)
             library.close()
 
@@ -84,6 +89,7 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         openai_api.router,
         feedback_api.router,
         research.router,
+        graph_routes.router,
     ):
         app.include_router(router)
     app.mount("/mcp", mcp_app)

@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from markdown_it import MarkdownIt
@@ -22,6 +23,13 @@ _TAG = re.compile(r"(?<![\w/#&'\"`])#([\w/-]*[^\W\d][\w/-]*)")
 _INLINE_CODE = re.compile(r"(`+)[^`].*?\1", re.DOTALL)
 # The target of an inline link, `[text](#anchor)`: an address, not a tag.
 _LINK_TARGET = re.compile(r"\]\([^)\n]*\)")
+# A wikilink in full: target, then '#heading' or '#^block', then '|alias'.
+_WIKILINK_FULL = re.compile(r"(!?)\[\[([^\[\]|#^\n]*)(?:#([^\[\]|\n]*))?(?:\|[^\[\]\n]*)?\]\]")
+# An inline Markdown link or image to a file: `[text](Other%20note.md#heading)`.
+_MD_LINK = re.compile(r"(!?)\[[^\]\n]*\]\(<?([^)\s>]+)>?(?:\s+[\"'][^\n]*?[\"'])?\)")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# Link references kept per note (a generated note can hold any number).
+_MAX_LINK_REFS = 5_000
 # More values than any note's front matter holds: YAML aliases can make a few
 # lines expand to billions of them.
 _MAX_FRONT_MATTER_VALUES = 10_000
@@ -121,6 +129,7 @@ def markdown_document(
 
     prose = _blank(text, code_spans)
     prose = _INLINE_CODE.sub(lambda m: " " * len(m.group(0)), prose)
+    refs = _link_refs(prose)
     prose = _LINK_TARGET.sub("] ", prose)
     links: list[str] = []
     embeds: list[str] = []
@@ -137,6 +146,8 @@ def markdown_document(
         meta["links"] = sorted(set(links), key=links.index)
     if embeds:
         meta["embeds"] = sorted(set(embeds), key=embeds.index)
+    if refs:
+        meta["link_refs"] = refs
     return ParsedDocument(
         text=text,
         sections=sections,
@@ -144,6 +155,31 @@ def markdown_document(
         markup="markdown",
         metadata=meta,
     )
+
+
+def _link_refs(prose: str) -> list[dict[str, Any]]:
+    """Every link to another note or file, as written: ``{"target", "anchor", "embed",
+    "origin"}`` (wikilinks with their heading or block reference, Markdown links to
+    files; web addresses and links inside the same note are left out)."""
+    refs: list[dict[str, Any]] = []
+    seen: set[tuple[str, str | None, bool]] = set()
+
+    def keep(target: str, anchor: str | None, embed: bool, origin: str) -> None:
+        key = (target, anchor, embed)
+        if target and key not in seen and len(refs) < _MAX_LINK_REFS:
+            seen.add(key)
+            refs.append({"target": target, "anchor": anchor, "embed": embed, "origin": origin})
+
+    for match in _WIKILINK_FULL.finditer(prose):
+        anchor = (match.group(3) or "").strip() or None
+        keep(match.group(2).strip(), anchor, bool(match.group(1)), "wikilink")
+    for match in _MD_LINK.finditer(prose):
+        raw = match.group(2)
+        if _SCHEME.match(raw) or raw.startswith("#"):
+            continue
+        path, _, anchor = raw.partition("#")
+        keep(unquote(path).strip(), unquote(anchor).strip() or None, bool(match.group(1)), "markdown")
+    return refs
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:

@@ -13,6 +13,7 @@ from mnemo.server.auth import PUBLIC_PREFIXES, UI_PREFIX, is_ui_path
 from mnemo.server.ui import (
     chat_pages,
     conversation_pages,
+    graph_pages,
     library_pages,
     search_pages,
     settings_pages,
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
         settings_pages,
         sync_pages,
         voice,
+        graph_pages,
     )
     for module in modules:
         app.include_router(module.router)

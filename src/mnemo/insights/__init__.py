@@ -1,0 +1,1 @@
+"""Proactive insights: the digest, topics and resurfacing, from the catalog and the graph."""

@@ -1,0 +1,1 @@
+"""Getting knowledge back out: Markdown notes, CSV/JSON, whole-collection archives."""

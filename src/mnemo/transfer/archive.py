@@ -1,0 +1,280 @@
+"""A whole collection to one archive and back: its catalog rows (sources, documents,
+chunks, the vectors its chunks use, embedders, conversations, feedback, edges, digests,
+and any other table keyed by collection, such as long-term memory), and the home's
+settings file. The search index is derived: import writes it again from the imported
+rows (nothing is re-embedded).
+
+The archive is a zip: ``manifest.json`` (format, Mnemo version, catalog schema
+revision), ``settings.toml`` when there is one, and one ``tables/<name>.jsonl`` per
+table. Import refuses an archive of another format or of a newer catalog schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, Table, select
+from sqlalchemy.engine import Connection
+
+from mnemo.errors import MnemoError
+
+FORMAT = 1
+#: Run and job history stay behind: they describe this machine's runs.
+_SKIPPED = {
+    "runs",
+    "run_files",
+    "jobs",
+    "index_pending",
+    "api_keys",
+    "audit_log",
+    "alembic_version",
+}
+
+
+class ArchiveError(MnemoError):
+    """An archive that cannot be read or imported here."""
+
+    exit_code = 2
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"$b64": base64.b64encode(value).decode()}
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        if "$b64" in value:
+            return base64.b64decode(value["$b64"])
+        if "$dt" in value:
+            return datetime.fromisoformat(value["$dt"])
+    return value
+
+
+def _tables(connection: Connection) -> dict[str, Table]:
+    meta = MetaData()
+    meta.reflect(bind=connection)
+    return dict(meta.tables)
+
+
+def _selected(
+    connection: Connection, tables: dict[str, Table], collection_id: int
+) -> Iterator[tuple[str, list[dict]]]:
+    """Each table's rows that belong to the collection."""
+
+    def rows(table: Table, clause: Any) -> list[dict]:
+        return [dict(r._mapping) for r in connection.execute(select(table).where(clause))]
+
+    t = tables
+    yield "collections", rows(t["collections"], t["collections"].c.id == collection_id)
+    doc_ids = select(t["documents"].c.id).where(t["documents"].c.collection_id == collection_id)
+    conv_ids = select(t["conversations"].c.id).where(
+        t["conversations"].c.collection_id == collection_id
+    )
+    keys = select(t["collection_embedders"].c.key).where(
+        t["collection_embedders"].c.collection_id == collection_id
+    )
+    hashes = select(t["chunks"].c.embed_hash).where(t["chunks"].c.document_id.in_(doc_ids))
+    for name, table in t.items():
+        if name in _SKIPPED or name == "collections":
+            continue
+        if "collection_id" in table.c:
+            yield name, rows(table, table.c.collection_id == collection_id)
+        elif name == "chunks":
+            yield name, rows(table, table.c.document_id.in_(doc_ids))
+        elif name == "embeddings":
+            yield name, rows(table, table.c.embedder_key.in_(keys) & table.c.embed_hash.in_(hashes))
+        elif "conversation_id" in table.c:
+            yield name, rows(table, table.c.conversation_id.in_(conv_ids))
+
+
+def export_collection(
+    catalog: Any,
+    collection_id: int,
+    revision: str | None,
+    settings_file: Path | None,
+    archive: Path,
+    version: str,
+) -> dict[str, int]:
+    """Write the collection to ``archive``; returns rows written per table."""
+    counts: dict[str, int] = {}
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        catalog.engine.connect() as connection,
+        zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as out,
+    ):
+        tables = _tables(connection)
+        for name, rows in _selected(connection, tables, collection_id):
+            counts[name] = len(rows)
+            body = "".join(json.dumps({k: _encode(v) for k, v in r.items()}) + "\n" for r in rows)
+            out.writestr(f"tables/{name}.jsonl", body)
+        if settings_file is not None and settings_file.is_file():
+            out.writestr("settings.toml", settings_file.read_text(encoding="utf-8"))
+        manifest = {"format": FORMAT, "mnemo": version, "schema": revision, "tables": counts}
+        out.writestr("manifest.json", json.dumps(manifest, indent=1))
+    return counts
+
+
+def read_manifest(archive: Path) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(archive) as src:
+            manifest = json.loads(src.read("manifest.json"))
+    except FileNotFoundError:
+        raise ArchiveError(f"{archive}: no such file") from None
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        raise ArchiveError(f"{archive}: not a Mnemo archive (no readable manifest.json)") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArchiveError(
+            f"{archive}: archive format {manifest.get('format') if isinstance(manifest, dict) else '?'}"
+            f" is not {FORMAT}: import it with the Mnemo version that wrote it"
+        )
+    return manifest
+
+
+def import_collection(
+    catalog: Any, archive: Path, name: str, revision: str | None, known_revisions: list[str]
+) -> tuple[int, dict[str, int], str | None]:
+    """Insert the archive's rows as collection ``name``; returns (collection id, rows per
+    table, the archived settings text)."""
+    manifest = read_manifest(archive)
+    schema = manifest.get("schema")
+    if schema != revision and schema not in known_revisions:
+        raise ArchiveError(
+            f"{archive}: written by a newer Mnemo (catalog schema {schema}; this one has "
+            f"{revision}): upgrade Mnemo, then import again"
+        )
+    counts: dict[str, int] = {}
+    with zipfile.ZipFile(archive) as src, catalog.engine.begin() as connection:
+        tables = _tables(connection)
+        data = {
+            n[len("tables/") : -len(".jsonl")]: [
+                {k: _decode(v) for k, v in json.loads(line).items()}
+                for line in src.read(n).decode().splitlines()
+                if line.strip()
+            ]
+            for n in src.namelist()
+            if n.startswith("tables/") and n.endswith(".jsonl")
+        }
+        if len(data.get("collections", [])) != 1:
+            raise ArchiveError(f"{archive}: it holds no collection")
+        coll = tables["collections"]
+        if connection.execute(select(coll.c.id).where(coll.c.name == name)).first():
+            raise ArchiveError(
+                f"collection {name!r} exists already: import with --as NEW_NAME, or delete it first"
+            )
+        data = _fresh_ids_if_taken(connection, tables, data)
+        row = data["collections"][0]
+        row.pop("id")
+        row["name"] = name
+        new_id = connection.execute(coll.insert().values(**row)).inserted_primary_key[0]
+        source_ids: dict[Any, Any] = {}
+        order = [
+            "sources",
+            "collection_embedders",
+            "documents",
+            "chunks",
+            "embeddings",
+            "conversations",
+        ]
+        rest = [n for n in data if n not in order and n != "collections"]
+        for table_name in order + rest:
+            rows = data.get(table_name, [])
+            table = tables.get(table_name)
+            if table is None or not rows:
+                counts[table_name] = 0 if table is not None else -len(rows)
+                continue
+            if table_name == "embeddings":  # shared across collections: keep what is there
+                existing = {
+                    (k, h)
+                    for k, h in connection.execute(select(table.c.embedder_key, table.c.embed_hash))
+                }
+                rows = [r for r in rows if (r["embedder_key"], r["embed_hash"]) not in existing]
+            for r in rows:
+                if "collection_id" in r:
+                    r["collection_id"] = new_id
+                if table_name == "documents" and r.get("source_id") is not None:
+                    r["source_id"] = source_ids.get(r["source_id"])
+                if _integer_key(table) and table_name != "sources":
+                    r.pop("id", None)
+            if table_name == "sources":
+                for r in rows:
+                    old = r.pop("id")
+                    source_ids[old] = connection.execute(
+                        table.insert().values(**r)
+                    ).inserted_primary_key[0]
+            elif rows:
+                connection.execute(
+                    table.insert(), [{k: v for k, v in r.items() if k in table.c} for r in rows]
+                )
+            counts[table_name] = len(rows)
+    return new_id, counts, None if "settings.toml" not in _names(archive) else _settings(archive)
+
+
+def _fresh_ids_if_taken(
+    connection: Connection, tables: dict[str, Table], data: dict[str, list[dict]]
+) -> dict[str, list[dict]]:
+    """The archive's rows with new document, chunk and conversation ids when this catalog
+    holds those ids already (the same collection imported twice under two names)."""
+    import uuid
+
+    from mnemo.chunking.chunker import chunk_id
+
+    docs = [r["id"] for r in data.get("documents", [])]
+    convs = [r["id"] for r in data.get("conversations", [])]
+    taken = (
+        bool(docs)
+        and connection.execute(
+            select(tables["documents"].c.id).where(tables["documents"].c.id.in_(docs[:500]))
+        ).first()
+    )
+    taken = taken or (
+        bool(convs)
+        and connection.execute(
+            select(tables["conversations"].c.id).where(
+                tables["conversations"].c.id.in_(convs[:500])
+            )
+        ).first()
+    )
+    if not taken:
+        return data
+    mapping = {old: uuid.uuid4().hex for old in docs + convs}
+    for chunk in data.get("chunks", []):
+        mapping[chunk["id"]] = chunk_id(mapping[chunk["document_id"]], chunk["id"], 0)
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str):
+            return mapping.get(value, value)
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        return value
+
+    return {
+        name: rows if name == "embeddings" else [swap(r) for r in rows]
+        for name, rows in data.items()
+    }
+
+
+def _integer_key(table: Table) -> bool:
+    keys = list(table.primary_key.columns)
+    return len(keys) == 1 and keys[0].name == "id" and str(keys[0].type).upper().startswith("INT")
+
+
+def _names(archive: Path) -> list[str]:
+    with zipfile.ZipFile(archive) as src:
+        return src.namelist()
+
+
+def _settings(archive: Path) -> str:
+    with zipfile.ZipFile(archive) as src:
+        return src.read("settings.toml").decode("utf-8")
