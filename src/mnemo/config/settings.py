@@ -298,8 +298,8 @@ class IndexSettings(BaseModel):
 
     backend: str = Field(
         "lancedb",
-        description="lancedb (embedded, in <home>/index), or a name a `mnemo.stores` plugin "
-        "registers.",
+        description="lancedb (embedded, in <home>/index), milvus (index.milvus_uri), or a name "
+        "a `mnemo.stores` plugin registers.",
     )
 
     ann_min_rows: int = Field(
@@ -313,6 +313,32 @@ class IndexSettings(BaseModel):
     )
     keep_versions_minutes: float = Field(
         10.0, ge=0, description="Old index versions are deleted after this many minutes."
+    )
+    # -- milvus (index.backend = milvus) --
+    milvus_uri: str | None = Field(
+        None,
+        description="milvus: a server or cluster (http://host:19530), or a local file for "
+        "Milvus Lite (default <home>/index/milvus.db).",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="milvus: user:password or an API key (MNEMO_INDEX__MILVUS_TOKEN)."
+    )
+    milvus_prefix: str = Field(
+        "mnemo_",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,30}$",
+        description="milvus: Milvus collection names start with this (one text and one "
+        "vector collection per embedder; a partition per Mnemo collection).",
+    )
+    milvus_index_type: str = Field(
+        "HNSW", description="milvus: the vector index type (HNSW, IVF_FLAT, AUTOINDEX, ...)."
+    )
+    milvus_index_params: dict[str, Any] = Field(
+        default_factory=lambda: {"M": 16, "efConstruction": 200},
+        description="milvus: build parameters of the vector index.",
+    )
+    milvus_search_params: dict[str, Any] = Field(
+        default_factory=lambda: {"ef": 128},
+        description="milvus: search parameters of the vector index (ef for HNSW, nprobe for IVF).",
     )
 
     @field_validator("backend")
@@ -475,6 +501,19 @@ class ServerSettings(BaseModel):
         return origins
 
 
+class CatalogSettings(BaseModel):
+    """Where the catalog lives: SQLite in <home> unless a database URL is given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: SecretStr | None = Field(
+        None,
+        description="A PostgreSQL catalog shared by several processes and machines, "
+        "postgresql+psycopg://user:password@host/db (or ?host=/socket/dir); "
+        "default: SQLite in <home>/catalog.db.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything Mnemo can be told. Passed explicitly to core functions."""
 
@@ -494,6 +533,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
 
     @field_validator("collection")
     @classmethod
