@@ -35,6 +35,7 @@ from sqlalchemy import delete, select
 
 from mnemo.catalog import Catalog, Chunk, Collection, Document
 from mnemo.catalog.collections import get_collection, list_sources, normalise_path, upsert_source
+from mnemo.catalog.db import open_catalog
 from mnemo.catalog.documents import DocumentState, resolve_document
 from mnemo.catalog.models import Source
 from mnemo.catalog.summary import (
@@ -89,7 +90,7 @@ class Library:
         """The catalog, opened (and migrated) on first use and kept until :meth:`close`."""
         with self._lock:
             if self._catalog is None:
-                self._catalog = Catalog(self.settings.catalog_path)
+                self._catalog = open_catalog(self.settings)
             return self._catalog
 
     def llm(self, use: bool | None = None) -> LLM | None:
