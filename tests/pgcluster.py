@@ -54,7 +54,7 @@ def cluster(base: Path | None = None) -> Iterator[str]:
         folder.mkdir(exist_ok=True)
         if user:
             shutil.chown(folder, user)
-    run = lambda *args: subprocess.run(  # noqa: E731
+    run = lambda *args: subprocess.run(
         _as_owner([str(a) for a in args], user), check=True, capture_output=True, text=True
     )
     run(
@@ -80,6 +80,7 @@ def cluster(base: Path | None = None) -> Iterator[str]:
         subprocess.run(
             _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user),
             capture_output=True,
+            check=False,  # already stopped is fine
         )
         shutil.rmtree(base, ignore_errors=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 from filelock import Timeout
 from sqlalchemy import Engine, create_engine, text
@@ -89,7 +89,7 @@ class AdvisoryLock:
     def is_locked(self) -> bool:
         return self._depth > 0
 
-    def acquire(self, timeout: float | None = None) -> AdvisoryLock:
+    def acquire(self, timeout: float | None = None) -> Self:
         wait = self.timeout if timeout is None else timeout
         with self._guard:
             if self._depth:
@@ -132,7 +132,7 @@ class AdvisoryLock:
             finally:
                 connection.close()  # closing the session would drop the lock anyway
 
-    def __enter__(self) -> AdvisoryLock:
+    def __enter__(self) -> Self:
         return self.acquire()
 
     def __exit__(self, *_: object) -> None:
