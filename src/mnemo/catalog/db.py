@@ -127,8 +127,14 @@ class Catalog:
 
         self.engine = open_engine(url)
         self.path = where(self.engine)  # type: ignore[assignment]  # shown in messages
-        self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self._writes = self._reads
+        # A read session sees one snapshot, as on SQLite (PostgreSQL's default,
+        # READ COMMITTED, takes a new one per statement). Writers of a collection
+        # are serialised by its advisory lock, not by the transaction.
+        self._reads = sessionmaker(
+            self.engine.execution_options(isolation_level="REPEATABLE READ"),
+            expire_on_commit=False,
+        )
+        self._writes = sessionmaker(self.engine, expire_on_commit=False)
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATE_LOCK})
