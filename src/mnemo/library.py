@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from mnemo.generation.types import Answer
     from mnemo.retrieval.context import ContextPassage
     from mnemo.retrieval.search import SearchHit, SearchResponse
+    from mnemo.index.migrate import MigrationReport
 
 _UNSET: Any = object()
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -495,6 +496,26 @@ class Library:
             raise DocumentError(f"no document {name!r} in collection {coll.name!r}") from None
 
     # -- queries ------------------------------------------------------------------
+
+    def migrate(
+        self, target: Settings, *, collections: list[str] | None = None, sample: int = 20
+    ) -> MigrationReport:
+        """Copy collections to ``target``'s catalog and index without re-embedding, and
+        check the copy: see :mod:`mnemo.index.migrate`."""
+        from mnemo.index.migrate import migrate
+
+        mine, theirs = self.settings.catalog.url, target.catalog.url
+        same = (mine.get_secret_value() if mine else self.settings.catalog_path) == (
+            theirs.get_secret_value() if theirs else target.catalog_path
+        )
+        other = None if same else open_catalog(target)
+        try:
+            return migrate(
+                self.settings, self.catalog, target, other, collections=collections, sample=sample
+            )
+        finally:
+            if other is not None:
+                other.close()
 
     def search(
         self,

@@ -18,6 +18,7 @@ from mnemo.cli import (
     jobs,
     llm,
     mcp,
+    migrate,
     search,
     serve,
     status,
@@ -68,6 +69,7 @@ app.command()(status.status)
 app.command()(search.reindex)
 app.command()(serve.serve)
 app.command()(mcp.mcp)
+app.command()(migrate.migrate)
 app.add_typer(collections.collections_app, name="collections")
 app.add_typer(ingest.sources_app, name="sources")
 app.add_typer(status.docs_app, name="docs")

@@ -513,6 +513,11 @@ class CatalogSettings(BaseModel):
         "default: SQLite in <home>/catalog.db.",
     )
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _empty_is_sqlite(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 class Settings(BaseSettings):
     """Everything Mnemo can be told. Passed explicitly to core functions."""
