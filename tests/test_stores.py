@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from mnemo import api
 from mnemo.catalog import Catalog
 from mnemo.catalog.models import Chunk, Document, IndexPending
 from mnemo.config import Settings
-from mnemo.index import open_store
+from mnemo.index import forget_reader, open_store
 from mnemo.index.base import TEXT, Store, vector_table
 from mnemo.index.rows import ChunkRow, text_table, vector_table_rows
 from mnemo.retrieval.filters import Filters
@@ -288,3 +289,22 @@ def test_a_stray_index_row_is_removed_by_the_health_check(
     api.sync(settings)
     store = open_store(settings, "default")
     assert store.count(TEXT) == 3 and "ghost:0" not in store.ids(TEXT)
+
+
+def test_a_new_process_searches_what_another_wrote(
+    tmp_path: Path, backend: str, store_settings: Settings, cli_process: Callable[..., Any]
+) -> None:
+    api.add([write_notes(tmp_path / "notes")], store_settings)
+    env = {"MNEMO_INDEX__BACKEND": backend, "MNEMO_EMBEDDING__BACKEND": "none"}
+    if backend == "milvus":
+        # Milvus Lite serves one process at a time: while this one holds the file...
+        busy = cli_process("search", "honey", "--mode", "bm25", env=env)
+        assert busy.returncode != 0
+        assert "open in another process" in busy.stderr and "Milvus server" in busy.stderr
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_all()  # ...and once it lets go
+        forget_reader(store_settings, "default")
+    found = cli_process("search", "honey", "--mode", "bm25", env=env)
+    assert found.returncode == 0, found.stderr
+    assert "bees.md" in found.stdout and "glacier.md" not in found.stdout

@@ -23,6 +23,8 @@ LanceDB.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -137,10 +139,35 @@ class MilvusStore:
         self.index_params = dict(index_params or {})
         self.search_params = dict(search_params or {})
         self._known: set[str] = set()  # Milvus collections known to exist and be loaded
+        if self.local:
+            self._client = self._open_lite(uri)
+            return
         with self._errors("connect"):
-            if self.local:
-                Path(uri).parent.mkdir(parents=True, exist_ok=True)
             self._client = MilvusClient(uri=uri, token=token or "")
+
+    def _open_lite(self, uri: str) -> Any:
+        from pymilvus import MilvusClient
+
+        if not uri.endswith(".db"):
+            raise ConfigError(f"index.milvus_uri: {uri}: a Milvus Lite file must end in .db")
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        # Milvus Lite logs its own failures with tracebacks, and its in-process gRPC
+        # server logs each call it does not implement: Mnemo reports what matters.
+        logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+        try:
+            return MilvusClient(uri=uri)
+        except Exception as exc:
+            if _locked_elsewhere(Path(uri) / "LOCK"):
+                raise IndexDamagedError(
+                    f"search index {uri} (Milvus Lite) is open in another process; Milvus "
+                    "Lite serves one process at a time: stop the other one, or use a Milvus "
+                    "server (index.milvus_uri = http://host:19530) for several"
+                ) from exc
+            raise IndexDamagedError(
+                f"search index {uri} (Milvus Lite) cannot open ({exc}); `mnemo reindex` "
+                "rebuilds it from the catalog (nothing is re-embedded)"
+            ) from exc
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -167,9 +194,13 @@ class MilvusStore:
     def _exists(self, table: str) -> bool:
         name = self._milvus_name(table)
         with self._errors("list its collections"):
-            if name not in self._known and not self._client.has_collection(name):
-                return False
-            self._known.add(name)
+            if name not in self._known:
+                if not self._client.has_collection(name):
+                    return False
+                # A collection another process made is released here until loaded
+                # (loading a loaded one is a no-op).
+                self._client.load_collection(name)
+                self._known.add(name)
             return bool(self._client.has_partition(name, self.partition))
 
     def _create(self, table: str, dimension: int | None) -> str:
@@ -474,6 +505,26 @@ class MilvusStore:
     def close(self) -> None:
         with self._errors("close"):
             self._client.close()
+
+
+def _locked_elsewhere(lock: Path) -> bool:
+    """Milvus Lite's lock file is held (by another process: this one's own server
+    would have been reused rather than failed)."""
+    import fcntl
+
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _dimension(rows: pa.Table) -> int:
