@@ -308,3 +308,17 @@ def test_a_new_process_searches_what_another_wrote(
     found = cli_process("search", "honey", "--mode", "bm25", env=env)
     assert found.returncode == 0, found.stderr
     assert "bees.md" in found.stdout and "glacier.md" not in found.stdout
+
+
+def test_a_filter_milvus_cannot_express_is_refused_not_dropped() -> None:
+    from mnemo.index.milvus_expr import milvus_filter
+
+    assert milvus_filter(None) == ""
+    where = Filters(path=['*"quoted" 100%.md'], tags=["a'b"]).where()
+    assert milvus_filter(where) == (
+        'path like "%\\"quoted\\" 100\\\\%.md" and ARRAY_CONTAINS_ANY ( tags , [ "a\'b" ] )'
+    )
+    with pytest.raises(ValueError, match="unknown name 'content'"):
+        milvus_filter("content = 'x'")
+    with pytest.raises(ValueError, match="not understood"):
+        milvus_filter("path = 'x'; DROP")
