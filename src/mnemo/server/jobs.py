@@ -39,6 +39,7 @@ from mnemo.server.paths import readable_roots
 
 log = logging.getLogger("mnemo.server")
 _SAVE_EVERY = 0.5  # seconds between progress writes
+_LOCK_WAIT = 30.0  # seconds a worker waits for a job's lock before looking again
 
 __all__ = ["JobInfo", "JobRunner"]
 
@@ -186,11 +187,19 @@ class JobRunner:
                 log.exception("job %s failed unexpectedly", job_id)
 
     def _run(self, job_id: str) -> None:
+        with self.catalog.session(readonly=True) as session:
+            job = session.get(Job, job_id)
+            if job is None or job.state != "queued":
+                return  # done, cancelled, or claimed by another server process
+        # The lock is busy while a runner that was stopped and requeued the job
+        # winds down (here or in another process): wait for it, then claim.
         lock = job_lock(self.settings, job_id)
         try:
-            lock.acquire(timeout=0)
+            lock.acquire(timeout=_LOCK_WAIT)
         except Timeout:
-            return  # another server process has it
+            if not self._stop.is_set():
+                self._queue.put(job_id)  # still held: look again later
+            return
         try:
             self._run_claimed(job_id)
         finally:
