@@ -43,6 +43,16 @@ a store kept open. A stage breakdown of hybrid queries times each step
 (catalog open, index open, query embedding, full-text search, vector search,
 fusion, catalog hydration, snippets) by wrapping the functions that do them.
 
+Backends (issue 19). ``--backend milvus`` puts the index in Milvus Lite
+(``<home>/index/milvus.db``) or at ``--milvus-uri``; ``--catalog postgres``
+puts the catalog in PostgreSQL: a throw-away cluster started from Debian's
+``postgresql`` (``tests/pgcluster.py``) unless ``--catalog-url`` names one.
+``--from-home DIR`` builds from an existing build's catalog instead of
+generating one (it is copied first, never written): the catalog rows are
+copied into the chosen catalog and the index is written from them, as
+``mnemo migrate`` does; nothing is embedded. The query phase then also times
+a no-op ``mnemo.sync`` (the index health check reads every id).
+
 Build and queries each run in their own Python process, so each peak RSS
 (``ru_maxrss``) is its own. ``--rounds N`` repeats the query process (the
 machine may be shared; compare rounds).
@@ -114,6 +124,76 @@ def say(text: str = "") -> None:
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def backend_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings that choose the index and catalog backends."""
+    overrides: dict[str, Any] = {}
+    if args.backend == "milvus":
+        overrides["index"] = {"backend": "milvus"}
+        if args.milvus_uri:
+            overrides["index"]["milvus_uri"] = args.milvus_uri
+    if args.catalog == "postgres":
+        overrides["catalog"] = {"url": args.catalog_url}
+    return overrides
+
+
+def build_from(home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The index and catalog from an existing build's catalog: copied, never re-embedded."""
+    import mnemo
+    from mnemo.catalog import Catalog
+    from mnemo.catalog.collections import get_collection
+    from mnemo.catalog.copy import copy_catalog
+    from mnemo.catalog.db import open_catalog
+    from mnemo.index.base import TEXT
+    from mnemo.index.updater import IndexUpdater
+
+    steps: dict[str, float] = {}
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    started = time.perf_counter()
+    for name in ("catalog.db", "catalog.db-wal"):
+        if (args.from_home / name).exists():
+            shutil.copy2(args.from_home / name, home / ("source-" + name))
+    steps["copy the source catalog file"] = time.perf_counter() - started
+    settings = mnemo.load_settings(home, backend_overrides(args))
+    source = Catalog(home / "source-catalog.db")
+    if args.catalog == "postgres":
+        started = time.perf_counter()
+        target = open_catalog(settings)
+        copied = copy_catalog(source, target)
+        steps["copy catalog rows into PostgreSQL"] = time.perf_counter() - started
+        say(f"catalog copied: {sum(copied.values()):,} rows")
+        source.close()
+    else:
+        source.close()
+        for name in ("catalog.db", "catalog.db-wal"):
+            if (home / ("source-" + name)).exists():
+                shutil.copy2(home / ("source-" + name), home / name)
+        target = open_catalog(settings)
+    with target.session(readonly=True) as session:
+        coll = get_collection(session, settings.collection)
+    updater = IndexUpdater(settings, target, coll)
+    started = time.perf_counter()
+    written = updater.rebuild()
+    steps[f"index written from the catalog ({args.backend})"] = time.perf_counter() - started
+    say(f"index: {written:,} documents in {time.perf_counter() - started:.1f} s")
+    counts = {"text_rows": updater.store.count(TEXT)}
+    target.close()
+    return {
+        "from_home": str(args.from_home),
+        "backend": args.backend,
+        "catalog": args.catalog,
+        "index_counts": counts,
+        "chunks": counts["text_rows"],
+        "documents": written,
+        "chunks_per_doc": args.chunks_per_doc,
+        "steps_s": {k: round(v, 2) for k, v in steps.items()},
+        "total_s": round(sum(steps.values()), 1),
+        "peak_rss_mb": {"after build": peak_rss_mb()},
+        "loadavg": loadavg(),
+    }
 
 
 def loadavg() -> list[float]:
@@ -234,7 +314,7 @@ def build(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import insert, select
 
     import mnemo
-    from mnemo.catalog import Catalog
+    from mnemo.catalog.db import open_catalog
     from mnemo.catalog.models import Chunk, CollectionEmbedder, Document, Embedding, IndexPending
     from mnemo.chunking import chunk_id
     from mnemo.chunking.chunker import text_hash
@@ -255,13 +335,13 @@ def build(home: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     # 1. the collection, the normal way
     started = time.perf_counter()
-    settings = mnemo.load_settings(home)
+    settings = mnemo.load_settings(home, backend_overrides(args))
     report = mnemo.add([seed], settings)
     steps["mnemo add (seed folder, loads embedder)"] = time.perf_counter() - started
     rss["after mnemo add"] = peak_rss_mb()
     say(f"seed: {report.counts.get('indexed')} documents indexed, embedder loaded")
 
-    catalog = Catalog(settings.catalog_path)
+    catalog = open_catalog(settings)
     with catalog.session(readonly=True) as session:
         coll = get_collection(session, settings.collection)
         active = session.scalar(
@@ -405,8 +485,8 @@ def build(home: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     fresh = IndexUpdater(settings, catalog, coll).store
     key_table = vector_table(active.key)
-    indexes = {}
-    for t in (TEXT, key_table):
+    indexes: dict[str, list[str]] = {}
+    for t in (TEXT, key_table) if args.backend == "lance" else ():
         table = fresh._table(t)
         indexes[t] = []
         for ix in table.list_indices():
@@ -470,10 +550,11 @@ class Stages:
     NESTED = {"table open": "inside full-text/vector search", "index check": "inside full-text search",
               "snippets": "inside hydrate"}
 
-    def __init__(self) -> None:
+    def __init__(self, store_class: Any = None) -> None:
         self.current: dict[str, float] = {}
         self.per_query: list[dict[str, float]] = []
         self._undo: list[tuple[Any, str, Any]] = []
+        self.store_class = store_class
 
     def patch(self) -> None:
         import mnemo.catalog.db
@@ -482,15 +563,19 @@ class Stages:
         import mnemo.retrieval.search as search_mod
         from mnemo.index.lance import LanceStore
 
+        store = self.store_class or LanceStore
         targets = [
             (mnemo.catalog.db.Catalog, "__init__", "catalog open"),
             (mnemo.catalog.collections, "get_collection", "collection lookup"),
             (search_mod, "reader", "index open"),
             (search_mod._Retriever, "_query_vector", "embed query"),
-            (LanceStore, "keyword", "full-text search"),
-            (LanceStore, "dense", "vector search"),
-            (LanceStore, "_table", "table open"),
-            (LanceStore, "_has_index", "index check"),
+            (store, "keyword", "full-text search"),
+            (store, "dense", "vector search"),
+            *(
+                [(LanceStore, "_table", "table open"), (LanceStore, "_has_index", "index check")]
+                if store is LanceStore
+                else []
+            ),
             (mnemo.retrieval.fusion, "convex", "fusion"),
             (mnemo.retrieval.fusion, "rrf", "fusion"),
             (search_mod, "_hydrate", "hydrate"),
@@ -549,17 +634,21 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import select
 
     import mnemo
-    from mnemo.catalog import Catalog
+    from mnemo.catalog.db import open_catalog
     from mnemo.catalog.models import CollectionEmbedder
     from mnemo.embeddings.resolve import load
     from mnemo.index import open_store
     from mnemo.index.lance import LanceStore, vector_table
     from mnemo.catalog.collections import get_collection
 
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = backend_overrides(args)
     if args.torch_threads:  # the default embedder runs on ONNX Runtime: its threads
         overrides["embedding"] = {"threads": args.torch_threads}
     settings = mnemo.load_settings(home, overrides)
+    if args.backend == "milvus":
+        from mnemo.index.milvus import MilvusStore as StoreClass
+    else:
+        StoreClass = LanceStore  # noqa: N806
     queries = load_queries(args.data, args.queries // 2)
     texts = [t for _, t in queries]
     out: dict[str, Any] = {"queries": len(texts), "threads": args.torch_threads or "default",
@@ -591,14 +680,15 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
         latency[mode] = {**summary(ms), "mean_hits": statistics.fmean(len(r.hits) for r in responses),
                          "used": sorted({u for r in responses for u in r.used})}
         say(f"  {mode}: {latency[mode]}")
-    mnemo.search(texts[0], settings, k=10, mode="hybrid", rerank=True)  # loads the reranker
-    ms, responses = timed_run("hybrid", rerank=True)
-    label = f"hybrid + rerank top {settings.search.rerank_candidates}"
-    latency[label] = {**summary(ms), "mean_hits": statistics.fmean(len(r.hits) for r in responses),
-                      "used": sorted({u for r in responses for u in r.used}),
-                      "rerank_p50_ms": round(statistics.median(
-                          r.stages.get("rerank", 0.0) * 1000 for r in responses), 1)}
-    say(f"  {label}: {latency[label]}")
+    if args.rerank:
+        mnemo.search(texts[0], settings, k=10, mode="hybrid", rerank=True)  # loads the reranker
+        ms, responses = timed_run("hybrid", rerank=True)
+        label = f"hybrid + rerank top {settings.search.rerank_candidates}"
+        latency[label] = {**summary(ms), "mean_hits": statistics.fmean(len(r.hits) for r in responses),
+                          "used": sorted({u for r in responses for u in r.used}),
+                          "rerank_p50_ms": round(statistics.median(
+                              r.stages.get("rerank", 0.0) * 1000 for r in responses), 1)}
+        say(f"  {label}: {latency[label]}")
     filters = {
         "hybrid, path area3/* (10%)": mnemo.Filters(path=["area3/*"]),
         "hybrid, media application/pdf (~15%)": mnemo.Filters(media_types=["application/pdf"]),
@@ -614,26 +704,28 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
         say(f"  {label}: {latency[label]}")
 
     # Dense and hybrid with the vector index bypassed, through mnemo.search.
-    original_dense = LanceStore.dense
+    original_dense = StoreClass.dense
 
-    def exact_dense(self: LanceStore, *a: Any, **kw: Any) -> Any:
+    def exact_dense(self: Any, *a: Any, **kw: Any) -> Any:
         kw["exact"] = True
         return original_dense(self, *a, **kw)
 
-    LanceStore.dense = exact_dense  # type: ignore[method-assign]
+    StoreClass.dense = exact_dense  # type: ignore[method-assign]
     try:
-        for mode in ("dense", "hybrid"):
+        # Milvus has no index bypass: its exact search reads every vector out of it
+        # (seconds a query), so that pass is skipped; recall uses the catalog's vectors.
+        for mode in ("dense", "hybrid") if args.backend == "lance" else ():
             ms, responses = timed_run(mode)
             latency[f"{mode}, exact (index bypassed)"] = {
                 **summary(ms), "mean_hits": statistics.fmean(len(r.hits) for r in responses)}
             say(f"  {mode} exact: {latency[f'{mode}, exact (index bypassed)']}")
     finally:
-        LanceStore.dense = original_dense  # type: ignore[method-assign]
+        StoreClass.dense = original_dense  # type: ignore[method-assign]
     out["latency"] = latency
     out["rss_after_search_mb"] = peak_rss_mb()
 
     # ANN against exact, on a store kept open (what a long-lived server would hold).
-    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         coll = get_collection(session, settings.collection)
         active = session.scalar(
             select(CollectionEmbedder).where(
@@ -647,9 +739,14 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
         embedder.embed_query(t)
     embed_ms = (time.perf_counter() - t0) * 1000 / len(texts)
     store = open_store(settings, coll.name)
-    table = store._table(vector_table(active.key))
-    # (index_type reads "IvfSq", "IvfPq", ...: compare case-blind)
-    has_ann = any("ivf" in str(ix.index_type).lower() for ix in table.list_indices())
+    if args.backend == "lance":
+        table = store._table(vector_table(active.key))
+        # (index_type reads "IvfSq", "IvfPq", ...: compare case-blind)
+        has_ann = any("ivf" in str(ix.index_type).lower() for ix in table.list_indices())
+        index_names = [f"{ix.name}: {ix.index_type}" for ix in table.list_indices()]
+    else:  # Milvus builds its index (index.milvus_index_type) as rows arrive
+        has_ann = False  # no nprobes sweep: Milvus reads index.milvus_search_params
+        index_names = [f"{settings.index.milvus_index_type} {settings.index.milvus_index_params}"]
     depth = settings.search.candidates
     nprobes, refine = settings.index.ann_nprobes, settings.index.ann_refine_factor
 
@@ -662,8 +759,11 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
             ids.append([h.chunk_id for h in hits])
         return ms, ids
 
-    dense_run(True, nprobes, refine)  # warm the exact path's file cache
-    exact_ms, exact_ids = dense_run(True, nprobes, refine)
+    if args.backend == "lance":
+        dense_run(True, nprobes, refine)  # warm the exact path's file cache
+        exact_ms, exact_ids = dense_run(True, nprobes, refine)
+    else:
+        exact_ms, exact_ids = catalog_exact(settings, coll.id, active.key, vectors, depth)
     sweep = []
     grid = [(nprobes, refine)] + ([(p, r) for p in (8, 16, 32, 64) for r in (1, 2, 4)
                                    if (p, r) != (nprobes, refine)] if has_ann and args.sweep else [])
@@ -678,7 +778,7 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
         })
     out["ann"] = {
         "vector_index": has_ann,
-        "indexes": [f"{ix.name}: {ix.index_type}" for ix in table.list_indices()],
+        "indexes": index_names,
         "depth": depth,
         "exact": summary(exact_ms),
         "settings": sweep[0],
@@ -694,8 +794,14 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     out["open_store"] = {"fts": summary(fts_ms)}
     say(f"  ann: {sweep[0]}  exact: {out['ann']['exact']}")
 
+    # A sync with nothing to do: the walk of the sources and the index health check.
+    t0 = time.perf_counter()
+    mnemo.sync(settings)
+    out["noop_sync_s"] = round(time.perf_counter() - t0, 2)
+    say(f"  no-op sync: {out['noop_sync_s']} s")
+
     # Where a hybrid query's time goes.
-    stages = Stages()
+    stages = Stages(StoreClass)
     stages.patch()
     try:
         for text in texts:
@@ -708,6 +814,35 @@ def query_phase(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     out["rss_peak_mb"] = peak_rss_mb()
     out["loadavg_end"] = loadavg()
     return out
+
+
+def catalog_exact(
+    settings: Any, collection_id: int, key: str, queries: list[Any], depth: int
+) -> tuple[list[float], list[list[str]]]:
+    """Exact nearest chunks from the vectors the catalog keeps (NumPy over all of them)."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from mnemo.catalog.db import open_catalog
+    from mnemo.catalog.models import Chunk, Document, Embedding
+
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        rows = session.execute(
+            select(Chunk.id, Embedding.vector)
+            .join(Document, Chunk.document_id == Document.id)
+            .join(Embedding, (Embedding.embed_hash == Chunk.embed_hash) & (Embedding.embedder_key == key))
+            .where(Document.collection_id == collection_id, Document.status == "indexed")
+        ).all()
+    ids = [r[0] for r in rows]
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    ms, found = [], []
+    for query in queries:
+        t0 = time.perf_counter()
+        scores = matrix @ np.asarray(query, dtype=np.float32)
+        top = np.argsort(-scores)[:depth]
+        ms.append((time.perf_counter() - t0) * 1000)
+        found.append([ids[i] for i in top])
+    return ms, found
 
 
 def _recall(got: list[list[str]], truth: list[list[str]], k: int) -> float:
@@ -750,6 +885,11 @@ def child(phase: str, args: argparse.Namespace) -> dict[str, Any]:
     command += ["--no-sweep"] if not args.sweep else []
     command += ["--profile"] if args.profile else []
     command += ["--torch-threads", str(args.torch_threads)]
+    command += ["--backend", args.backend, "--catalog", args.catalog]
+    command += ["--catalog-url", args.catalog_url] if args.catalog_url else []
+    command += ["--milvus-uri", args.milvus_uri] if args.milvus_uri else []
+    command += ["--from-home", str(args.from_home)] if args.from_home else []
+    command += [] if args.rerank else ["--no-rerank"]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{phase} failed (exit {done.returncode})")
@@ -758,11 +898,12 @@ def child(phase: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def print_build(b: dict[str, Any]) -> None:
     say(f"\nBuild: {b['chunks']:,} chunks in {b['documents']:,} documents "
-        f"(+{b['seed_documents']} seed), embedder {b['embedder']}")
+        f"(+{b.get('seed_documents', 0)} seed), embedder {b.get('embedder', '(copied)')}")
     say(table(["step", "seconds"], [[k, v] for k, v in b["steps_s"].items()] + [["total", b["total_s"]]]))
-    say(f"index rows: {b['index_counts']}; indexes: {b['indexes']}")
+    say(f"index rows: {b['index_counts']}; indexes: {b.get('indexes')}")
     say(f"build peak RSS (MB): {b['peak_rss_mb']}")
-    say(f"disk: catalog {b['disk_mb']['catalog_mb']:,} MB, index {b['disk_mb']['index_mb']:,} MB")
+    if "disk_mb" in b:
+        say(f"disk: catalog {b['disk_mb']['catalog_mb']:,} MB, index {b['disk_mb']['index_mb']:,} MB")
 
 
 def print_round(n: int, r: dict[str, Any]) -> None:
@@ -783,6 +924,7 @@ def print_round(n: int, r: dict[str, Any]) -> None:
     say("\nHybrid query, per stage (ms):")
     say(table(["stage", "mean", "p50", "p95"],
               [[s["stage"], s["mean_ms"], s["p50_ms"], s["p95_ms"]] for s in r["hybrid_stages"]]))
+    say(f"no-op sync: {r.get('noop_sync_s')} s")
     say(f"query process peak RSS: {r['rss_peak_mb']:,} MB (after warm-up {r['rss_after_warmup_mb']:,}, "
         f"after timed searches {r['rss_after_search_mb']:,})")
 
@@ -803,23 +945,63 @@ def main() -> int:
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="embedding.threads in the query process (0: the runtime default, one per core)")
     parser.add_argument("--json", type=Path, help="write all figures here")
+    parser.add_argument("--backend", choices=["lance", "milvus"], default="lance",
+                        help="index: LanceDB (default) or Milvus (Lite unless --milvus-uri)")
+    parser.add_argument("--milvus-uri", help="a Milvus server, e.g. http://localhost:19530")
+    parser.add_argument("--catalog", choices=["sqlite", "postgres"], default="sqlite",
+                        help="catalog: SQLite (default) or PostgreSQL")
+    parser.add_argument("--catalog-url", help="PostgreSQL URL (default: a throw-away cluster)")
+    parser.add_argument("--from-home", type=Path,
+                        help="build from this existing build's catalog (copied, not written)")
+    parser.add_argument("--no-rerank", dest="rerank", action="store_false",
+                        help="skip the hybrid + rerank pass")
     parser.add_argument("--child", choices=["build", "query"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.home = args.home.expanduser().resolve()
 
     if args.child == "build":
-        print(json.dumps(build(args.home, args)))
+        done = build_from(args.home, args) if args.from_home else build(args.home, args)
+        print(json.dumps(done))
         return 0
     if args.child == "query":
         print(json.dumps(query_phase(args.home, args)))
         return 0
 
+    with _catalog_server(args):
+        return _main(args)
+
+
+def _catalog_server(args: argparse.Namespace) -> Any:
+    """A throw-away PostgreSQL cluster for --catalog postgres without --catalog-url."""
+    from contextlib import nullcontext
+
+    if args.catalog != "postgres" or args.catalog_url:
+        return nullcontext()
+    sys.path.insert(0, str(ROOT / "tests"))
+    from contextlib import contextmanager
+
+    from pgcluster import cluster, new_database
+
+    @contextmanager
+    def running() -> Any:
+        with cluster() as server:
+            args.catalog_url = new_database(server)
+            say(f"PostgreSQL: {args.catalog_url}")
+            yield
+
+    return running()
+
+
+def _main(args: argparse.Namespace) -> int:
     params = {"chunks": args.chunks, "chunks_per_doc": args.chunks_per_doc, "seed": args.seed,
               "base_vectors": args.base_vectors}
+    if args.backend != "lance" or args.catalog != "sqlite" or args.from_home:
+        params |= {"backend": args.backend, "catalog": args.catalog,
+                   "from_home": str(args.from_home or "")}
     marker = args.home / MARKER
     results: dict[str, Any] = {"machine": machine(), "params": params}
     saved = json.loads(marker.read_text()) if marker.exists() else None
-    if args.reuse and saved and saved.get("params") == params:
+    if args.reuse and saved and saved.get("params") == params and args.catalog == "sqlite":
         say(f"reusing the build in {args.home}")
         results["build"] = saved["build"]
         results["build"]["reused"] = True

@@ -76,25 +76,62 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "mnemo-home"
 
 
+# -- the catalog: SQLite unless a module parametrises ``catalog_url`` (issue 19) -------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """One throw-away PostgreSQL cluster per session (Debian's postgresql, on a Unix socket)."""
+    from pgcluster import binaries, cluster
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed (initdb/pg_ctl): apt-get install postgresql")
+    with cluster() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(home: Path) -> Settings:
+def catalog_url() -> str | None:
+    """None: SQLite in the home. A module that runs on both catalogs overrides it with
+    ``catalog_url = pytest.fixture(params=[...])(catalog_backends)``."""
+    return None
+
+
+def catalog_backends(request: pytest.FixtureRequest) -> str | None:
+    """For ``@pytest.fixture(params=["sqlite", "postgres"])``: a fresh database on the
+    session's PostgreSQL cluster, or None for SQLite."""
+    if request.param == "sqlite":
+        return None
+    from pgcluster import new_database
+
+    return new_database(request.getfixturevalue("pg_server"))
+
+
+def _catalog(url: str | None) -> dict[str, object]:
+    return {"catalog": {"url": url}} if url else {}
+
+
+@pytest.fixture
+def settings(home: Path, catalog_url: str | None) -> Settings:
     # One parser process (files are always parsed in worker processes) keeps runs light.
-    return load_settings(home, {"ingest": {"workers": 1}, "embedding": NO_EMBEDDER})
+    return load_settings(
+        home, {"ingest": {"workers": 1}, "embedding": NO_EMBEDDER, **_catalog(catalog_url)}
+    )
 
 
 @pytest.fixture
-def dense_settings(home: Path) -> Settings:
+def dense_settings(home: Path, catalog_url: str | None) -> Settings:
     """As ``settings``, with the packaged embedder: for tests about dense search."""
-    return load_settings(home, {"ingest": {"workers": 1}})
+    return load_settings(home, {"ingest": {"workers": 1}, **_catalog(catalog_url)})
 
 
 @pytest.fixture
-def make_settings(home: Path) -> Callable[..., Settings]:
+def make_settings(home: Path, catalog_url: str | None) -> Callable[..., Settings]:
     """Settings with sections overridden; the embedder is off unless ``embedding`` is given
     (``embedding={}`` for the packaged default)."""
 
     def build(**sections: dict[str, object]) -> Settings:
-        overrides: dict[str, object] = {"ingest": {"workers": 1}}
+        overrides: dict[str, object] = {"ingest": {"workers": 1}, **_catalog(catalog_url)}
         overrides["embedding"] = sections.pop("embedding", NO_EMBEDDER)
         for name, values in sections.items():
             overrides[name] = {**overrides.get(name, {}), **values}  # type: ignore[dict-item]
@@ -138,7 +175,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def cli(home: Path) -> Cli:
+def cli(home: Path, catalog_url: str | None) -> Cli:
     """Run `mnemo` in this process (Typer's test runner around ``mnemo.cli.app.main``)
     against the test's data directory; returns what a subprocess run would.
 
@@ -155,6 +192,8 @@ def cli(home: Path) -> Cli:
         timeout: float | None = None,  # accepted for the subprocess fixture's signature
     ) -> subprocess.CompletedProcess[str]:
         values = {"MNEMO_HOME": str(home), "MNEMO_INGEST__WORKERS": "1", **(env or {})}
+        if catalog_url:
+            values.setdefault("MNEMO_CATALOG__URL", catalog_url)
         with CliRunner().isolation(input=input, env=values) as (stdout, stderr, _):
             # Imported here the first time, so Rich's consoles see a non-terminal.
             from mnemo.cli.app import main
@@ -176,7 +215,7 @@ def cli(home: Path) -> Cli:
 
 
 @pytest.fixture
-def cli_process(home: Path) -> Cli:
+def cli_process(home: Path, catalog_url: str | None) -> Cli:
     """Run the real `mnemo` command in a subprocess against the test's data directory.
     Slow (a Python start-up each): for exit codes, signals and terminals only."""
 
@@ -184,6 +223,8 @@ def cli_process(home: Path) -> Cli:
         env = dict(os.environ)  # MNEMO_* here were set by the test: the caller's are cleared
         env["MNEMO_HOME"] = str(home)
         env["MNEMO_INGEST__WORKERS"] = env.get("MNEMO_INGEST__WORKERS", "1")
+        if catalog_url:
+            env.setdefault("MNEMO_CATALOG__URL", catalog_url)
         env.update(kwargs.pop("env", {}))  # type: ignore[arg-type]
         proc = subprocess.run(
             [sys.executable, "-m", "mnemo", *args],

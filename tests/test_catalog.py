@@ -1,10 +1,13 @@
-"""The catalog: migrations, WAL mode, one snapshot per read session."""
+"""The catalog: migrations, WAL mode, one snapshot per read session; on SQLite and
+on PostgreSQL (issue 19: the same models and migrations, unchanged)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import catalog_backends
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
@@ -13,6 +16,13 @@ from mnemo.catalog import Catalog, Collection
 from mnemo.catalog.db import MIGRATIONS, SCHEMA_REVISION, schema_revision
 from mnemo.errors import CatalogError
 
+catalog_url = pytest.fixture(params=["sqlite", "postgres"])(catalog_backends)
+
+
+@pytest.fixture
+def open_catalog(tmp_path: Path, catalog_url: str | None) -> Callable[[], Catalog]:
+    return lambda: Catalog(tmp_path / "c.db", catalog_url)
+
 
 def test_schema_revision_constant_is_alembics_head() -> None:
     config = Config()
@@ -20,25 +30,27 @@ def test_schema_revision_constant_is_alembics_head() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
 
 
-def test_new_catalog_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog:
+def test_new_catalog_is_migrated_and_in_wal_mode(open_catalog: Callable[[], Catalog]) -> None:
+    with open_catalog() as catalog:
         assert schema_revision(catalog.engine) == SCHEMA_REVISION
         tables = set(inspect(catalog.engine).get_table_names())
         assert {"collections", "sources", "documents", "chunks", "runs", "run_files"} <= tables
+        if catalog.engine.dialect.name == "postgresql":
+            return
         with catalog.engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
-def test_reopening_keeps_data(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog, catalog.session() as session:
+def test_reopening_keeps_data(open_catalog: Callable[[], Catalog]) -> None:
+    with open_catalog() as catalog, catalog.session() as session:
         session.add(Collection(name="kept"))
-    with Catalog(tmp_path / "c.db") as catalog, catalog.session(readonly=True) as session:
+    with open_catalog() as catalog, catalog.session(readonly=True) as session:
         assert session.query(Collection.name).scalar() == "kept"
 
 
-def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "c.db") as catalog:
+def test_a_failed_transaction_leaves_nothing(open_catalog: Callable[[], Catalog]) -> None:
+    with open_catalog() as catalog:
         with pytest.raises(RuntimeError), catalog.session() as session:
             session.add(Collection(name="half"))
             session.flush()
@@ -52,3 +64,19 @@ def test_unopenable_catalog(tmp_path: Path) -> None:
     bad.write_bytes(b"garbage" * 1000)
     with pytest.raises(CatalogError, match="cannot open the catalog"):
         Catalog(bad)
+
+
+def test_unreachable_postgres_catalog(tmp_path: Path, catalog_url: str | None) -> None:
+    if catalog_url is None:
+        pytest.skip("PostgreSQL only")
+    missing = catalog_url.replace("/t_", "/missing_", 1)
+    with pytest.raises(CatalogError, match=r"cannot open the catalog .*check catalog\.url") as info:
+        Catalog(tmp_path / "c.db", missing)
+    assert "missing_" in str(info.value)
+
+
+def test_a_non_postgres_url_is_refused(tmp_path: Path) -> None:
+    from mnemo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="give a PostgreSQL URL"):
+        Catalog(tmp_path / "c.db", "mysql://u@h/db")

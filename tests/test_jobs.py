@@ -1,5 +1,6 @@
 """Ingestion jobs: cancelled from REST, the CLI and MCP; a job that keeps taking the
-server down is not started forever; a resumed job reports honest progress."""
+server down is not started forever; a resumed job reports honest progress. On
+SQLite and on PostgreSQL (issue 19), where two server processes share the jobs."""
 
 from __future__ import annotations
 
@@ -17,14 +18,27 @@ import httpx
 import pytest
 
 from mnemo import api
-from mnemo.catalog import Catalog, Collection
+from mnemo.catalog import Collection
+from mnemo.catalog.db import open_catalog
 from mnemo.catalog.models import Job, Source
 from mnemo.config import Settings, load_settings
 from mnemo.errors import BusyError
 from mnemo.ingest.sync import collection_lock
 from mnemo.library import Library
 from mnemo.server.mcp_server import _Tools
+from conftest import catalog_backends
 from serverutil import free_port, serving
+
+catalog_url = pytest.fixture(params=["sqlite", "postgres"])(catalog_backends)
+_CATALOG: dict[str, str | None] = {"url": None}
+
+
+@pytest.fixture(autouse=True)
+def _catalog_for_helpers(catalog_url: str | None) -> Iterator[None]:
+    """The module's helpers build settings themselves: they read the parameter here."""
+    _CATALOG["url"] = catalog_url
+    yield
+    _CATALOG["url"] = None
 
 FINISHED = ("done", "failed", "cancelled")
 
@@ -43,19 +57,20 @@ def _settings(root: Path, **server: Any) -> Settings:
             "ingest": {"workers": 1},
             "embedding": {"backend": "none"},
             "server": {"allowed_roots": [str(root / "allowed")], **server},
+            **({"catalog": {"url": _CATALOG["url"]}} if _CATALOG["url"] else {}),
         },
     )
 
 
 def _queued_job(settings: Settings, job_id: str, paths: list[str], state: str = "queued") -> None:
     api.create_collection("jobs", settings)
-    with Catalog(settings.catalog_path) as catalog, catalog.session() as session:
+    with open_catalog(settings) as catalog, catalog.session() as session:
         coll = session.query(Collection).filter_by(name="jobs").one()
         session.add(Job(id=job_id, collection_id=coll.id, paths=paths, state=state))
 
 
 def _job(settings: Settings, job_id: str) -> Job:
-    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         job = session.get(Job, job_id)
         assert job is not None
         return job
@@ -133,6 +148,8 @@ def _serve_process(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes]
         "MNEMO_EMBEDDING__BACKEND": "none",
         "MNEMO_SERVER__ALLOWED_ROOTS": f'["{settings.server.allowed_roots[0]}"]',
     }
+    if settings.catalog.url is not None:
+        env["MNEMO_CATALOG__URL"] = settings.catalog.url.get_secret_value()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mnemo", "serve", "--port", str(port)],
         env=env,
@@ -190,7 +207,7 @@ def test_a_resumed_job_counts_the_files_it_did_before(tmp_path: Path) -> None:
     folder = _notes(tmp_path / "allowed" / "few", 5)
     settings = _settings(tmp_path)
     api.add([folder], settings, collection="jobs")  # all five were indexed before a crash
-    with Catalog(settings.catalog_path) as catalog, catalog.session() as session:
+    with open_catalog(settings) as catalog, catalog.session() as session:
         coll = session.query(Collection).filter_by(name="jobs").one()
         session.add(
             Job(
@@ -218,5 +235,5 @@ def test_an_add_refused_as_busy_leaves_no_source_behind(tmp_path: Path) -> None:
     with collection_lock(settings, "busy", 1):  # another process is updating it
         with pytest.raises(BusyError):
             api.add([folder], settings, collection="busy")
-    with Catalog(settings.catalog_path) as catalog, catalog.session(readonly=True) as session:
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         assert session.query(Source).count() == 0

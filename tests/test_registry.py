@@ -73,7 +73,7 @@ def write(root: Path, files: dict[str, str]) -> Path:
             "provider",
             "unknown LLM provider 'x': choose one of anthropic, none, openai-compatible",
         ),
-        ("index", "backend", "unknown index backend 'x': choose one of lancedb"),
+        ("index", "backend", "unknown index backend 'x': choose one of lancedb, milvus"),
         ("search", "reranker", "unknown reranker 'x': choose one of cross-encoder, none"),
     ],
 )

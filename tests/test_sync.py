@@ -6,12 +6,26 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import catalog_backends
 from sqlalchemy import select
 
 from mnemo import api
-from mnemo.catalog import Catalog, Chunk, Document
+from mnemo.catalog import Chunk, Document
+from mnemo.catalog.db import open_catalog
 from mnemo.config import Settings
 from mnemo.errors import CollectionError, IndexDamagedError, SourceError
+
+
+@pytest.fixture
+def catalog_url(request: pytest.FixtureRequest) -> str | None:
+    """SQLite; PostgreSQL too for the tests marked ``both_catalogs`` (issue 19)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    return catalog_backends(request)
+
+
+#: The sync cases that also run on PostgreSQL (all of them would double the module's time).
+both_catalogs = pytest.mark.parametrize("catalog_url", ["sqlite", "postgres"], indirect=True)
 
 
 def note(title: str, *paragraphs: str) -> str:
@@ -20,7 +34,7 @@ def note(title: str, *paragraphs: str) -> str:
 
 def chunks_by_path(settings: Settings) -> dict[str, list[tuple[str, str]]]:
     """path -> [(chunk id, text)] in order."""
-    with Catalog(settings.catalog_path) as catalog, catalog.session() as session:
+    with open_catalog(settings) as catalog, catalog.session() as session:
         rows = session.execute(
             select(Document.path, Chunk.id, Chunk.text)
             .join(Chunk, Chunk.document_id == Document.id)
@@ -33,7 +47,7 @@ def chunks_by_path(settings: Settings) -> dict[str, list[tuple[str, str]]]:
 
 
 def doc_ids(settings: Settings) -> dict[str, str]:
-    with Catalog(settings.catalog_path) as catalog, catalog.session() as session:
+    with open_catalog(settings) as catalog, catalog.session() as session:
         return dict(session.execute(select(Document.path, Document.id)).all())
 
 
@@ -47,6 +61,7 @@ def vault(tmp_path: Path) -> Path:
     return root
 
 
+@both_catalogs
 def test_first_add_indexes_everything(vault: Path, settings: Settings) -> None:
     report = api.add([vault], settings)
     assert report.counts["indexed"] == 3 and report.exit_code == 0
@@ -55,6 +70,7 @@ def test_first_add_indexes_everything(vault: Path, settings: Settings) -> None:
     assert any("apples" in text for _, text in chunks[str(vault / "a.md")])
 
 
+@both_catalogs
 def test_unchanged_files_are_not_read_again(vault: Path, settings: Settings) -> None:
     api.add([vault], settings)
     before = chunks_by_path(settings)
@@ -77,6 +93,7 @@ def test_touched_file_is_hashed_but_not_parsed(vault: Path, settings: Settings) 
     assert api.sync(settings).bytes_read == 0  # the new mtime was remembered
 
 
+@both_catalogs
 def test_edit_replaces_only_changed_chunks(tmp_path: Path, make_settings) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(chunking={"max_tokens": 40, "overlap_tokens": 0})
     path = tmp_path / "notes" / "long.md"
@@ -97,6 +114,7 @@ def test_edit_replaces_only_changed_chunks(tmp_path: Path, make_settings) -> Non
     assert report.chunks_written == 1
 
 
+@both_catalogs
 def test_deleted_file_is_removed(vault: Path, settings: Settings) -> None:
     api.add([vault], settings)
     (vault / "b.txt").unlink()
@@ -108,6 +126,7 @@ def test_deleted_file_is_removed(vault: Path, settings: Settings) -> None:
     )
 
 
+@both_catalogs
 def test_rename_and_move_keep_document_and_chunks(vault: Path, settings: Settings) -> None:
     api.add([vault], settings)
     ids, chunks = doc_ids(settings), chunks_by_path(settings)
@@ -188,6 +207,7 @@ def test_hidden_files_when_enabled(tmp_path: Path, make_settings) -> None:  # ty
     assert [d.path for d in api.documents(settings)] == [str(root / ".hidden.md")]
 
 
+@both_catalogs
 def test_collections_are_kept_apart(vault: Path, tmp_path: Path, settings: Settings) -> None:
     other = tmp_path / "papers"
     other.mkdir()
@@ -202,6 +222,7 @@ def test_collections_are_kept_apart(vault: Path, tmp_path: Path, settings: Setti
         api.documents(settings, collection="nope")
 
 
+@both_catalogs
 def test_remove_source_forgets_its_documents(vault: Path, tmp_path: Path, settings: Settings) -> None:
     extra = tmp_path / "extra.txt"
     extra.write_text("extra file\n")
@@ -217,6 +238,7 @@ def test_add_nonexistent_path_is_an_error(settings: Settings) -> None:
         api.add(["/definitely/not/here"], settings)
 
 
+@both_catalogs
 def test_runs_are_recorded(vault: Path, settings: Settings) -> None:
     api.add([vault], settings)
     (vault / "b.txt").unlink()

@@ -35,6 +35,7 @@ from sqlalchemy import delete, select
 
 from mnemo.catalog import Catalog, Chunk, Collection, Document
 from mnemo.catalog.collections import get_collection, list_sources, normalise_path, upsert_source
+from mnemo.catalog.db import open_catalog
 from mnemo.catalog.documents import DocumentState, resolve_document
 from mnemo.catalog.models import Source
 from mnemo.catalog.summary import (
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from mnemo.retrieval.search import SearchHit, SearchResponse
     from mnemo.tracing.drift import DriftReport
     from mnemo.tracing.read import SpanNode, TraceSummary
+    from mnemo.index.migrate import MigrationReport
 
 _UNSET: Any = object()
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -100,7 +102,7 @@ class Library:
         """The catalog, opened (and migrated) on first use and kept until :meth:`close`."""
         with self._lock:
             if self._catalog is None:
-                self._catalog = Catalog(self.settings.catalog_path)
+                self._catalog = open_catalog(self.settings)
             return self._catalog
 
     def llm(self, use: bool | None = None) -> LLM | None:
@@ -521,6 +523,26 @@ class Library:
             raise DocumentError(f"no document {name!r} in collection {coll.name!r}") from None
 
     # -- queries ------------------------------------------------------------------
+
+    def migrate(
+        self, target: Settings, *, collections: list[str] | None = None, sample: int = 20
+    ) -> MigrationReport:
+        """Copy collections to ``target``'s catalog and index without re-embedding, and
+        check the copy: see :mod:`mnemo.index.migrate`."""
+        from mnemo.index.migrate import migrate
+
+        mine, theirs = self.settings.catalog.url, target.catalog.url
+        same = (mine.get_secret_value() if mine else self.settings.catalog_path) == (
+            theirs.get_secret_value() if theirs else target.catalog_path
+        )
+        other = None if same else open_catalog(target)
+        try:
+            return migrate(
+                self.settings, self.catalog, target, other, collections=collections, sample=sample
+            )
+        finally:
+            if other is not None:
+                other.close()
 
     def search(
         self,

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mnemo.catalog.models import Collection, Document, Source
@@ -26,8 +27,13 @@ def get_collection(session: Session, name: str, create: bool = False) -> Collect
     except ValueError as exc:
         raise CollectionError(str(exc)) from exc
     collection = Collection(name=name)
-    session.add(collection)
-    session.flush()
+    try:
+        # On PostgreSQL another process may create it at the same moment (SQLite's
+        # writers are serialised): then theirs is the one.
+        with session.begin_nested():
+            session.add(collection)
+    except IntegrityError:
+        return session.scalars(select(Collection).where(Collection.name == name)).one()
     return collection
 
 

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mnemo.config.private import FILE_MODE, private_file, secure_home
 from mnemo.errors import CatalogError
+
+if TYPE_CHECKING:
+    from mnemo.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,8 @@ OPTIMIZE_WAIT_MS = 100
 #: The newest migration; a test keeps it equal to Alembic's head. Checking it
 #: directly keeps Alembic out of every start-up where no migration is due.
 SCHEMA_REVISION = "0008"
+#: The advisory lock (PostgreSQL) that serialises migrations across processes.
+MIGRATE_LOCK = 0x6D6E656D6F  # "mnemo"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +57,8 @@ def alembic_config(engine: Engine, connection: Any = None) -> Any:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser syntax
     config.attributes["connection"] = connection
     return config
 
@@ -74,10 +80,15 @@ def _migrate(engine: Engine) -> None:
 
 
 class Catalog:
-    """The catalog database of one data directory."""
+    """The catalog database of one data directory (SQLite), or a shared PostgreSQL
+    database when ``url`` names one (``catalog.url``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
+        self.url = url
+        if url:
+            self._open_server(url)
+            return
         try:
             # Private to the user: the folder, and the database before SQLite
             # creates it (its -wal and -shm files take the database's mode).
@@ -107,6 +118,38 @@ class Catalog:
             raise CatalogError(
                 f"{path}: cannot open the catalog ({_short(exc)}); "
                 "check the file, or move it away to start afresh"
+            ) from exc
+
+    def _open_server(self, url: str) -> None:
+        """PostgreSQL: several processes and machines share it; migrations run
+        under an advisory lock instead of a lock file."""
+        from mnemo.catalog.server import open_engine, where
+
+        self.engine = open_engine(url)
+        self.path = where(self.engine)  # type: ignore[assignment]  # shown in messages
+        # A read session sees one snapshot, as on SQLite (PostgreSQL's default,
+        # READ COMMITTED, takes a new one per statement). Writers of a collection
+        # are serialised by its advisory lock, not by the transaction.
+        self._reads = sessionmaker(
+            self.engine.execution_options(isolation_level="REPEATABLE READ"),
+            expire_on_commit=False,
+        )
+        self._writes = sessionmaker(self.engine, expire_on_commit=False)
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATE_LOCK})
+                try:
+                    _migrate(self.engine)
+                finally:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATE_LOCK}
+                    )
+                    connection.commit()
+        except (SQLAlchemyError, DBAPIError) as exc:
+            self.engine.dispose()
+            raise CatalogError(
+                f"{self.path}: cannot open the catalog ({_short(exc)}); check catalog.url, "
+                "that the server is running and that the user may create tables"
             ) from exc
 
     @contextmanager
@@ -167,6 +210,12 @@ class Catalog:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    """The catalog ``settings`` name: ``catalog.url`` if set, else ``<home>/catalog.db``."""
+    url = settings.catalog.url
+    return Catalog(settings.catalog_path, url.get_secret_value() if url else None)
 
 
 def _short(exc: BaseException) -> str:

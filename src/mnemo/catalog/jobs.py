@@ -90,3 +90,15 @@ def cancel_job(session: Session, job_id: str) -> JobInfo:
         job.cancel_requested = True
     session.flush()
     return job_info(job, _collection_name(session, job))
+
+
+def claim_job(session: Session, job_id: str) -> Job | None:
+    """The job if it is queued, locked for this transaction; None if it is not
+    queued or another worker is claiming it at this moment.
+
+    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, so two processes never both
+    start one job. SQLite has no row locks (the clause is left out); its writers
+    are serialised by ``BEGIN IMMEDIATE``, which gives the same guarantee.
+    """
+    query = select(Job).where(Job.id == job_id, Job.state == "queued")
+    return session.scalars(query.with_for_update(skip_locked=True)).first()

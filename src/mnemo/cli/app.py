@@ -21,6 +21,7 @@ from mnemo.cli import (
     llm,
     mcp,
     research,
+    migrate,
     search,
     serve,
     status,
@@ -80,6 +81,7 @@ app.command()(status.status)
 app.command()(search.reindex)
 app.command()(serve.serve)
 app.command()(mcp.mcp)
+app.command()(migrate.migrate)
 app.add_typer(collections.collections_app, name="collections")
 app.add_typer(ingest.sources_app, name="sources")
 app.add_typer(status.docs_app, name="docs")

@@ -299,8 +299,8 @@ class IndexSettings(BaseModel):
 
     backend: str = Field(
         "lancedb",
-        description="lancedb (embedded, in <home>/index), or a name a `mnemo.stores` plugin "
-        "registers.",
+        description="lancedb (embedded, in <home>/index), milvus (index.milvus_uri), or a name "
+        "a `mnemo.stores` plugin registers.",
     )
 
     ann_min_rows: int = Field(
@@ -314,6 +314,32 @@ class IndexSettings(BaseModel):
     )
     keep_versions_minutes: float = Field(
         10.0, ge=0, description="Old index versions are deleted after this many minutes."
+    )
+    # -- milvus (index.backend = milvus) --
+    milvus_uri: str | None = Field(
+        None,
+        description="milvus: a server or cluster (http://host:19530), or a local file for "
+        "Milvus Lite (default <home>/index/milvus.db).",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="milvus: user:password or an API key (MNEMO_INDEX__MILVUS_TOKEN)."
+    )
+    milvus_prefix: str = Field(
+        "mnemo_",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,30}$",
+        description="milvus: Milvus collection names start with this (one text and one "
+        "vector collection per embedder; a partition per Mnemo collection).",
+    )
+    milvus_index_type: str = Field(
+        "HNSW", description="milvus: the vector index type (HNSW, IVF_FLAT, AUTOINDEX, ...)."
+    )
+    milvus_index_params: dict[str, Any] = Field(
+        default_factory=lambda: {"M": 16, "efConstruction": 200},
+        description="milvus: build parameters of the vector index.",
+    )
+    milvus_search_params: dict[str, Any] = Field(
+        default_factory=lambda: {"ef": 128},
+        description="milvus: search parameters of the vector index (ef for HNSW, nprobe for IVF).",
     )
 
     @field_validator("backend")
@@ -564,6 +590,22 @@ class GraphSettings(BaseModel):
         ge=0.0,
         description="`mnemo serve` works out and stores a digest this often (0: never).",
     )
+class CatalogSettings(BaseModel):
+    """Where the catalog lives: SQLite in <home> unless a database URL is given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: SecretStr | None = Field(
+        None,
+        description="A PostgreSQL catalog shared by several processes and machines, "
+        "postgresql+psycopg://user:password@host/db (or ?host=/socket/dir); "
+        "default: SQLite in <home>/catalog.db.",
+    )
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _empty_is_sqlite(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class Settings(BaseSettings):
@@ -591,6 +633,7 @@ class Settings(BaseSettings):
     router: RouterSettings = Field(default_factory=RouterSettings)
     traces: TracesSettings = Field(default_factory=TracesSettings)
     graph: GraphSettings = Field(default_factory=GraphSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
 
     @field_validator("collection")
     @classmethod

@@ -26,5 +26,25 @@ def lancedb(settings: Settings, collection: str, *, reader: bool) -> Store:
     return LanceStore(root)
 
 
+def milvus(settings: Settings, collection: str, *, reader: bool) -> Store:
+    """Milvus at ``index.milvus_uri``; Milvus Lite in ``<home>/index/milvus.db`` by default.
+
+    Reads are strongly consistent, so ``reader=True`` needs nothing more."""
+    from mnemo.index.milvus import MilvusStore
+
+    cfg = settings.index
+    uri = cfg.milvus_uri or str(settings.index_path / "milvus.db")
+    return MilvusStore(
+        uri,
+        collection,
+        token=cfg.milvus_token.get_secret_value() if cfg.milvus_token else None,
+        prefix=cfg.milvus_prefix,
+        index_type=cfg.milvus_index_type,
+        index_params=cfg.milvus_index_params,
+        search_params=cfg.milvus_search_params,
+    )
+
+
 def register(register: Callable[[str, Callable[..., Store]], None]) -> None:
     register("lancedb", lancedb)
+    register("milvus", milvus)

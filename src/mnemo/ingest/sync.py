@@ -136,6 +136,14 @@ class _Stopped(Exception):
 
 
 def collection_lock(settings: Settings, name: str, timeout: float) -> FileLock:
+    """The lock a writer of a collection holds: a file in <home>/locks, or a
+    PostgreSQL advisory lock when the catalog is shared (``catalog.url``), which
+    holds across machines. Both raise filelock.Timeout when busy."""
+    if settings.catalog.url is not None:
+        from mnemo.catalog.server import AdvisoryLock, lock_engine
+
+        engine = lock_engine(settings.catalog.url.get_secret_value())
+        return AdvisoryLock(engine, f"mnemo-collection:{name}", timeout)  # type: ignore[return-value]
     locks = private_dir(settings.home / "locks")
     return FileLock(str(locks / f"{name}.lock"), timeout=timeout, mode=FILE_MODE)
 

@@ -25,17 +25,21 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mnemo.catalog.jobs import JobInfo, cancel_job, get_job, job_info, list_jobs
+from filelock import Timeout
+
+from mnemo.catalog.jobs import JobInfo, cancel_job, claim_job, get_job, job_info, list_jobs
 from mnemo.catalog.models import Job, utcnow
 from mnemo.library import Library
 from mnemo.errors import JobNotFoundError, MnemoError
 from mnemo.events import Event
 from mnemo.catalog.collections import get_collection
 from mnemo.server.errors import ApiError
+from mnemo.server.job_locks import job_lock, running_elsewhere
 from mnemo.server.paths import readable_roots
 
 log = logging.getLogger("mnemo.server")
 _SAVE_EVERY = 0.5  # seconds between progress writes
+_LOCK_WAIT = 30.0  # seconds a worker waits for a job's lock before looking again
 
 __all__ = ["JobInfo", "JobRunner"]
 
@@ -78,6 +82,8 @@ class JobRunner:
                 select(Job).where(Job.state.in_(("queued", "running"))).order_by(Job.created_at)
             )
             for job in left:
+                if job.state == "running" and running_elsewhere(self.settings, job.id):
+                    continue  # another server process sharing the catalog runs it
                 if job.state == "running" and (job.cancel_requested or job.attempts >= limit):
                     job.finished_at = utcnow()
                     job.state = "cancelled" if job.cancel_requested else "failed"
@@ -181,9 +187,28 @@ class JobRunner:
                 log.exception("job %s failed unexpectedly", job_id)
 
     def _run(self, job_id: str) -> None:
-        with self.catalog.session() as session:
+        with self.catalog.session(readonly=True) as session:
             job = session.get(Job, job_id)
             if job is None or job.state != "queued":
+                return  # done, cancelled, or claimed by another server process
+        # The lock is busy while a runner that was stopped and requeued the job
+        # winds down (here or in another process): wait for it, then claim.
+        lock = job_lock(self.settings, job_id)
+        try:
+            lock.acquire(timeout=_LOCK_WAIT)
+        except Timeout:
+            if not self._stop.is_set():
+                self._queue.put(job_id)  # still held: look again later
+            return
+        try:
+            self._run_claimed(job_id)
+        finally:
+            lock.release()
+
+    def _run_claimed(self, job_id: str) -> None:
+        with self.catalog.session() as session:
+            job = claim_job(session, job_id)
+            if job is None:
                 return
             job.state, job.started_at = "running", utcnow()
             job.attempts = (job.attempts or 0) + 1
