@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from mnemo.generation.types import Citation
 
 CHUNKS_PER_READ = 25  # get_document returns at most this many chunks per call
 
@@ -55,6 +58,18 @@ class CheckedCitation(BaseModel):
     path: str | None = Field(description="The cited file; null for an invalid citation.")
     page_start: int | None
     page_end: int | None
+
+    @classmethod
+    def of(cls, citation: Citation) -> CheckedCitation:
+        return cls(
+            number=citation.number,
+            verdict=citation.verdict,
+            sentence=citation.sentence,
+            quote=citation.quote,
+            path=citation.path,
+            page_start=citation.page,
+            page_end=citation.source.page_end if citation.source else None,
+        )
 
 
 class AskResult(BaseModel):

@@ -57,18 +57,7 @@ def tools(library: Library, errors: Callable[[], Any]) -> list[tuple[Callable[..
             answer=answer.text,
             kind=answer.kind,
             unanswered=found.unanswered,
-            citations=[
-                CheckedCitation(
-                    number=c.number,
-                    verdict=c.verdict,
-                    sentence=c.sentence,
-                    quote=c.quote,
-                    path=c.path,
-                    page_start=c.page,
-                    page_end=c.source.page_end if c.source else None,
-                )
-                for c in answer.citations
-            ],
+            citations=[CheckedCitation.of(c) for c in answer.citations],
             memories=[m.text for m in found.memories],
             steps=[
                 ResearchStep(kind=e.kind, message=e.message, seconds=e.seconds) for e in found.trace

@@ -186,18 +186,7 @@ class _Tools:
             kind=answer.kind,
             model=answer.model,
             searched=answer.query or question,
-            citations=[
-                CheckedCitation(
-                    number=c.number,
-                    verdict=c.verdict,
-                    sentence=c.sentence,
-                    quote=c.quote,
-                    path=c.path,
-                    page_start=c.page,
-                    page_end=c.source.page_end if c.source else None,
-                )
-                for c in answer.citations
-            ],
+            citations=[CheckedCitation.of(c) for c in answer.citations],
             sources=[_source(name, s) for s in answer.sources],
             warnings=answer.warnings,
             message_id=answer.message_id,
