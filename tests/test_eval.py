@@ -92,6 +92,7 @@ def test_model_written_set_is_scored_with_a_judge(tmp_path: Path) -> None:
             {
                 "ingest": {"workers": 1},
                 "llm": {"provider": "openai-compatible", "model": MODEL, "base_url": url},
+                "traces": {"prices": {MODEL: [1000.0, 2000.0]}},  # $ per million tokens
             },
         )
         with Library(settings) as library:
@@ -114,6 +115,10 @@ def test_model_written_set_is_scored_with_a_judge(tmp_path: Path) -> None:
     judged = [r for r in script.requests if r["messages"][0]["content"].startswith("You grade")]
     assert any("The Lisbon office." in r["messages"][-1]["content"] for r in judged)
     assert "correctness (LLM judge)" in eval_markdown(result)
+    # What the answers cost at the configured prices: every generated answer used tokens.
+    assert result.metrics["tokens"] > 0
+    assert result.metrics["cost_usd"] >= result.metrics["tokens"] * 1000 / 1e6
+    assert "estimated cost" in eval_markdown(result)
 
 
 @pytest.mark.slow

@@ -224,3 +224,12 @@ def test_turns_kept_before_sources_were_still_open_their_document(tmp_path: Path
         chip = links(page, "/ui/view")[0]
         assert "chunk=" not in chip
         assert "largest animals" in client.get(chip).text
+
+
+def test_an_answer_from_the_cache_says_so(site: tuple[TestClient, Settings]) -> None:
+    client, _ = site
+    question = "Which animals are the largest ever known to have lived?"
+    first, _ = ask(client, question)
+    assert "From the answer cache" not in first
+    again, _ = ask(client, question)
+    assert "From the answer cache: made " in again

@@ -23,6 +23,7 @@ _LABELS = {
     "faithfulness": "faithfulness (citations supported)",
     "correctness": "correctness (LLM judge)",
     "tokens": "LLM tokens",
+    "cost_usd": "estimated cost ($, traces.prices)",
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from mnemo.errors import LLMError
 from mnemo.eval.cases import Case
 from mnemo.generation.base import ChatMessage, ChatRequest
+from mnemo.generation.cost import estimate_cost
 from mnemo.library import Library
 
 _JUDGE = """\
@@ -47,6 +48,7 @@ class CaseResult:
     faithfulness: float | None = None
     correctness: float | None = None
     tokens: int = 0
+    cost: float = 0.0  # dollars, at traces.prices
 
 
 @dataclass
@@ -114,6 +116,7 @@ def _answer(
     item.answer_ms = (time.perf_counter() - began) * 1000
     item.kind, item.answer = answer.kind, answer.text
     item.tokens = answer.usage.input_tokens + answer.usage.output_tokens
+    item.cost = estimate_cost(answer, library.settings.traces.prices)
     if case.chunk_ids and answer.kind != "abstained":
         read = {c for s in answer.sources for c in s.chunk_ids}
         item.context_recall = 1.0 if read & set(case.chunk_ids) else 0.0
@@ -178,6 +181,7 @@ def _summarise(library: Library, result: EvalResult, cases: list[Case]) -> None:
             values = [getattr(c, name) for c in answered if getattr(c, name) is not None]
             metrics[name] = round(statistics.fmean(values), 4) if values else None
         metrics["tokens"] = float(sum(c.tokens for c in answered))
+        metrics["cost_usd"] = round(sum(c.cost for c in answered), 6)
         if result.model is None:
             result.notes.append("answer correctness needs a language model (llm.model); not scored")
     result.metrics = metrics

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from mnemo.generation.cost import estimate_cost
 from mnemo.generation.types import Answer
 from mnemo.library import Library
 
@@ -168,17 +169,8 @@ class Metrics:
         self.injections.inc(len(answer.injections))
 
     def estimate_cost(self, answer: Answer) -> float:
-        """Dollars, from the price per million tokens of the answer's model ("provider:model"
-        or the model's name alone in traces.prices); 0 for a model not listed."""
-        if not answer.model:
-            return 0.0
-        name = answer.model.split(":", 1)[-1]
-        price = self.prices.get(answer.model) or self.prices.get(name)
-        if price is None:
-            return 0.0
-        per_input, per_output = price
-        used = answer.usage
-        return (used.input_tokens * per_input + used.output_tokens * per_output) / 1e6
+        """Dollars for ``answer`` at the prices in ``traces.prices``."""
+        return estimate_cost(answer, self.prices)
 
     def observe_feedback(
         self, thumbs: str | None, rating: int | None, correction: str | None

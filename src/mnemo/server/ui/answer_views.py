@@ -90,8 +90,10 @@ def _view(
     conversation: str | None,
     position: int | None,
     feedback: FeedbackInfo | None,
+    cached: str | None = None,
 ) -> dict[str, Any]:
     return {
+        "cached": cached,
         "question": question,
         # A follow-up is searched as a question that stands alone: show what was searched.
         "searched": searched if searched and searched.strip() != question.strip() else None,
@@ -137,6 +139,9 @@ def answer_view(answer: Answer, collection: str) -> dict[str, Any]:
         conversation=answer.conversation_id,
         position=answer.turn,
         feedback=None,
+        cached=answer.cached_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        if answer.cached_at is not None
+        else None,
     )
 
 
