@@ -233,3 +233,20 @@ def test_an_answer_from_the_cache_says_so(site: tuple[TestClient, Settings]) -> 
     assert "From the answer cache" not in first
     again, _ = ask(client, question)
     assert "From the answer cache: made " in again
+
+
+def test_research_mode_answers_each_part_and_lists_its_steps(
+    site: tuple[TestClient, Settings],
+) -> None:
+    client, _ = site
+    question = (
+        "How many megawatts did the turbine array produce at peak flow, "
+        "and which animals are the largest ever known to have lived?"
+    )
+    page, conv = ask(client, question, research="on")
+    shown = html.unescape(page)
+    assert "42 megawatts" in shown and "Blue whales" in shown
+    steps = shown.split("Research steps (")[1]
+    assert "plan" in steps and "search" in steps
+    reopened = client.get("/ui/chat", params={"conv": conv}).text
+    assert "Blue whales" in html.unescape(reopened)  # kept as the conversation's turn

@@ -11,6 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from mnemo.agents.types import ResearchAnswer
 from mnemo.catalog.models import Turn
 from mnemo.generation.conversations import FeedbackInfo, source_record
 from mnemo.generation.types import Answer
@@ -143,6 +144,19 @@ def answer_view(answer: Answer, collection: str) -> dict[str, Any]:
         if answer.cached_at is not None
         else None,
     )
+
+
+def research_view(found: ResearchAnswer) -> dict[str, Any]:
+    """What research mode adds to its answer: each traced step, the parts left unanswered,
+    and a fact it was asked to remember."""
+    return {
+        "steps": [
+            {"kind": e.kind, "message": e.message, "seconds": e.seconds} for e in found.trace
+        ],
+        "unanswered": found.unanswered,
+        "remembered": found.remembered.text if found.remembered is not None else None,
+        "stopped": found.stopped,
+    }
 
 
 def turn_view(turn: Turn, collection: str, feedback: FeedbackInfo | None = None) -> dict[str, Any]:

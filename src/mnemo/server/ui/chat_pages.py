@@ -13,12 +13,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from mnemo.agents.types import ResearchAnswer
 from mnemo.generation.types import Answer
 from mnemo.server import audit
 from mnemo.server.auth import UI_PREFIX, Principal, require
 from mnemo.server.errors import ApiError
 from mnemo.server.streaming import answer_events, error_payload
-from mnemo.server.ui.answer_views import answer_view, turn_view
+from mnemo.server.ui.answer_views import answer_view, research_view, turn_view
 from mnemo.server.ui.library_pages import Collection, checked_name
 from mnemo.server.ui.render import can, page, render, url
 from mnemo.server.ui.session import check_csrf, csrf_token
@@ -98,6 +99,7 @@ async def ask(request: Request, principal: Reader) -> Response:
     name = checked_name(str(form.get("c") or ""), state.settings.collection)
     question = _question(form)
     extractive = form.get("extractive") == "on"
+    research = form.get("research") == "on"
     conv = str(form.get("conv") or "")[:64] or None
     doc = str(form.get("doc") or "").strip()[:4096] or None
     await run_in_threadpool(state.library.collection, name)  # 404 up front
@@ -109,8 +111,20 @@ async def ask(request: Request, principal: Reader) -> Response:
         )
         await run_in_threadpool(audit.record, request, principal, "conversation.create", conv, 201)
 
+    researched: list[ResearchAnswer] = []  # research mode: the run, for its steps
+
     def run(on_text: Callable[[str], None] | None = None) -> Answer:
-        answer = state.library.ask(
+        if research and not doc:
+            found = state.library.research(
+                question,
+                collection=name,
+                use_llm=False if extractive else None,
+                key_id=principal.key_id,
+                conversation_id=conv,
+            )
+            researched.append(found)
+            return found.answer
+        return state.library.ask(  # counted in the metrics by the Library's listener
             question,
             collection=name,
             documents=[doc] if doc else (),
@@ -118,14 +132,18 @@ async def ask(request: Request, principal: Reader) -> Response:
             conversation_id=conv,
             on_text=on_text,
         )
-        state.metrics.observe_answer(answer)
-        return answer
+
+    def view(answer: Answer) -> dict[str, Any]:
+        shown = answer_view(answer, name)
+        if researched:
+            shown.update(research_view(researched[-1]))
+        return shown
 
     if request.headers.get("accept") != "text/event-stream":
         answer = await run_in_threadpool(run)
         # The page again, the new answer live (its citations open the exact passage).
         values = await run_in_threadpool(chat_values, request, name, conv, doc)
-        values["turns"] = values["turns"][:-1] + [answer_view(answer, name)]
+        values["turns"] = values["turns"][:-1] + [view(answer)]
         return page(request, "chat.html", **values)
 
     frame = {"csrf": csrf_token(request), "can_write": can(principal, "write")}
@@ -135,8 +153,8 @@ async def ask(request: Request, principal: Reader) -> Response:
             if kind == "token":
                 yield _sse("token", {"text": value})
             elif kind == "answer":
-                view = answer_view(value, name)  # type: ignore[arg-type]
-                html = render("turn.html", turn=view, collection=name, **frame)
+                shown = view(value)  # type: ignore[arg-type]
+                html = render("turn.html", turn=shown, collection=name, **frame)
                 link = url(CHAT, c=name, conv=conv, doc=doc) if conv else None
                 yield _sse("answer", {"html": html, "conversation": conv, "link": link})
             else:
