@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from mnemo.server.auth import Principal, require
@@ -50,7 +50,16 @@ def related(
     return RelatedOut.model_validate(found, from_attributes=True)
 
 
-@router.get("/collections/{collection}/graph", response_class=PlainTextResponse)
+@router.get(
+    "/collections/{collection}/graph",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The graph as node-link JSON or GraphML.",
+            "content": {"application/json": {}, "application/graphml+xml": {}},
+        }
+    },
+)
 def graph(
     request: Request,
     collection: CollectionPath,
