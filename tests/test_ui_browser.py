@@ -69,8 +69,9 @@ def test_upload_a_pdf_and_a_markdown_file_and_watch_the_job_finish(
     page.goto(url + "/")
     page.set_input_files("#files", [str(report), str(note)])
     page.click("#upload button")
-    page.wait_for_selector("#messages .msg")
-    assert "2 files uploaded" not in page.inner_text("#messages")  # one request per file
+    # One request per file: a message for each, as each upload finishes.
+    expect(page.locator("#messages .msg")).to_have_count(2)
+    assert "2 files uploaded" not in page.inner_text("#messages")
     assert page.inner_text("#messages").count("1 file uploaded") == 2
     # The page's policy forbids eval, so waits use locators (Playwright's own script).
     page.locator("#jobs .job").first.wait_for()
