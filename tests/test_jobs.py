@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import catalog_backends
 from mnemo import api
 from mnemo.catalog import Collection
 from mnemo.catalog.db import open_catalog
@@ -26,8 +26,7 @@ from mnemo.errors import BusyError
 from mnemo.ingest.sync import collection_lock
 from mnemo.library import Library
 from mnemo.server.mcp_server import _Tools
-from conftest import catalog_backends
-from serverutil import free_port, serving
+from serverutil import serve_process, serving
 
 catalog_url = pytest.fixture(params=["sqlite", "postgres"])(catalog_backends)
 _CATALOG: dict[str, str | None] = {"url": None}
@@ -140,7 +139,6 @@ def test_mcp_lists_and_cancels_jobs(tmp_path: Path) -> None:
 @contextmanager
 def _serve_process(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`mnemo serve` as its own process, as a user runs it."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
     env |= {
         "MNEMO_HOME": str(settings.home),
@@ -150,28 +148,8 @@ def _serve_process(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes]
     }
     if settings.catalog.url is not None:
         env["MNEMO_CATALOG__URL"] = settings.catalog.url.get_secret_value()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnemo", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    with serve_process(env, timeout=60) as (proc, url):
         yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(30)
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from mnemo.config import Settings, load_settings
 from mnemo.index import open_store
 from mnemo.index.base import TEXT
 from pgcluster import new_database
-from serverutil import free_port
+from serverutil import serve_process
 
 
 @pytest.fixture
@@ -115,28 +115,8 @@ def test_two_processes_adding_into_one_collection_lose_and_duplicate_nothing(
 
 @contextmanager
 def _serve(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnemo", "serve", "--port", str(port)],
-        env=_env(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    with serve_process(_env(settings), timeout=90) as (_, url):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def _wait_done(client: httpx.Client, job_id: str) -> dict[str, object]:
