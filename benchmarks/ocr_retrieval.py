@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "bench" / "data" / "msmarco"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ocr import KINDS, page  # noqa: E402
-from retrieval import evaluate, load_set  # noqa: E402
+from ocr import KINDS, page
+from retrieval import evaluate, load_set
 
 
 def subset(
@@ -58,7 +58,10 @@ def subset(
     rng.shuffle(others)
     for did in others[: max(0, passages - len(chosen))]:
         chosen[did] = None
-    kept = {qid: {d: s for d, s in judged.items() if d in chosen and s > 0} for qid, judged in qrels.items()}
+    kept = {
+        qid: {d: s for d, s in judged.items() if d in chosen and s > 0}
+        for qid, judged in qrels.items()
+    }
     kept = {qid: judged for qid, judged in kept.items() if judged}
     return {did: texts[did] for did in chosen}, {q: queries[q] for q in kept}, kept
 
@@ -70,12 +73,18 @@ def slip(text: str, kind: str, rng: random.Random) -> Any:
     left, top, right, bottom = ink or (0, 0, image.width, image.height)
     margin = 120
     return image.crop(
-        (max(0, left - margin), max(0, top - margin),
-         min(image.width, right + margin), min(image.height, bottom + margin))
+        (
+            max(0, left - margin),
+            max(0, top - margin),
+            min(image.width, right + margin),
+            min(image.height, bottom + margin),
+        )
     )
 
 
-def search_all(settings: Any, queries: dict[str, str], stem_to_id: dict[str, str], mode: str) -> dict[str, dict[str, float]]:
+def search_all(
+    settings: Any, queries: dict[str, str], stem_to_id: dict[str, str], mode: str
+) -> dict[str, dict[str, float]]:
     import mnemo
 
     run: dict[str, dict[str, float]] = {}
