@@ -44,7 +44,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        def do_GET(self) -> None:
             site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             page = site.pages.get(self.path)
             if page is None:

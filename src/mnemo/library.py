@@ -503,6 +503,21 @@ class Library:
             start, end = chunk.char_start, chunk.char_end
         return boxes_in(pages, self.settings.ocr_cache_path, start, end) if pages else []
 
+    def document_file(self, document_id: str, *, collection: str | None = None) -> Path:
+        """The file holding a document's bytes: its path, or for a web page the copy
+        stored under ``<home>/web/`` when it was fetched."""
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            row = session.execute(
+                select(Document.path, Document.meta).where(
+                    Document.collection_id == coll.id, Document.id == document_id
+                )
+            ).first()
+        if row is None:
+            raise DocumentError(f"no document {document_id!r} in collection {coll.name!r}")
+        stored = ((row.meta or {}).get("web") or {}).get("stored")
+        return self.settings.home / "web" / Path(stored).name if stored else Path(row.path)
+
     def remove_document(self, name: str, *, collection: str | None = None) -> str:
         """Remove one document from the catalog and the search index; returns its path.
 

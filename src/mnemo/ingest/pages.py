@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,12 @@ class PageStep:
             if kept:
                 self.log(url, "unchanged", None)
             else:  # a 304 to a request without validators: nothing to index
-                self._failed(url, doc, "the server answered 304 Not Modified to a plain "
-                             "request; try again later", source.id)
+                self._failed(
+                    url,
+                    doc,
+                    "the server answered 304 Not Modified to a plain request; try again later",
+                    source.id,
+                )
             return None
         return self._fetched(url, doc, web, fetched, source.id, kept)
 
@@ -135,7 +139,7 @@ class PageStep:
             "stored": name,
             "content_type": fetched.content_type,
             **fetched.validators,
-            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         if kept and doc is not None and doc.content_hash == digest and web.get("stored") == name:
             # The same bytes again (the site sends no validators): remember the new ones only.
@@ -186,9 +190,7 @@ class PageStep:
         if doc is not None and doc.status == "indexed":
             self.log(url, "removed", f"the page is gone (HTTP {status}); its source was removed")
         else:
-            self.log(
-                url, "failed", f"no page there (HTTP {status}): check the address"
-            )
+            self.log(url, "failed", f"no page there (HTTP {status}): check the address")
 
 
 def web_meta(result: Extracted, planned: Planned) -> None:

@@ -160,8 +160,10 @@ class _GuardedBackend(httpcore.SyncBackend):
     ) -> httpcore.NetworkStream:
         try:
             addresses = check_host(host, port)
-        except (UrlRefused, FetchFailed) as exc:
+        except UrlRefused as exc:
             raise _Refused(str(exc)) from exc
+        except FetchFailed as exc:  # DNS: reported as for an unguarded fetch
+            raise httpcore.ConnectError(str(exc)) from exc.__cause__
         error: Exception | None = None
         for address in addresses:
             try:
@@ -221,9 +223,7 @@ class Fetcher:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
-    ) -> Fetched:
+    def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> Fetched:
         """The page at ``url``. FetchFailed when it cannot be had now, UrlRefused when it
         may not be fetched at all; their messages are one line, without the URL."""
         deadline = time.monotonic() + self.settings.timeout_seconds
@@ -238,6 +238,15 @@ class Fetcher:
             ) from None
         except httpx.TooManyRedirects:
             raise FetchFailed(self._too_many_redirects()) from None
+        except httpx.ConnectError as exc:
+            if _dns_failure(exc):
+                raise FetchFailed(
+                    f"cannot find the host {httpx.URL(url).host} (DNS); check the address "
+                    "and the network"
+                ) from None
+            raise FetchFailed(
+                f"cannot connect ({exc}); check the address, or try again later"
+            ) from None
         except httpx.HTTPError as exc:
             raise FetchFailed(
                 f"cannot connect ({exc or type(exc).__name__}); check the address, "
@@ -254,7 +263,9 @@ class Fetcher:
         self, url: str, etag: str | None, last_modified: str | None, deadline: float
     ) -> Fetched:
         current = url
-        headers = {"Accept": "text/html, application/xhtml+xml, text/plain, application/pdf;q=0.9, */*;q=0.5"}
+        headers = {
+            "Accept": "text/html, application/xhtml+xml, text/plain, application/pdf;q=0.9, */*;q=0.5"
+        }
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -382,6 +393,17 @@ def _media_type(header: str | None) -> str | None:
     message = Message()
     message["content-type"] = header
     return message.get_content_type().lower()
+
+
+def _dns_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def stored_name(url: str, extension: str) -> str:
