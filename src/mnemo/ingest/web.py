@@ -89,6 +89,12 @@ def normalise_url(raw: str) -> str:
         raise UrlRefused(f"{raw}: not a valid address ({exc})", forbidden=False) from exc
     if not url.host:
         raise UrlRefused(f"{raw}: the address has no host name", forbidden=False)
+    if url.userinfo:
+        raise UrlRefused(
+            f"{url.copy_with(username=None, password=None)}: give the address without a user "
+            "name or password (it would be stored and shown with every citation)",
+            forbidden=False,
+        )
     return str(url.copy_with(fragment=None))
 
 
@@ -128,9 +134,10 @@ def check_host(host: str, port: int) -> list[str]:
     for address in addresses:
         why = refused_address(address)
         if why is not None:
+            named = host if host.strip("[]") == address else f"{host} resolves to {address},"
             raise UrlRefused(
-                f"{host} resolves to {address}, {why}; the server does not fetch such "
-                "addresses for clients (web.allow_private_addresses)",
+                f"{named} {'is ' if named == host else ''}{why}; the server does not fetch "
+                "such addresses for clients (web.allow_private_addresses)",
                 forbidden=True,
             )
     return addresses

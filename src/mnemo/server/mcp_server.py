@@ -219,7 +219,7 @@ class _Tools:
         name = collection or self.settings.collection
         if [text, path, url].count(None) != 2:
             raise ToolError(
-                "give one of text (a note to store), path (a file on the server) "
+                "give either text (a note to store), path (a file on the server) "
                 "or url (a web page)"
             )
         with _tool_errors():
