@@ -44,9 +44,14 @@ def outcomes(report: Any) -> dict[str, tuple[str, str | None]]:
 
 def test_cli_adds_a_page_and_search_cites_its_url(cli: Callable[..., Any], site: Site) -> None:
     url = f"{site.url}/owls.html"
-    proc = cli("add", url, env={"MNEMO_EMBEDDING__BACKEND": "none"})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 indexed" in proc.stdout
+    site.pages["/private/diary.html"] = Page(OWLS)
+    private = f"{site.url}/private/diary.html"
+    proc = cli("add", url, private, env={"MNEMO_EMBEDDING__BACKEND": "none"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 indexed" in proc.stdout and "1 failed" in proc.stdout
+    assert f"{private}: {site.url}/robots.txt does not allow fetching this page" in proc.stdout
+    failed = cli("docs", "list", "--failed")
+    assert private in failed.stdout
     found = cli("search", "voles at night", "--json", env={"MNEMO_EMBEDDING__BACKEND": "none"})
     hits = json.loads(found.stdout)["hits"]
     assert hits and hits[0]["path"] == url
@@ -182,6 +187,29 @@ def test_bad_addresses_are_one_line_errors(cli: Callable[..., Any]) -> None:
     unknown = cli("add", "http://nonexistent.invalid/page.html")
     assert unknown.returncode == 1
     assert "cannot find the host nonexistent.invalid (DNS)" in unknown.stdout
+
+
+def test_the_viewer_shows_the_stored_copy_and_links_to_the_page(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from docgen import pdf
+    from mnemo.server.app import create_app
+
+    report_pdf = pdf(tmp_path / "r.pdf", [["Tidal report"], ["The turbines made 42 megawatts."]])
+    site.pages["/report"] = Page(report_pdf.read_bytes(), "application/pdf")
+    url = f"{site.url}/report"
+    with Library(settings) as library:
+        assert library.add([url]).counts["indexed"] == 1
+        doc = library.documents()[0]
+    site.pages.clear()  # offline from here: the viewer reads the stored copy
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        viewer = client.get("/ui/view", params={"doc": doc.id, "page": 2})
+        assert viewer.status_code == 200
+        assert f'<a href="{url}"' in viewer.text and "page 2 of 2" in viewer.text
+        image = client.get("/ui/page.png", params={"doc": doc.id, "page": 2})
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
 
 
 # -- through the server: SSRF ----------------------------------------------------------

@@ -60,6 +60,7 @@ class PageStep:
     log: Callable[[str, str, str | None], None]  # (url, outcome, reason): counted and kept
     make_job: Callable[[Candidate], Job]
     reusable: Callable[[Document], bool]
+    pipeline_key: str = ""
 
     def run(self, sources: list[Source]) -> list[Planned]:
         pages = [s for s in sources if is_url(s.path)]
@@ -173,7 +174,7 @@ class PageStep:
 
         result = Extracted(path=url, status="failed", reason=reason, transient=True)
         with self.catalog.session() as session:
-            save_extracted(session, self.collection_id, source_id, doc, result, "")
+            save_extracted(session, self.collection_id, source_id, doc, result, self.pipeline_key)
         self.log(url, "failed", reason)
 
     def _gone(

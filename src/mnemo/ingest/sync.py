@@ -519,6 +519,7 @@ class Syncer:
             log=log,
             make_job=lambda candidate: self._job(candidate, None, None),
             reusable=reusable,
+            pipeline_key=self.pipeline_key,
         )
         return {page.candidate.path: page for page in step.run(sources)}
 
