@@ -20,10 +20,32 @@ from mnemo.config import load_settings
 from mnemo.library import Library
 from website import Page, serving_site
 
-WORDS = (
-    "owl heron kestrel falcon harbour turbine tide survey report blade megawatt river "
-    "estuary marsh reed nest hunt vole fish spear wing feather dawn dusk"
-).split()
+WORDS = [
+    "owl",
+    "heron",
+    "kestrel",
+    "falcon",
+    "harbour",
+    "turbine",
+    "tide",
+    "survey",
+    "report",
+    "blade",
+    "megawatt",
+    "river",
+    "estuary",
+    "marsh",
+    "reed",
+    "nest",
+    "hunt",
+    "vole",
+    "fish",
+    "spear",
+    "wing",
+    "feather",
+    "dawn",
+    "dusk",
+]
 
 
 def page(number: int, version: int) -> bytes:

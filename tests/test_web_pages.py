@@ -292,3 +292,19 @@ def test_the_server_setting_turns_urls_off(tmp_path: Path, site: Site) -> None:
         )
         assert response.status_code == 403
         assert "web.server_urls" in response.json()["error"]["message"]
+
+
+def test_export_carries_the_stored_pages(settings: Settings, site: Site, tmp_path: Path) -> None:
+    url = f"{site.url}/owls.html"
+    with Library(settings) as library:
+        library.add([url])
+        library.export_collection(tmp_path / "birds.zip")
+    elsewhere = load_settings(
+        tmp_path / "other-home", {"ingest": {"workers": 1}, "embedding": {"backend": "none"}}
+    )
+    with Library(elsewhere) as library:
+        library.import_collection(tmp_path / "birds.zip")
+        doc = library.documents()[0]
+        assert doc.path == url
+        assert library.document_file(doc.id).read_bytes() == OWLS
+        assert library.search("voles", k=1).hits[0].path == url

@@ -1102,8 +1102,45 @@ class Library:
 
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, self._name(collection))
-        return export_collection(self.catalog, coll.id, schema_revision(self.catalog.engine),
-                                 Path(self.settings.home) / SETTINGS_FILE, Path(archive), __version__)
+        counts = export_collection(self.catalog, coll.id, schema_revision(self.catalog.engine),
+                                   Path(self.settings.home) / SETTINGS_FILE, Path(archive), __version__)
+        self._export_web_copies(coll.id, Path(archive))
+        return counts
+
+    def _export_web_copies(self, collection_id: int, archive: Path) -> None:
+        """Add the collection's stored web pages to ``archive`` as ``web/<name>``, so an
+        imported copy shows and re-reads them without fetching."""
+        import zipfile
+
+        with self.catalog.session(readonly=True) as session:
+            metas = session.scalars(
+                select(Document.meta).where(Document.collection_id == collection_id)
+            ).all()
+        names = {((m or {}).get("web") or {}).get("stored") for m in metas} - {None}
+        if not names:
+            return
+        with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as out:
+            for name in sorted(names):
+                stored = self.settings.home / "web" / Path(name).name
+                if stored.is_file():
+                    out.write(stored, f"web/{stored.name}")
+
+    def _import_web_copies(self, archive: Path) -> None:
+        import zipfile
+
+        from mnemo.config.private import FILE_MODE, private_dir
+
+        with zipfile.ZipFile(archive) as src:
+            members = [n for n in src.namelist() if n.startswith("web/") and n.count("/") == 1]
+            if not members:
+                return
+            folder = private_dir(self.settings.home / "web")
+            for member in members:
+                target = folder / Path(member).name  # a bare name: nothing outside web/
+                if target.name.startswith(".") or target.exists():
+                    continue
+                target.write_bytes(src.read(member))
+                target.chmod(FILE_MODE)
 
     def import_collection(self, archive: Path | str, *, name: str | None = None) -> tuple[str, dict[str, int], str | None]:
         """Read an archive of :meth:`export_collection` in as a new collection (its own
@@ -1138,6 +1175,7 @@ class Library:
             if not target.exists() or target.name == "mnemo.imported.toml":
                 target.write_text(settings_text, encoding="utf-8")
             where = str(target)
+        self._import_web_copies(path)
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, name)
         IndexUpdater(self.settings, self.catalog, coll).rebuild()

@@ -224,7 +224,7 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> Fetcher:
+    def __enter__(self) -> typing.Self:
         return self
 
     def __exit__(self, *_: object) -> None:
