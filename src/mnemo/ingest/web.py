@@ -383,8 +383,11 @@ class Fetcher:
                         "the page may be fetched is unknown; try again later"
                     )
                 body = b""
+                deadline = time.monotonic() + self.settings.timeout_seconds
                 for chunk in response.iter_bytes():
                     body += chunk
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("robots.txt took too long")
                     if len(body) > ROBOTS_MAX_BYTES:
                         body = body[:ROBOTS_MAX_BYTES]
                         break
