@@ -183,17 +183,17 @@ def test_config_set_writes_mnemo_toml_and_keeps_comments(cli, home: Path) -> Non
 # -- adding: URLs, empty PDFs, PDF titles ---------------------------------------------------
 
 
-def test_add_a_url_says_not_yet_and_adds_the_rest(cli, notes: Path) -> None:  # type: ignore[no-untyped-def]
-    url = "https://example.com/paper.pdf"
+def test_a_url_that_cannot_be_fetched_fails_and_the_rest_is_added(cli, notes: Path) -> None:  # type: ignore[no-untyped-def]
+    url = "https://nonexistent.invalid/paper.pdf"
     proc = cli("add", str(notes), url)
     assert proc.returncode == 1
-    assert f"{url}: URLs are not supported yet" in proc.stdout
+    assert f"{url}: cannot find the host nonexistent.invalid (DNS)" in proc.stdout
     assert "2 indexed" in proc.stdout
-    alone = cli("add", url)
+    alone = cli("add", "ftp://example.com/paper.pdf")
     assert alone.returncode == 2
     assert alone.stderr.strip() == (
-        f"error: {url}: URLs are not supported yet: download the page or file, "
-        "then add the saved copy"
+        "error: ftp://example.com/paper.pdf: only http:// and https:// addresses can be "
+        "added; download the file and add the saved copy"
     )
 
 

@@ -269,6 +269,15 @@ def test_adding_by_path_is_confined_to_allowed_roots(agent: Agent, root: Path) -
 
 
 @pytest.mark.slow  # `mnemo mcp` as a real process over stdio
+def test_a_url_to_a_private_address_is_refused(agent: Agent) -> None:
+    refused = agent.tool("add_document", url="http://127.0.0.1:9/admin")
+    assert refused.is_error
+    assert "127.0.0.1 is a loopback address" in _text(refused) and "\n" not in _text(refused)
+    metadata = agent.tool("add_document", url="http://169.254.169.254/latest/meta-data/")
+    assert metadata.is_error and "link-local" in _text(metadata)
+
+
+@pytest.mark.slow  # `mnemo mcp` as a real process over stdio
 def test_list_and_get_documents(agent: Agent) -> None:
     listed = agent.result("list_documents", state="indexed")
     paths = [d["path"] for d in listed["documents"]]

@@ -25,7 +25,6 @@ millisecond on the kept engine.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -77,8 +76,13 @@ if TYPE_CHECKING:
     from mnemo.index.migrate import MigrationReport
 
 _UNSET: Any = object()
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_NO_URLS = "URLs are not supported yet: download the page or file, then add the saved copy"
+
+
+def _source_key(raw: Path | str) -> str:
+    """How a source is named in the catalog: a URL normalised, a path made absolute."""
+    from mnemo.ingest.web import is_url, normalise_url
+
+    return normalise_url(raw) if isinstance(raw, str) and is_url(raw) else normalise_path(raw)
 
 
 class Library:
@@ -208,24 +212,27 @@ class Library:
         on_event: EventHandler | None = None,
         confine: Sequence[Path] | None = None,
     ) -> RunReport:
-        """Add files or folders to a collection (created if new) and index them.
+        """Add files, folders or web pages (http and https URLs) to a collection (created
+        if new) and index them.
 
         With ``confine`` (a server's readable folders), no file that resolves outside
-        those folders is read, whatever symbolic links lead to it.
+        those folders is read, whatever symbolic links lead to it, and web pages are
+        fetched only if ``web.server_urls`` allows, never from private addresses
+        unless ``web.allow_private_addresses`` does.
         """
+        from mnemo.ingest.pages import SERVER_OFF
         from mnemo.ingest.sync import Syncer
+        from mnemo.ingest.web import UrlRefused, is_url
 
         if not paths:
-            raise SourceError("nothing to add: give at least one file or folder")
-        urls = [str(p) for p in paths if isinstance(p, str) and _URL.match(p)]
-        if urls and len(urls) == len(paths):
-            raise SourceError(f"{urls[0]}: {_NO_URLS}")
+            raise SourceError("nothing to add: give at least one file, folder or URL")
         resolved = []
         for raw in paths:
-            if isinstance(raw, str) and _URL.match(raw):
-                continue
-            path = normalise_path(raw)
-            if not Path(path).exists():
+            path = _source_key(raw)
+            if is_url(raw):
+                if confine is not None and not self.settings.web.server_urls:
+                    raise UrlRefused(f"{raw}: {SERVER_OFF}", forbidden=True)
+            elif not Path(path).exists():
                 raise SourceError(f"{raw}: no such file or folder")
             resolved.append(path)
         catalog = self.catalog
@@ -237,12 +244,24 @@ class Library:
             with catalog.session() as session:
                 sources = [
                     upsert_source(session, coll, path, list(include), list(exclude))
-                    for path in resolved
+                    for path in dict.fromkeys(resolved)
                 ]
-            report = syncer.run_locked("add", sources)
-        for url in urls:  # the files given with them are indexed; the URLs fail the run
-            report.record(url, "failed", _NO_URLS)
-        return report
+            return syncer.run_locked("add", sources)
+
+    def check_url(self, url: str) -> str:
+        """``url`` normalised, if a server client may add it: http or https, URL
+        ingestion on for the server (``web.server_urls``), and, unless
+        ``web.allow_private_addresses``, a host that resolves to no loopback, private,
+        link-local or metadata address. Else UrlRefused (``forbidden`` says which kind)."""
+        from mnemo.ingest.pages import SERVER_OFF
+        from mnemo.ingest.web import UrlRefused, check_url, normalise_url
+
+        if not self.settings.web.server_urls:
+            raise UrlRefused(f"{url}: {SERVER_OFF}", forbidden=True)
+        normal = normalise_url(url)
+        if not self.settings.web.allow_private_addresses:
+            check_url(normal)
+        return normal
 
     def sync(
         self,
@@ -259,7 +278,7 @@ class Library:
         with catalog.session() as session:
             coll = get_collection(session, self._name(collection))
             sources = list_sources(session, coll)
-        only = [normalise_path(p) for p in paths] if paths is not None else None
+        only = [_source_key(p) for p in paths] if paths is not None else None
         command = "sync" if only is None else "watch"
         return Syncer(self.settings, catalog, coll, on_event).run(
             command, sources, only, lock_timeout=lock_timeout
@@ -295,7 +314,7 @@ class Library:
         from mnemo.catalog.writes import delete_document
 
         name = self._name(collection)
-        target = normalise_path(path)
+        target = _source_key(path)
         with self.catalog.session() as session:
             coll = get_collection(session, name)
             source = session.scalar(
@@ -304,11 +323,19 @@ class Library:
             if source is None:
                 known = ", ".join(s.path for s in list_sources(session, coll)) or "none"
                 raise SourceError(f"{path}: not a source of collection {name!r} (sources: {known})")
-            ids = list(session.scalars(select(Document.id).where(Document.source_id == source.id)))
-            for doc_id in ids:
+            rows = list(
+                session.execute(
+                    select(Document.id, Document.meta).where(Document.source_id == source.id)
+                )
+            )
+            for doc_id, _ in rows:
                 delete_document(session, doc_id)
             session.delete(source)
-            return len(ids)
+        for _, meta in rows:  # a web page's stored copy goes with it
+            stored = ((meta or {}).get("web") or {}).get("stored")
+            if stored:
+                (self.settings.home / "web" / Path(stored).name).unlink(missing_ok=True)
+        return len(rows)
 
     def reindex(self, *, collection: str | None = None) -> int:
         """Rebuild a collection's search index from the catalog; returns documents written.
@@ -475,6 +502,21 @@ class Library:
             pages = list((doc.meta or {}).get("ocr_pages") or [])
             start, end = chunk.char_start, chunk.char_end
         return boxes_in(pages, self.settings.ocr_cache_path, start, end) if pages else []
+
+    def document_file(self, document_id: str, *, collection: str | None = None) -> Path:
+        """The file holding a document's bytes: its path, or for a web page the copy
+        stored under ``<home>/web/`` when it was fetched."""
+        with self.catalog.session(readonly=True) as session:
+            coll = get_collection(session, self._name(collection))
+            row = session.execute(
+                select(Document.path, Document.meta).where(
+                    Document.collection_id == coll.id, Document.id == document_id
+                )
+            ).first()
+        if row is None:
+            raise DocumentError(f"no document {document_id!r} in collection {coll.name!r}")
+        stored = ((row.meta or {}).get("web") or {}).get("stored")
+        return self.settings.home / "web" / Path(stored).name if stored else Path(row.path)
 
     def remove_document(self, name: str, *, collection: str | None = None) -> str:
         """Remove one document from the catalog and the search index; returns its path.
@@ -1060,8 +1102,45 @@ class Library:
 
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, self._name(collection))
-        return export_collection(self.catalog, coll.id, schema_revision(self.catalog.engine),
-                                 Path(self.settings.home) / SETTINGS_FILE, Path(archive), __version__)
+        counts = export_collection(self.catalog, coll.id, schema_revision(self.catalog.engine),
+                                   Path(self.settings.home) / SETTINGS_FILE, Path(archive), __version__)
+        self._export_web_copies(coll.id, Path(archive))
+        return counts
+
+    def _export_web_copies(self, collection_id: int, archive: Path) -> None:
+        """Add the collection's stored web pages to ``archive`` as ``web/<name>``, so an
+        imported copy shows and re-reads them without fetching."""
+        import zipfile
+
+        with self.catalog.session(readonly=True) as session:
+            metas = session.scalars(
+                select(Document.meta).where(Document.collection_id == collection_id)
+            ).all()
+        names = {((m or {}).get("web") or {}).get("stored") for m in metas} - {None}
+        if not names:
+            return
+        with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as out:
+            for name in sorted(names):
+                stored = self.settings.home / "web" / Path(name).name
+                if stored.is_file():
+                    out.write(stored, f"web/{stored.name}")
+
+    def _import_web_copies(self, archive: Path) -> None:
+        import zipfile
+
+        from mnemo.config.private import FILE_MODE, private_dir
+
+        with zipfile.ZipFile(archive) as src:
+            members = [n for n in src.namelist() if n.startswith("web/") and n.count("/") == 1]
+            if not members:
+                return
+            folder = private_dir(self.settings.home / "web")
+            for member in members:
+                target = folder / Path(member).name  # a bare name: nothing outside web/
+                if target.name.startswith(".") or target.exists():
+                    continue
+                target.write_bytes(src.read(member))
+                target.chmod(FILE_MODE)
 
     def import_collection(self, archive: Path | str, *, name: str | None = None) -> tuple[str, dict[str, int], str | None]:
         """Read an archive of :meth:`export_collection` in as a new collection (its own
@@ -1096,6 +1175,7 @@ class Library:
             if not target.exists() or target.name == "mnemo.imported.toml":
                 target.write_text(settings_text, encoding="utf-8")
             where = str(target)
+        self._import_web_copies(path)
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, name)
         IndexUpdater(self.settings, self.catalog, coll).rebuild()

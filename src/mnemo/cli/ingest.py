@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -17,7 +16,9 @@ sources_app = typer.Typer(help="List or remove the paths a collection reads from
 
 def add(
     ctx: typer.Context,
-    paths: list[str] = typer.Argument(..., help="Files or folders (read recursively)."),
+    paths: list[str] = typer.Argument(
+        ..., help="Files or folders (read recursively), or web pages by http(s) URL."
+    ),
     collection: str | None = COLLECTION,
     include: list[str] = typer.Option(
         [], "--include", "-i", help="Only files matching this glob (gitignore syntax); repeatable."
@@ -27,7 +28,7 @@ def add(
     ),
     as_json: bool = JSON,
 ) -> None:
-    """Add files or folders to a collection and index them."""
+    """Add files, folders or web pages (URLs) to a collection and index them."""
     with progress(not as_json) as on_event:
         report = library(ctx, collection).add(
             paths, include=include, exclude=exclude, on_event=on_event
@@ -95,9 +96,9 @@ def sources_list(
 @sources_app.command("remove")
 def sources_remove(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="A path shown by `mnemo sources list`."),
+    path: str = typer.Argument(..., help="A path or URL shown by `mnemo sources list`."),
     collection: str | None = COLLECTION,
 ) -> None:
     """Stop reading a path and forget the documents found through it."""
-    removed = library(ctx, collection).remove_source(str(path))
-    out.print(f"Removed source {escape(str(path))} and {removed} document(s).")
+    removed = library(ctx, collection).remove_source(path)
+    out.print(f"Removed source {escape(path)} and {removed} document(s).")

@@ -139,6 +139,35 @@ class OcrSettings(BaseModel):
         return value
 
 
+class WebSettings(BaseModel):
+    """Web pages added by URL (`mnemo add https://...`) and re-checked by `mnemo sync`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_seconds: float = Field(
+        20.0, gt=0, description="A page (or its robots.txt) still arriving after this is failed."
+    )
+    max_page_mb: float = Field(20.0, gt=0, description="Pages larger than this are failed.")
+    max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed for one page.")
+    user_agent: str = Field(
+        "Mnemo/0.1 (self-hosted second brain; fetches pages its user added)",
+        min_length=1,
+        description="The User-Agent sent, and the name robots.txt rules are matched against.",
+    )
+    respect_robots: bool = Field(
+        True, description="Read each site's robots.txt and fetch no page it disallows."
+    )
+    server_urls: bool = Field(
+        True,
+        description="Let clients of `mnemo serve` (REST, MCP, web app) add web pages by URL.",
+    )
+    allow_private_addresses: bool = Field(
+        False,
+        description="Let URLs added through the server reach loopback, private, link-local "
+        "and cloud metadata addresses (the CLI may always).",
+    )
+
+
 class TranscriptionSettings(BaseModel):
     """Turning audio and video into text: an OpenAI-compatible /v1/audio/transcriptions server."""
 
@@ -621,6 +650,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)

@@ -54,6 +54,8 @@ class Job:
     outside_reason: str | None = None
     ocr: OcrOptions = field(default_factory=lambda: OcrOptions(enabled=False))
     transcription: TranscriptionOptions = field(default_factory=TranscriptionOptions)
+    #: The file holding the bytes when ``path`` is not one (a web page's stored copy).
+    read_from: str | None = None
 
 
 @dataclass
@@ -120,21 +122,22 @@ def _mb(size: int) -> str:
 def extract(job: Job) -> Extracted:
     """Never raises for a bad file (except MemoryError): every outcome is a status with a reason."""
     result = Extracted(path=job.path, status="failed", size=job.size)
-    path = Path(job.path)
+    path = Path(job.path)  # a web page's URL, as a path: what parsers see (title fallback)
+    stored = Path(job.read_from) if job.read_from else path
     if job.size > job.max_bytes and not job.allowed_roots:
         result.status, result.reason = "skipped", _too_big(job.size, job.max_bytes)
         return result
     started = time.perf_counter()
     try:
-        with os.fdopen(open_document(job.path, job.allowed_roots), "rb") as handle:
+        with os.fdopen(open_document(str(stored), job.allowed_roots), "rb") as handle:
             info = os.fstat(handle.fileno())
             result.size, result.mtime_ns = info.st_size, info.st_mtime_ns
             if info.st_size > job.max_bytes:
                 result.status, result.reason = "skipped", _too_big(info.st_size, job.max_bytes)
                 return result
-            fmt = format_for(path)
+            fmt = format_for(stored)
             if fmt is None:  # the extension says nothing: look at the first bytes
-                fmt = format_for(path, os.pread(handle.fileno(), _HEAD, 0))
+                fmt = format_for(stored, os.pread(handle.fileno(), _HEAD, 0))
             if isinstance(fmt, str):
                 result.status, result.reason = "skipped", fmt
                 return result

@@ -38,7 +38,9 @@ from mnemo.events import Event, EventHandler
 from mnemo.ingest.options import ocr_options, transcription_options
 from mnemo.ingest.extract import Extracted, Job, file_sha256
 from mnemo.ingest.pool import Budget, context, extract_in_processes
+from mnemo.ingest.pages import PageStep, Planned, web_meta
 from mnemo.ingest.save import save_extracted
+from mnemo.ingest.web import is_url
 from mnemo.index.updater import IndexUpdater
 from mnemo.report import RunReport
 
@@ -359,6 +361,8 @@ class Syncer:
         found: dict[str, tuple[Candidate, int]] = {}
         scanned: set[int] = set()
         for source in sources:
+            if is_url(source.path):  # web pages: fetched by the page step (ingest.pages)
+                continue
             if not os.path.lexists(source.path):
                 self._log(
                     report,
@@ -456,10 +460,16 @@ class Syncer:
                     continue
             known_hash = doc.content_hash if doc is not None and self._reusable(doc) else None
             jobs.append(self._job(candidate, known_hash, self._confinements.get(source_id)))
+        pages = {} if only_paths is not None else self._pages(report, sources)
+        for page in pages.values():
+            found[page.candidate.path] = (page.candidate, page.source_id)
+            jobs.append(page.job)
         self.on_event(Event("scanned", total=len(jobs)))
 
         def save(result: Extracted) -> None:
             candidate, source_id = found[result.path]
+            if result.path in pages:
+                web_meta(result, pages[result.path])
             if not result.mtime_ns:  # its worker died, ran out of time or memory: the file
                 # is failed as it was found, so the next sync does not try it again unchanged
                 result.size, result.mtime_ns = candidate.size, candidate.mtime_ns
@@ -486,6 +496,32 @@ class Syncer:
                 delete_document(session, doc.id)
                 self._log(report, doc.path, "removed", "no longer on disk", session)
             self.on_event(Event("file", path=doc.path, outcome="removed"))
+
+    def _pages(self, report: RunReport, sources: list[Source]) -> dict[str, Planned]:
+        """Web pages to parse, by URL; those unchanged, gone or failing are settled here."""
+
+        def log(url: str, outcome: str, reason: str | None) -> None:
+            if outcome == "unchanged":  # as for files: counted, not kept in the run's history
+                report.record(url, outcome)
+                return
+            self._log(report, url, outcome, reason)
+            self.on_event(Event("file", path=url, outcome=outcome))
+
+        def reusable(doc: Document) -> bool:
+            transient = bool((doc.meta or {}).get("transient"))
+            return doc.status in SETTLED and not transient and doc.pipeline_key == self.pipeline_key
+
+        step = PageStep(
+            self.settings,
+            self.catalog,
+            self.collection.id,
+            server=self.confine is not None,
+            log=log,
+            make_job=lambda candidate: self._job(candidate, None, None),
+            reusable=reusable,
+            pipeline_key=self.pipeline_key,
+        )
+        return {page.candidate.path: page for page in step.run(sources)}
 
     def _confinement(self, source: Source) -> Confinement | None:
         """Where this source's files may really be: inside the source folder (unless

@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
+from mnemo.ingest.web import UrlRefused, is_url
+from mnemo.library import Library
 from mnemo.server import audit, schemas
 from mnemo.server.auth import Principal, require
 from mnemo.server.errors import ERROR_RESPONSES, ApiError
@@ -68,13 +70,27 @@ async def upload(
 def add_path(
     request: Request, collection: CollectionPath, body: schemas.SourceAdd, principal: Writer
 ) -> schemas.JobOut:
-    """Add a file or folder on the server (below ``server.allowed_roots``) as a background job."""
+    """Add a file or folder on the server (below ``server.allowed_roots``), or a web page
+    by its http(s) URL, as a background job. A URL whose host resolves to a loopback,
+    private, link-local or metadata address is refused (403) unless
+    ``web.allow_private_addresses``; ``web.server_urls = false`` refuses every URL."""
     state = request.app.state
     state.library.collection(collection)  # 404 up front
-    path = allowed_path(state.settings, body.path)
-    job = state.jobs.submit(collection, [str(path)])
-    audit.record(request, principal, "source.add", str(path), 202)
+    path = _allowed_url(state.library, body.path) if is_url(body.path) else None
+    if path is None:
+        path = str(allowed_path(state.settings, body.path))
+    job = state.jobs.submit(collection, [path])
+    audit.record(request, principal, "source.add", path, 202)
     return job_out(job)
+
+
+def _allowed_url(library: Library, raw: str) -> str:
+    try:
+        return library.check_url(raw)
+    except UrlRefused as exc:
+        if exc.forbidden:
+            raise ApiError(403, "url_not_allowed", str(exc)) from exc
+        raise ApiError(400, "bad_url", str(exc)) from exc
 
 
 @router.get("/collections/{collection}/documents", response_model=list[schemas.DocumentOut])

@@ -208,15 +208,25 @@ class _Tools:
             ),
         ] = None,
         collection: CollectionArg = None,
+        url: Annotated[
+            str | None,
+            Field(description="Instead of text: the http(s) address of a web page to fetch."),
+        ] = None,
     ) -> AddResult:
-        """Add a document to the index: a note from the given text, or a file or folder
-        already on the server. Returns what was indexed, skipped or failed."""
+        """Add a document to the index: a note from the given text, a file or folder
+        already on the server, or a web page by URL. Returns what was indexed, skipped or
+        failed."""
         name = collection or self.settings.collection
-        if (text is None) == (path is None):
-            raise ToolError("give either text (a note to store) or path (a file on the server)")
+        if [text, path, url].count(None) != 2:
+            raise ToolError(
+                "give either text (a note to store), path (a file on the server) "
+                "or url (a web page)"
+            )
         with _tool_errors():
             if text is not None:
                 target = str(_store_note(self.settings, name, text, title))
+            elif url is not None:
+                target = self.library.check_url(url)
             else:
                 assert path is not None
                 target = _allowed_path(self.settings, path)

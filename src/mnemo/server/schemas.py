@@ -42,7 +42,11 @@ class CollectionOut(BaseModel):
 
 
 class SourceAdd(RequestBody):
-    path: str = Field(min_length=1, max_length=4096, description="Absolute path on the server.")
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Absolute path on the server, or the http(s) URL of a web page.",
+    )
 
 
 class FileOutcome(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from mnemo.ingest.web import is_url
 from mnemo.server.paths import readable_roots
 from mnemo.server.uploads import is_upload
 
@@ -15,6 +16,8 @@ SHOWN = 50  # sources listed on the library page
 
 
 def readable(request: Request, path: str) -> bool:
+    if is_url(path):  # a web page: fetched again by the job, with the server's guard
+        return bool(request.app.state.settings.web.server_urls)
     try:
         resolved = Path(path).resolve()
     except OSError:

@@ -106,7 +106,9 @@ def view(
     }
     if info.media_type == PDF:
         number = page or (cited.page_start if cited and cited.page_start else 1)
-        pages = info.pages or pdfpage.page_count(Path(info.path))
+        pages = info.pages or pdfpage.page_count(
+            request.app.state.library.document_file(info.id, collection=name)
+        )
         on_page = [c for c in chunks if (c.page_start or 0) <= number <= (c.page_end or 0)]
         values.update(pdf=True, number=min(number, max(pages, 1)), pages=pages, on_page=on_page)
     else:
@@ -151,7 +153,8 @@ async def page_image(
     if passage is not None and cited is not None:  # a scanned page: its OCR word boxes
         found = await run_in_threadpool(library.word_boxes, doc, cited.id, collection=name)
         ocr = next((p for p in found if p["page"] == page), None)
-    png = await run_in_threadpool(pdfpage.render_page, Path(info.path), page, passage, zoom, ocr)
+    source = await run_in_threadpool(library.document_file, info.id, collection=name)
+    png = await run_in_threadpool(pdfpage.render_page, source, page, passage, zoom, ocr)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
