@@ -309,3 +309,36 @@ def test_job_lock_files_are_removed_when_jobs_end_and_stale_ones_at_start(
     assert live.is_locked and (locks / "job-running-elsewhere.lock").exists()
     live.release()
     assert not list(locks.glob("job-*"))
+
+
+def test_status_says_where_collections_live_and_counts_every_process_jobs(
+    tmp_path: Path, catalog_url: str | None, cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    settings = _settings(tmp_path)
+    api.create_collection("jobs", settings)
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        coll = session.query(Collection).filter_by(name="jobs").one()
+        for job_id, state in (("one", "queued"), ("two", "queued"), ("three", "running")):
+            session.add(Job(id=job_id, collection_id=coll.id, paths=[], state=state))
+    shown = cli("status", env={"MNEMO_HOME": str(settings.home)}, check=True).stdout
+    assert "ingestion jobs (every server process): 2 queued, 1 running" in shown
+    if catalog_url is None:
+        assert f"catalog: sqlite {settings.home / 'catalog.db'}" in shown
+    else:
+        assert "catalog: postgresql postgresql+psycopg://postgres@" in shown
+    assert f"index: lancedb {settings.home / 'index'}" in shown
+
+
+def test_rest_deployment_names_the_index_server_without_its_password(tmp_path: Path) -> None:
+    settings = _settings(tmp_path).model_copy(deep=True)
+    settings.index.backend = "milvus"
+    settings.index.milvus_uri = "http://mnemo:hunter2@milvus.internal:19530"
+    with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+        response = client.get("/deployment")
+        assert response.status_code == 200, response.text
+        shown = response.json()
+    assert "hunter2" not in response.text
+    assert shown["index_backend"] == "milvus"
+    assert shown["index"] == "http://mnemo:***@milvus.internal:19530"
+    assert shown["catalog_backend"] == ("postgresql" if _CATALOG["url"] else "sqlite")
+    assert (shown["jobs_queued"], shown["jobs_running"]) == (0, 0)

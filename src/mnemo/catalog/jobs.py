@@ -145,3 +145,13 @@ def lock_running(session: Session, job_id: str) -> Job | None:
     """The job, locked for this transaction, if it is still running."""
     query = select(Job).where(Job.id == job_id, Job.state == "running")
     return session.scalars(query.with_for_update()).first()
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """Jobs by state (all states, zero when none), across every process sharing the catalog."""
+    from sqlalchemy import func
+
+    counts = dict.fromkeys(("queued", "running", *FINISHED), 0)
+    for state, count in session.execute(select(Job.state, func.count()).group_by(Job.state)):
+        counts[state] = count
+    return counts
