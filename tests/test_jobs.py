@@ -20,11 +20,12 @@ from conftest import catalog_backends
 from mnemo import api
 from mnemo.catalog import Collection
 from mnemo.catalog.db import open_catalog
-from mnemo.catalog.models import Job, Source
+from mnemo.catalog.models import Document, Job, Source
 from mnemo.config import Settings, load_settings
 from mnemo.errors import BusyError
 from mnemo.ingest.sync import collection_lock
 from mnemo.library import Library
+from mnemo.server.job_locks import JobFileLock
 from mnemo.server.mcp_server import _Tools
 from serverutil import serve_process, serving
 
@@ -75,8 +76,10 @@ def _job(settings: Settings, job_id: str) -> Job:
         return job
 
 
-def _wait(client: httpx.Client, job_id: str, states: tuple[str, ...] = FINISHED) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
+def _wait(
+    client: httpx.Client, job_id: str, states: tuple[str, ...] = FINISHED, timeout: float = 120
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/jobs/{job_id}").json()
         if job["state"] in states:
@@ -137,9 +140,12 @@ def test_mcp_lists_and_cancels_jobs(tmp_path: Path) -> None:
 
 
 @contextmanager
-def _serve_process(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`mnemo serve` as its own process, as a user runs it."""
+def _serve_process(
+    settings: Settings, timeout: float = 60, **extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`mnemo serve` as its own process, as a user runs it (``extra``: more MNEMO_ variables)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
+    env |= extra
     env |= {
         "MNEMO_HOME": str(settings.home),
         "MNEMO_INGEST__WORKERS": "1",
@@ -148,7 +154,7 @@ def _serve_process(settings: Settings) -> Iterator[tuple[subprocess.Popen[bytes]
     }
     if settings.catalog.url is not None:
         env["MNEMO_CATALOG__URL"] = settings.catalog.url.get_secret_value()
-    with serve_process(env, timeout=60) as (proc, url):
+    with serve_process(env, timeout=timeout) as (proc, url):
         yield proc, url
 
 
@@ -215,3 +221,124 @@ def test_an_add_refused_as_busy_leaves_no_source_behind(tmp_path: Path) -> None:
             api.add([folder], settings, collection="busy")
     with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
         assert session.query(Source).count() == 0
+
+
+# -- one queue for every server process sharing the catalog ----------------------------
+
+_QUICK = {"MNEMO_SERVER__JOB_POLL_INTERVAL": "0.2", "MNEMO_SERVER__SHUTDOWN_TIMEOUT": "2"}
+
+
+def _documents(settings: Settings, collection: str) -> list[str]:
+    with open_catalog(settings) as catalog, catalog.session(readonly=True) as session:
+        coll = session.query(Collection).filter_by(name=collection).one()
+        return [d.path for d in session.query(Document).filter_by(collection_id=coll.id)]
+
+
+@pytest.mark.slow  # two real servers
+def test_a_job_submitted_to_a_busy_server_runs_on_the_other_and_cancels_from_either(
+    tmp_path: Path,
+) -> None:
+    big = _notes(tmp_path / "allowed" / "big", 1500)
+    small = _notes(tmp_path / "allowed" / "small", 5)
+    settings = _settings(tmp_path)
+    api.create_collection("big", settings)
+    api.create_collection("small", settings)
+    with _serve_process(settings, 300, **_QUICK) as (_, one), httpx.Client(base_url=one) as a:
+        slow = a.post("/collections/big/sources", json={"path": str(big)}).json()["id"]
+        assert _wait(a, slow, ("running", *FINISHED))["state"] == "running"
+        # A's only worker is busy; B starts and takes what A is given next.
+        with _serve_process(settings, 300, **_QUICK) as (_, two), httpx.Client(base_url=two) as b:
+            quick = a.post("/collections/small/sources", json={"path": str(small)})
+            assert quick.status_code == 202, quick.text
+            done = _wait(b, quick.json()["id"])
+            assert done["state"] == "done" and done["report"]["counts"]["indexed"] == 5, done
+            assert b.get(f"/jobs/{slow}").json()["state"] == "running"  # still busy on A
+            assert len(_documents(settings, "small")) == 5
+            # The same list from both; a job running on A is cancelled from B.
+            for name in ("big", "small"):
+                from_a = [j["id"] for j in a.get(f"/collections/{name}/jobs").json()]
+                assert from_a == [j["id"] for j in b.get(f"/collections/{name}/jobs").json()]
+            assert b.delete(f"/jobs/{slow}").json()["cancel_requested"]
+            cancelled = _wait(a, slow)
+            assert cancelled["state"] == "cancelled", cancelled
+            assert cancelled["files_done"] < 1500
+
+
+@pytest.mark.slow  # two real servers, one killed
+def test_a_job_whose_server_is_killed_is_taken_over_by_the_other(tmp_path: Path) -> None:
+    folder = _notes(tmp_path / "allowed" / "many", 3000)
+    settings = _settings(tmp_path)
+    api.create_collection("many", settings)
+    with _serve_process(settings, 300, **_QUICK) as (proc, one), httpx.Client(base_url=one) as a:
+        job_id = a.post("/collections/many/sources", json={"path": str(folder)}).json()["id"]
+        assert _wait(a, job_id, ("running", *FINISHED))["state"] == "running"
+        with _serve_process(settings, 300, **_QUICK) as (_, two), httpx.Client(base_url=two) as b:
+            time.sleep(1)  # B looks several times: A is alive, so B leaves the job alone
+            job = b.get(f"/jobs/{job_id}").json()
+            assert job["state"] == "running" and job["attempts"] == 1, job
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            job = _wait(b, job_id, timeout=900)  # B indexes the rest (slow on a busy machine)
+            assert job["state"] == "done" and job["attempts"] == 2, job
+            assert job["report"]["counts"]["indexed"] + job["report"]["counts"]["unchanged"] == 3000
+    paths = _documents(settings, "many")
+    assert len(paths) == len(set(paths)) == 3000  # nothing lost, nothing twice
+
+
+def test_job_lock_files_are_removed_when_jobs_end_and_stale_ones_at_start(
+    tmp_path: Path, catalog_url: str | None
+) -> None:
+    if catalog_url is not None:
+        pytest.skip("PostgreSQL catalogs lock jobs with advisory locks: no files")
+    settings = _settings(tmp_path)
+    api.create_collection("jobs", settings)
+    locks = settings.home / "locks"
+    locks.mkdir(mode=0o700, exist_ok=True)
+    (locks / "job-left-by-a-dead-server.lock").write_text("")
+    live = JobFileLock(locks / "job-running-elsewhere.lock").acquire()  # another live process's
+    folders = [_notes(tmp_path / "allowed" / f"batch{n}", 2) for n in range(6)]
+    with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+        ids = [
+            client.post("/collections/jobs/sources", json={"path": str(f)}).json()["id"]
+            for f in folders
+        ]
+        for job_id in ids:
+            assert _wait(client, job_id)["state"] == "done"
+        # The default collection lock stays (one per collection); no job's lock file is left.
+        assert sorted(p.name for p in locks.glob("job-*")) == ["job-running-elsewhere.lock"]
+    assert live.is_locked and (locks / "job-running-elsewhere.lock").exists()
+    live.release()
+    assert not list(locks.glob("job-*"))
+
+
+def test_status_says_where_collections_live_and_counts_every_process_jobs(
+    tmp_path: Path, catalog_url: str | None, cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    settings = _settings(tmp_path)
+    api.create_collection("jobs", settings)
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        coll = session.query(Collection).filter_by(name="jobs").one()
+        for job_id, state in (("one", "queued"), ("two", "queued"), ("three", "running")):
+            session.add(Job(id=job_id, collection_id=coll.id, paths=[], state=state))
+    shown = cli("status", env={"MNEMO_HOME": str(settings.home)}, check=True).stdout
+    assert "ingestion jobs (every server process): 2 queued, 1 running" in shown
+    if catalog_url is None:
+        assert f"catalog: sqlite {settings.home / 'catalog.db'}" in shown
+    else:
+        assert "catalog: postgresql postgresql+psycopg://postgres@" in shown
+    assert f"index: lancedb {settings.home / 'index'}" in shown
+
+
+def test_rest_deployment_names_the_index_server_without_its_password(tmp_path: Path) -> None:
+    settings = _settings(tmp_path).model_copy(deep=True)
+    settings.index.backend = "milvus"
+    settings.index.milvus_uri = "http://mnemo:hunter2@milvus.internal:19530"
+    with serving(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+        response = client.get("/deployment")
+        assert response.status_code == 200, response.text
+        shown = response.json()
+    assert "hunter2" not in response.text
+    assert shown["index_backend"] == "milvus"
+    assert shown["index"] == "http://mnemo:***@milvus.internal:19530"
+    assert shown["catalog_backend"] == ("postgresql" if _CATALOG["url"] else "sqlite")
+    assert (shown["jobs_queued"], shown["jobs_running"]) == (0, 0)

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from mnemo.catalog.links import NoteLinks
     from mnemo.catalog.memory import MemoryInfo
     from mnemo.catalog.models import Turn
+    from mnemo.catalog.summary import Deployment
     from mnemo.config.shown import SettingShown
     from mnemo.generation.answer_cache import AnswerCache, CacheStats
     from mnemo.generation.ask import TextHandler
@@ -806,6 +807,24 @@ class Library:
 
         with self.catalog.session() as session:
             return cancel_job(session, job_id)
+
+    def deployment(self) -> Deployment:
+        """Where the collections live (catalog and index, no password) and the ingestion
+        queue of every server process sharing the catalog."""
+        from mnemo.catalog.jobs import job_counts
+        from mnemo.catalog.summary import Deployment
+        from mnemo.index.location import index_location
+
+        with self.catalog.session(readonly=True) as session:
+            counts = job_counts(session)
+        return Deployment(
+            catalog_backend=self.catalog.engine.dialect.name,
+            catalog=str(self.catalog.path),
+            index_backend=self.settings.index.backend,
+            index=index_location(self.settings),
+            jobs_queued=counts["queued"],
+            jobs_running=counts["running"],
+        )
 
     # -- caches, tuning and feedback that changes something ---------------------------
 

@@ -8,6 +8,7 @@ one is asked to stop, and its runner stops it at the next file (it watches the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -102,3 +103,55 @@ def claim_job(session: Session, job_id: str) -> Job | None:
     """
     query = select(Job).where(Job.id == job_id, Job.state == "queued")
     return session.scalars(query.with_for_update(skip_locked=True)).first()
+
+
+def claim_next(session: Session, take: Callable[[str], bool], limit: int = 8) -> Job | None:
+    """The oldest queued job that ``take`` accepts (it takes the job's lock), marked
+    running; None when there is none. Any process sharing the catalog may call it.
+
+    PostgreSQL: the candidates are read ``FOR UPDATE SKIP LOCKED``, so two
+    processes claiming at once never get the same job and never wait on each
+    other. SQLite: the write session's ``BEGIN IMMEDIATE`` serialises claimers.
+    A candidate whose lock is still held (its runner, stopped and requeued, is
+    winding down) is passed over until the next look.
+    """
+    query = (
+        select(Job)
+        .where(Job.state == "queued")
+        .order_by(Job.created_at, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    for job in session.scalars(query).all():
+        if take(job.id):
+            job.state, job.started_at = "running", utcnow()
+            job.attempts = (job.attempts or 0) + 1
+            job.cancel_requested = False
+            session.flush()
+            return job
+    return None
+
+
+def has_queued(session: Session) -> bool:
+    """Whether any job waits (a cheap read before a claim takes the write lock)."""
+    return session.scalar(select(Job.id).where(Job.state == "queued").limit(1)) is not None
+
+
+def running_job_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(Job.id).where(Job.state == "running")))
+
+
+def lock_running(session: Session, job_id: str) -> Job | None:
+    """The job, locked for this transaction, if it is still running."""
+    query = select(Job).where(Job.id == job_id, Job.state == "running")
+    return session.scalars(query.with_for_update()).first()
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """Jobs by state (all states, zero when none), across every process sharing the catalog."""
+    from sqlalchemy import func
+
+    counts = dict.fromkeys(("queued", "running", *FINISHED), 0)
+    for state, count in session.execute(select(Job.state, func.count()).group_by(Job.state)):
+        counts[state] = count
+    return counts

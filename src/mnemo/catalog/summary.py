@@ -205,3 +205,16 @@ def document_info(doc: Document) -> DocumentInfo:
         updated_at=doc.updated_at,
         tags=list((doc.meta or {}).get("tags", [])),
     )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a home's collections live, and the ingestion queue of every server process
+    sharing its catalog (issue 19). No password is ever part of it."""
+
+    catalog_backend: str  # sqlite or postgresql
+    catalog: str  # the SQLite file, or the database URL with its password hidden
+    index_backend: str  # lancedb, milvus, or a plugin's name
+    index: str  # the index folder, Milvus server or file (see mnemo.index.location)
+    jobs_queued: int  # ingestion jobs waiting, submitted to any server process
+    jobs_running: int  # ingestion jobs running, in any server process

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import out, print_json, print_table
+
+if TYPE_CHECKING:
+    from mnemo.library import Library
 
 docs_app = typer.Typer(help="Documents of a collection and their state.")
 
@@ -22,6 +27,7 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
         return
     if not found:
         out.print(f"No collections yet in {escape(str(settings.home))}: try `mnemo add PATH`.")
+        _where(lib)
         return
     table = Table(
         "collection", "sources", "indexed", "skipped", "failed", "chunks", "embedded", "last run"
@@ -54,6 +60,22 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
     for item in found:
         for problem in item.index.problems if item.index else []:
             out.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    _where(lib)
+
+
+def _where(lib: Library) -> None:
+    """Where the collections live, and the ingestion queue of every server process."""
+    where = lib.deployment()
+    out.print(
+        f"[dim]catalog: {where.catalog_backend} {escape(where.catalog)}; "
+        f"index: {escape(where.index_backend)} {escape(where.index)}[/dim]",
+        soft_wrap=True,
+    )
+    out.print(
+        f"[dim]ingestion jobs (every server process): {where.jobs_queued} queued, "
+        f"{where.jobs_running} running[/dim]",
+        soft_wrap=True,
+    )
 
 
 def _embedded(item: object) -> str:

@@ -546,6 +546,13 @@ class ServerSettings(BaseModel):
     shutdown_timeout: float = Field(
         30.0, ge=0, description="Seconds shutdown waits for running jobs before requeuing them."
     )
+    job_poll_interval: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Seconds between a server's looks at the catalog for jobs queued by "
+        "other processes, and for running jobs whose process died.",
+    )
 
     @field_validator("allowed_hosts")
     @classmethod

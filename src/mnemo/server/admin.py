@@ -88,6 +88,13 @@ def delete_collection(
     return schemas.Removed(removed=collection)
 
 
+@router.get("/deployment", tags=["collections"], response_model=schemas.DeploymentOut)
+def deployment(request: Request, _: Admin) -> schemas.DeploymentOut:
+    """Where the collections live (catalog and index; never a password) and the ingestion
+    queue of every server process that shares the catalog."""
+    return schemas.DeploymentOut(**vars(request.app.state.library.deployment()))
+
+
 @router.post("/keys", tags=["keys"], status_code=201, response_model=schemas.KeyCreated)
 def create_key(
     request: Request, body: schemas.KeyCreate, principal: KeyAdmin

@@ -325,3 +325,15 @@ class Ready(BaseModel):
     #: Index differences searches survive (a keyword or vector table behind the
     #: catalog); a missing or unreadable index answers 503 instead.
     warnings: list[str] = []
+
+
+class DeploymentOut(BaseModel):
+    """Where this server's collections live (no password) and the ingestion queue of every
+    server process sharing its catalog."""
+
+    catalog_backend: str = Field(description="sqlite or postgresql")
+    catalog: str = Field(description="The SQLite file, or the database URL, password hidden.")
+    index_backend: str = Field(description="lancedb, milvus, or a plugin's name")
+    index: str = Field(description="The index folder, or the Milvus server or file.")
+    jobs_queued: int = Field(description="Ingestion jobs waiting, submitted to any process.")
+    jobs_running: int = Field(description="Ingestion jobs running, in any process.")
