@@ -101,7 +101,12 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         settings=settings.server,
-        upload_paths=[documents.UPLOAD_PATH, ui.UPLOAD_PATH, insight_routes.ARCHIVE_PATH],
+        upload_paths=[
+            documents.UPLOAD_PATH,
+            ui.UPLOAD_PATH,
+            insight_routes.ARCHIVE_PATH,
+            ui.IMPORT_PATH,
+        ],
     )
     # MCP tools can add documents, so the endpoint needs a write key (when keys are in use).
     app.add_middleware(AuthGate, mounts={"/mcp": "write"})  # type: ignore[arg-type]
