@@ -260,7 +260,7 @@ def test_incremental_edges_equal_a_full_rebuild_after_random_edits(
 
     rng = random.Random(18)
     root = tmp_path / "vault"
-    names = [f"n{i}" for i in range(14)] + ["Same", "Other"]
+    names = [f"n{i}" for i in range(12)] + ["Same", "Other", "Café Crème", "50%_off"]
     folders = ["", "a/", "a/b/", "c/"]
     files: dict[str, str] = {}
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, cast, delete, insert, or_, select, update
+from sqlalchemy import String, cast, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mnemo.catalog.models import Chunk, Document, Edge, Source
@@ -31,6 +31,8 @@ LINK_KINDS = ("link", "embed")
 OWN_KINDS = ("link", "embed", "tag", "citation")
 # More names than this changed at once: every link is resolved again (one pass).
 _MANY = 300
+# Names looked up in the catalog one clause each up to this many; more: every path is read.
+_FEW = 64
 _DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.IGNORECASE)
 _WORDS = re.compile(r"[^\w]+")
 _REFERENCES = re.compile(
@@ -79,17 +81,16 @@ def _notes(
 
 
 class _Names:
-    """Every indexed note's file name, and the aliases of the notes that have some: read
-    once, without the rest of the notes' metadata."""
+    """Finds notes by file name and by alias without reading every note's metadata: names
+    are matched in the catalog (a few at a time), aliases only among the notes that have
+    some."""
 
     def __init__(self, session: Session, collection_id: int) -> None:
-        live = (Document.collection_id == collection_id, Document.status == "indexed")
-        self.by_name: dict[str, list[str]] = {}
-        for doc_id, path in session.execute(select(Document.id, Document.path).where(*live)):
-            self.by_name.setdefault(file_name_key(path), []).append(doc_id)
+        self.session = session
+        self.live = (Document.collection_id == collection_id, Document.status == "indexed")
         rows = session.execute(
             select(Document.id, Document.meta).where(
-                *live, cast(Document.meta, String).like('%"alias%')
+                *self.live, cast(Document.meta, String).like('%"alias%')
             )
         )
         self.aliases = {d: {a.lower() for a in aliases_of(m)} for d, m in rows}
@@ -97,7 +98,17 @@ class _Names:
 
     def named(self, names: set[str], aliases: set[str]) -> set[str]:
         """Notes of one of these file names (loosely), or with one of these aliases."""
-        found = {d for name in names for d in self.by_name.get(name, ())}
+        names = {n for n in names if n}
+        query = select(Document.id, Document.path).where(*self.live)
+        if names and len(names) <= _FEW and all(n.isascii() for n in names):
+            # a superset in SQL (the name anywhere in the path), checked exactly below
+            path = func.lower(Document.path)
+            query = query.where(or_(*[path.contains(n, autoescape=True) for n in sorted(names)]))
+        found = set()
+        if names:
+            for doc_id, found_path in self.session.execute(query):
+                if file_name_key(found_path) in names:
+                    found.add(doc_id)
         return found | {d for d, a in self.aliases.items() if a & aliases}
 
 
