@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from llmserver import MODEL, Script, serve_openai
 
 import mnemo
+from llmserver import MODEL, Script, serve_openai
 from mnemo.catalog.db import Catalog
 from mnemo.config import Settings, load_settings
 from mnemo.server.auth import create_key, list_keys
@@ -144,9 +144,12 @@ def test_hostile_archives_are_refused_through_rest(
         assert "Traceback" not in message and "/tmp/mnemo-import" not in message, message
         names = {c["name"] for c in client.get("/collections", headers=admin).json()}
         assert name not in names, what  # nothing was imported
-    assert "zip bomb" in client.post(
-        "/collections/x/archive", files={"file": ("a.zip", hostile["a bomb"])}, headers=admin
-    ).json()["error"]["message"]
+    assert (
+        "zip bomb"
+        in client.post(
+            "/collections/x/archive", files={"file": ("a.zip", hostile["a bomb"])}, headers=admin
+        ).json()["error"]["message"]
+    )
 
 
 def test_archive_upload_is_capped(tmp_path: Path, settings: Settings) -> None:

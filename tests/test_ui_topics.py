@@ -15,9 +15,11 @@ from fastapi.testclient import TestClient
 
 import mnemo
 from mnemo.catalog import Catalog
-from mnemo.config import load_settings
+from mnemo.config import Settings, load_settings
 from mnemo.server.app import create_app
 from mnemo.server.auth import create_key
+from serverutil import serving
+from test_ui_graph import SHOTS, browser  # noqa: F401 - the chromium fixture
 from uiutil import csrf
 
 BASE = "http://127.0.0.1"
@@ -30,8 +32,7 @@ NOTES = {
 }
 
 
-@pytest.fixture
-def keyed(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def build(tmp_path: Path) -> Settings:
     vault = tmp_path / "vault"
     vault.mkdir()
     for name, text in NOTES.items():
@@ -45,6 +46,12 @@ def keyed(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
         },
     )
     assert mnemo.add([vault], settings).counts["indexed"] == len(NOTES)
+    return settings
+
+
+@pytest.fixture
+def keyed(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    settings = build(tmp_path)
     with Catalog(settings.catalog_path) as catalog:
         keys = {s: create_key(catalog, s, f"{s}-key")[1] for s in ("read", "admin")}  # type: ignore[arg-type]
     with TestClient(create_app(settings), base_url=BASE) as client:
@@ -131,3 +138,21 @@ def test_admin_downloads_an_archive_and_imports_it_into_a_new_collection(
     )
     assert junk.status_code == 400 and "not a Mnemo archive" in junk.text
     assert "/tmp/" not in junk.text
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_topic_opens_to_its_notes_in_a_browser(browser: object, tmp_path: Path) -> None:  # noqa: F811
+    settings = build(tmp_path)
+    with serving(settings) as url:
+        page = browser.new_page(viewport={"width": 1000, "height": 700})  # type: ignore[attr-defined]
+        page.set_default_timeout(60_000)
+        page.goto(url + "/ui/topics")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "topics.png"))
+        page.locator("ol.topic-list a").first.click()
+        page.wait_for_url("**/ui/topics?**t=0")
+        assert "3 notes" in page.inner_text("main")
+        page.locator("ul.topic-notes a", has_text="Krill").click()
+        page.wait_for_url("**/ui/view?**")
+        assert "Krill swarm in cold seas" in page.inner_text("main")
