@@ -108,11 +108,14 @@ def _tables(connection: Connection) -> dict[str, Table]:
 
 def _selected(
     connection: Connection, tables: dict[str, Table], collection_id: int
-) -> Iterator[tuple[str, list[dict]]]:
+) -> Iterator[tuple[str, Iterator[dict]]]:
     """Each table's rows that belong to the collection."""
 
-    def rows(table: Table, clause: Any) -> list[dict]:
-        return [dict(r._mapping) for r in connection.execute(select(table).where(clause))]
+    def rows(table: Table, clause: Any) -> Iterator[dict]:
+        """Read as written, a batch at a time (a big collection is never all in memory)."""
+        result = connection.execute(select(table).where(clause).execution_options(yield_per=1000))
+        for row in result:
+            yield dict(row._mapping)
 
     t = tables
     yield "collections", rows(t["collections"], t["collections"].c.id == collection_id)
@@ -154,9 +157,13 @@ def export_collection(
     ):
         tables = _tables(connection)
         for name, rows in _selected(connection, tables, collection_id):
-            counts[name] = len(rows)
-            body = "".join(json.dumps({k: _encode(v) for k, v in r.items()}) + "\n" for r in rows)
-            out.writestr(f"tables/{name}.jsonl", body)
+            counts[name] = 0
+            with out.open(f"tables/{name}.jsonl", "w", force_zip64=True) as member:
+                for r in rows:
+                    member.write(
+                        (json.dumps({k: _encode(v) for k, v in r.items()}) + "\n").encode()
+                    )
+                    counts[name] += 1
         if settings_file is not None and settings_file.is_file():
             out.writestr("settings.toml", settings_file.read_text(encoding="utf-8"))
         manifest = {"format": FORMAT, "mnemo": version, "schema": revision, "tables": counts}
@@ -222,7 +229,11 @@ def _check_links(archive: Path, data: dict[str, list[dict]]) -> None:
                 raise ArchiveError(f"{archive}: {name}: a row is not an object")
             if name == "chunks" and r.get("document_id") not in docs:
                 raise ArchiveError(f"{archive}: {name}: a chunk of a document it does not hold")
-            if "conversation_id" in r and name != "conversations" and r["conversation_id"] not in convs:
+            if (
+                "conversation_id" in r
+                and name != "conversations"
+                and r["conversation_id"] not in convs
+            ):
                 raise ArchiveError(f"{archive}: {name}: a row of a conversation it does not hold")
 
 
