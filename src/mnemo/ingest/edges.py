@@ -183,11 +183,11 @@ def update_edges(
             namesakes = index.named({file_name_key(n) for n in names}, names) - ids
             notes.update(_notes(session, collection_id, namesakes))
         else:
+            loose = {file_name_key(x) for x in names}
             namesakes = {
                 d
                 for d, (n, _) in notes.items()
-                if file_name_key(n.path) in {file_name_key(x) for x in names}
-                or {a.lower() for a in n.aliases} & names
+                if file_name_key(n.path) in loose or {a.lower() for a in n.aliases} & names
             }
         ids |= namesakes & set(notes)
     others: list[tuple[int, str, str, str | None]] = []
