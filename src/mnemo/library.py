@@ -1065,12 +1065,19 @@ class Library:
         with self.catalog.session(readonly=True) as session:
             return near_duplicates(session, get_collection(session, self._name(collection)).id)
 
-    def topics(self, *, collection: str | None = None) -> list[Any]:
-        """The collection's topics: graph communities with keyword labels."""
-        from mnemo.insights.topics import topics
+    def topics(self, *, collection: str | None = None, named: bool | None = None) -> list[Any]:
+        """The collection's topics: graph communities labelled by their keywords, or by
+        a short name from the language model when one is configured (``named`` None)
+        or asked for (True); keywords again when the model fails."""
+        from mnemo.insights.topics import name_topics, topics
 
         with self.catalog.session(readonly=True) as session:
-            return topics(session, get_collection(session, self._name(collection)).id)
+            found = topics(session, get_collection(session, self._name(collection)).id)
+        llm = self.llm(named)
+        if llm is None or not found:
+            return found
+        cache = self.__dict__.setdefault("_topic_names", {})
+        return name_topics(found, llm, cache)
 
     def digest(self, since: Any, *, collection: str | None = None, store: bool = False) -> Any:
         """What changed since ``since`` (a datetime), by topic, with what it connects to;
@@ -1161,9 +1168,12 @@ class Library:
                 target.write_bytes(src.read(member))
                 target.chmod(FILE_MODE)
 
-    def import_collection(self, archive: Path | str, *, name: str | None = None) -> tuple[str, dict[str, int], str | None]:
+    def import_collection(self, archive: Path | str, *, name: str | None = None,
+                          settings: bool = True) -> tuple[str, dict[str, int], str | None]:
         """Read an archive of :meth:`export_collection` in as a new collection (its own
         name unless ``name``), then write its search index from the imported rows.
+        The archived settings file is written to the home unless ``settings`` is False
+        (an upload over HTTP: its settings are not trusted).
         Returns (collection, rows per table, where the archived settings went)."""
         import json
         import zipfile
@@ -1178,16 +1188,21 @@ class Library:
         path = Path(archive)
         read_manifest(path)
         if name is None:
-            with zipfile.ZipFile(path) as src:
-                first = src.read("tables/collections.jsonl").decode().splitlines()[0]
-            name = str(json.loads(first)["name"])
+            from mnemo.transfer.archive import ArchiveError
+
+            try:
+                with zipfile.ZipFile(path) as src:
+                    first = src.read("tables/collections.jsonl").decode().splitlines()[0]
+                name = str(json.loads(first)["name"])
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise ArchiveError(f"{path}: it holds no collection") from None
         script = ScriptDirectory.from_config(alembic_config(self.catalog.engine))
         known = [r.revision for r in script.walk_revisions()]
         _, counts, settings_text = import_collection(
             self.catalog, path, name, schema_revision(self.catalog.engine), known
         )
         where = None
-        if settings_text is not None:
+        if settings_text is not None and settings:
             target = Path(self.settings.home) / SETTINGS_FILE
             if target.exists() and target.read_text(encoding="utf-8") != settings_text:
                 target = target.with_name("mnemo.imported.toml")

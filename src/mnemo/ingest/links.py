@@ -101,6 +101,28 @@ class Note:
         return rel if not rel.startswith("..") else self.path.lstrip("/")
 
 
+def file_name_key(path_or_name: str) -> str:
+    """A loose form of the name a note is found by (``b`` for ``a/B.md``): equal for a note
+    and a link to it, so it picks the notes a link may mean (the resolver then decides)."""
+    name = posixpath.basename(path_or_name.replace("\\", "/"))
+    return name.strip().lower().removesuffix(".md").strip()
+
+
+def lookup_key(target: str, source: Note) -> tuple[str, str]:
+    """The key ``target`` is looked up by from ``source``, and the folder of ``source``."""
+    key = link_key(target)
+    here = posixpath.dirname(link_key(source.relative))
+    if key.startswith("../") or "/../" in key:  # a relative Markdown link
+        key = posixpath.normpath(posixpath.join(here, key))
+    return key, here
+
+
+def wanted_names(target: str, source: Note) -> tuple[str, str]:
+    """What resolving ``target`` from ``source`` looks at: a file name, and an alias."""
+    key, _ = lookup_key(target, source)
+    return (file_name_key(base_name(key)) if link_key(target) else ""), target.strip().lower()
+
+
 class Resolver:
     """Resolves link targets against a set of notes."""
 
@@ -115,12 +137,9 @@ class Resolver:
 
     def resolve(self, target: str, source: Note) -> Note | None:
         """The note ``target`` names from ``source``; None for a missing note."""
-        key = link_key(target)
+        key, here = lookup_key(target, source)
         if not key:
             return None
-        here = posixpath.dirname(link_key(source.relative))
-        if key.startswith("../") or "/../" in key:  # a relative Markdown link
-            key = posixpath.normpath(posixpath.join(here, key))
         found = [
             (path, note)
             for path, note in self._by_name.get(base_name(key), [])

@@ -25,6 +25,7 @@ from mnemo.server import admin, conversations, documents, errors, openai_api, qu
 from mnemo.server import feedback_api
 from mnemo.server import research
 from mnemo.server import graph as graph_routes
+from mnemo.server import insights as insight_routes
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
 from mnemo.server.digest_schedule import DigestSchedule
@@ -90,6 +91,7 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         feedback_api.router,
         research.router,
         graph_routes.router,
+        insight_routes.router,
     ):
         app.include_router(router)
     app.mount("/mcp", mcp_app)
@@ -99,7 +101,12 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         settings=settings.server,
-        upload_paths=[documents.UPLOAD_PATH, ui.UPLOAD_PATH],
+        upload_paths=[
+            documents.UPLOAD_PATH,
+            ui.UPLOAD_PATH,
+            insight_routes.ARCHIVE_PATH,
+            ui.IMPORT_PATH,
+        ],
     )
     # MCP tools can add documents, so the endpoint needs a write key (when keys are in use).
     app.add_middleware(AuthGate, mounts={"/mcp": "write"})  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import stat
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from mnemo.errors import MnemoError
 
@@ -41,6 +44,43 @@ class ArchiveError(MnemoError):
     """An archive that cannot be read or imported here."""
 
     exit_code = 2
+
+
+#: An archive may come from anyone (an upload): what it may hold, and how much.
+_MEMBER = re.compile(r"^(manifest\.json|settings\.toml|tables/[a-z_][a-z0-9_]{0,62}\.jsonl)$")
+MAX_UNPACKED = 4 << 30  # bytes, all members inflated
+MAX_RATIO = 200  # inflated / compressed, per member (JSON lines deflate 5-20x)
+
+
+def check_archive(archive: Path, max_unpacked: int = MAX_UNPACKED) -> None:
+    """Refuse an archive that is not shaped like one :func:`export_collection` writes:
+    members other than the manifest, settings and table files (paths that climb out,
+    links, folders), or members that inflate past the limits (a zip bomb). Nothing is
+    ever extracted to disk; members are read with their declared size as the cap."""
+    try:
+        with zipfile.ZipFile(archive) as src:
+            infos = src.infolist()
+    except FileNotFoundError:
+        raise ArchiveError(f"{archive}: no such file") from None
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ArchiveError(f"{archive}: not a Mnemo archive (not a zip file)") from None
+    total = 0
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if not _MEMBER.match(name) or name in seen:
+            raise ArchiveError(
+                f"{archive}: unexpected member {name[:80]!r}: not an archive `mnemo export` wrote"
+            )
+        seen.add(name)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ArchiveError(f"{archive}: member {name!r} is a link: refused")
+        total += info.file_size
+        if info.file_size > max(1 << 20, info.compress_size * MAX_RATIO) or total > max_unpacked:
+            raise ArchiveError(
+                f"{archive}: member {name!r} inflates past the limit "
+                f"({info.file_size:,} bytes from {info.compress_size:,}): refused as a zip bomb"
+            )
 
 
 def _encode(value: Any) -> Any:
@@ -68,11 +108,14 @@ def _tables(connection: Connection) -> dict[str, Table]:
 
 def _selected(
     connection: Connection, tables: dict[str, Table], collection_id: int
-) -> Iterator[tuple[str, list[dict]]]:
+) -> Iterator[tuple[str, Iterator[dict]]]:
     """Each table's rows that belong to the collection."""
 
-    def rows(table: Table, clause: Any) -> list[dict]:
-        return [dict(r._mapping) for r in connection.execute(select(table).where(clause))]
+    def rows(table: Table, clause: Any) -> Iterator[dict]:
+        """Read as written, a batch at a time (a big collection is never all in memory)."""
+        result = connection.execute(select(table).where(clause).execution_options(yield_per=1000))
+        for row in result:
+            yield dict(row._mapping)
 
     t = tables
     yield "collections", rows(t["collections"], t["collections"].c.id == collection_id)
@@ -114,9 +157,13 @@ def export_collection(
     ):
         tables = _tables(connection)
         for name, rows in _selected(connection, tables, collection_id):
-            counts[name] = len(rows)
-            body = "".join(json.dumps({k: _encode(v) for k, v in r.items()}) + "\n" for r in rows)
-            out.writestr(f"tables/{name}.jsonl", body)
+            counts[name] = 0
+            with out.open(f"tables/{name}.jsonl", "w", force_zip64=True) as member:
+                for r in rows:
+                    member.write(
+                        (json.dumps({k: _encode(v) for k, v in r.items()}) + "\n").encode()
+                    )
+                    counts[name] += 1
         if settings_file is not None and settings_file.is_file():
             out.writestr("settings.toml", settings_file.read_text(encoding="utf-8"))
         manifest = {"format": FORMAT, "mnemo": version, "schema": revision, "tables": counts}
@@ -125,6 +172,7 @@ def export_collection(
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:
+    check_archive(archive)
     try:
         with zipfile.ZipFile(archive) as src:
             manifest = json.loads(src.read("manifest.json"))
@@ -152,6 +200,44 @@ def import_collection(
             f"{archive}: written by a newer Mnemo (catalog schema {schema}; this one has "
             f"{revision}): upgrade Mnemo, then import again"
         )
+    try:
+        return _import(catalog, archive, name)
+    except ArchiveError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, SQLAlchemyError) as exc:
+        raise ArchiveError(
+            f"{archive}: damaged or not written by `mnemo export` ({type(exc).__name__}): "
+            "nothing was imported"
+        ) from None
+
+
+def _importable(tables: dict[str, Table], name: str) -> bool:
+    """Tables an archive may fill: those export writes, never keys, runs or jobs."""
+    table = tables.get(name)
+    if table is None or name in _SKIPPED:
+        return False
+    return "collection_id" in table.c or "conversation_id" in table.c or name == "chunks"
+
+
+def _check_links(archive: Path, data: dict[str, list[dict]]) -> None:
+    """Rows may only hang off the archive's own documents and conversations."""
+    docs = {r["id"] for r in data.get("documents", [])}
+    convs = {r["id"] for r in data.get("conversations", [])}
+    for name, rows in data.items():
+        for r in rows:
+            if not isinstance(r, dict):
+                raise ArchiveError(f"{archive}: {name}: a row is not an object")
+            if name == "chunks" and r.get("document_id") not in docs:
+                raise ArchiveError(f"{archive}: {name}: a chunk of a document it does not hold")
+            if (
+                "conversation_id" in r
+                and name != "conversations"
+                and r["conversation_id"] not in convs
+            ):
+                raise ArchiveError(f"{archive}: {name}: a row of a conversation it does not hold")
+
+
+def _import(catalog: Any, archive: Path, name: str) -> tuple[int, dict[str, int], str | None]:
     counts: dict[str, int] = {}
     with zipfile.ZipFile(archive) as src, catalog.engine.begin() as connection:
         tables = _tables(connection)
@@ -185,7 +271,8 @@ def import_collection(
             "embeddings",
             "conversations",
         ]
-        rest = [n for n in data if n not in order and n != "collections"]
+        rest = [n for n in data if n not in order and n != "collections" and _importable(tables, n)]
+        _check_links(archive, data)
         for table_name in order + rest:
             rows = data.get(table_name, [])
             table = tables.get(table_name)

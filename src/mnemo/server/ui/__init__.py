@@ -8,6 +8,6 @@ REST routes. Jinja2 renders the HTML (autoescaped); one small script of our own
 form also works without it. See docs/decisions.md for why not NiceGUI or htmx.
 """
 
-from mnemo.server.ui.mount import UPLOAD_PATH, error_page, install
+from mnemo.server.ui.mount import IMPORT_PATH, UPLOAD_PATH, error_page, install
 
-__all__ = ["UPLOAD_PATH", "error_page", "install"]
+__all__ = ["IMPORT_PATH", "UPLOAD_PATH", "error_page", "install"]

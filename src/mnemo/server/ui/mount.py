@@ -19,6 +19,7 @@ from mnemo.server.ui import (
     settings_pages,
     signin,
     sync_pages,
+    topic_pages,
     viewer,
     voice,
 )
@@ -26,6 +27,8 @@ from mnemo.server.ui.render import context, html_response, render
 
 #: The web app's upload route: it gets server.max_upload_mb, as the REST upload does.
 UPLOAD_PATH = library_pages.UPLOAD_PATH
+#: The archive upload (admin): it gets server.max_upload_mb too.
+IMPORT_PATH = topic_pages.IMPORT_PATH
 
 
 def install(app: FastAPI) -> None:
@@ -42,6 +45,7 @@ def install(app: FastAPI) -> None:
         sync_pages,
         voice,
         graph_pages,
+        topic_pages,
     )
     for module in modules:
         app.include_router(module.router)
