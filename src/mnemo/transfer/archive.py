@@ -47,14 +47,17 @@ class ArchiveError(MnemoError):
 
 
 #: An archive may come from anyone (an upload): what it may hold, and how much.
-_MEMBER = re.compile(r"^(manifest\.json|settings\.toml|tables/[a-z_][a-z0-9_]{0,62}\.jsonl)$")
+_MEMBER = re.compile(
+    r"^(manifest\.json|settings\.toml|tables/[a-z_][a-z0-9_]{0,62}\.jsonl"
+    r"|web/[0-9a-f]{32}\.[a-z0-9]{1,10})$"  # stored copies of web pages (mnemo.ingest.web)
+)
 MAX_UNPACKED = 4 << 30  # bytes, all members inflated
 MAX_RATIO = 200  # inflated / compressed, per member (JSON lines deflate 5-20x)
 
 
 def check_archive(archive: Path, max_unpacked: int = MAX_UNPACKED) -> None:
     """Refuse an archive that is not shaped like one :func:`export_collection` writes:
-    members other than the manifest, settings and table files (paths that climb out,
+    members other than the manifest, settings, table files and stored web pages (paths that climb out,
     links, folders), or members that inflate past the limits (a zip bomb). Nothing is
     ever extracted to disk; members are read with their declared size as the cap."""
     try:
