@@ -25,6 +25,7 @@ from mnemo.server import admin, conversations, documents, errors, openai_api, qu
 from mnemo.server import feedback_api
 from mnemo.server import research
 from mnemo.server import graph as graph_routes
+from mnemo.server import eval_api, traces_api
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
 from mnemo.server.digest_schedule import DigestSchedule
@@ -90,6 +91,8 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         feedback_api.router,
         research.router,
         graph_routes.router,
+        eval_api.router,
+        traces_api.router,
     ):
         app.include_router(router)
     app.mount("/mcp", mcp_app)
