@@ -148,11 +148,18 @@ def tools(
         with errors():
             return span_out(library.trace(trace_id))
 
-    def trace_drift(ctx: Context[Any, Any]) -> DriftList:
-        """Has the best passage's relevance or the abstention rate moved lately?"""
+    def trace_drift(
+        ctx: Context[Any, Any],
+        scale: Annotated[
+            Literal["rerank", "dense"] | None,
+            Field(description="Only this relevance scale; default: each one seen."),
+        ] = None,
+    ) -> DriftList:
+        """Has the best passage's relevance or the abstention rate moved lately? Compares
+        the latest answers with the window before them."""
         _admin(ctx)
         with errors():
-            found = library.drift()
+            found = [r for r in library.drift() if scale is None or r.scale == scale]
         return DriftList(reports=[DriftOut.model_validate(r, from_attributes=True) for r in found])
 
     return [
