@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -150,7 +151,7 @@ def test_mcp_evaluates_and_reads_traces_with_the_right_keys(
 ) -> None:
     settings, keys = served
 
-    def agent_with(base: str, secret: str):  # noqa: ANN202
+    def agent_with(base: str, secret: str) -> Any:
         headers = {"Authorization": f"Bearer {secret}"}
         return connected(
             lambda: streamable_http_client(

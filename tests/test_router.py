@@ -142,10 +142,8 @@ def test_cli_says_which_model_wrote_the_answer(settings_for, indexed_library: Pa
 def test_a_research_run_is_written_by_the_larger_context_model(settings_for) -> None:
     def synthesis(body: dict[str, Any]) -> str:
         prompt = body["messages"][-1]["content"]
-        number = next(
-            n for n, path in re.findall(r'<source id="(\d+)" file="([^"]*)"', prompt)
-            if path.endswith("whatsapp.md")
-        )
+        found = re.findall(r'<source id="(\d+)" file="([^"]*)"', prompt)
+        number = next(n for n, path in found if path.endswith("whatsapp.md"))
         return f"Facebook acquired WhatsApp in 2014 [{number}]."
 
     def reply(body: dict[str, Any]) -> str:
