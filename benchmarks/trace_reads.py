@@ -23,8 +23,8 @@ size_mb = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
 with path.open("w") as f:
     n = 0
     while f.tell() < size_mb * 1e6:
-        tid = "%032x" % rng.getrandbits(128)
-        root = "%016x" % rng.getrandbits(64)
+        tid = f"{rng.getrandbits(128):032x}"
+        root = f"{rng.getrandbits(64):016x}"
         t0 = 1_700_000_000_000_000_000 + n * 10**9
         f.write(
             json.dumps(
@@ -37,8 +37,7 @@ with path.open("w") as f:
                     "end_ns": t0 + 5 * 10**8,
                     "status": "ok",
                     "attributes": {
-                        "mnemo.question": "What did the team decide about the launch date of project %d?"
-                        % n,
+                        "mnemo.question": f"What did the team decide about the launch date of project {n}?",
                         "mnemo.kind": rng.choice(["generated", "extractive", "abstained"]),
                         "mnemo.relevance": rng.random(),
                         "mnemo.relevance_scale": "dense",
@@ -54,7 +53,7 @@ with path.open("w") as f:
                 json.dumps(
                     {
                         "trace_id": tid,
-                        "span_id": "%016x" % rng.getrandbits(64),
+                        "span_id": f"{rng.getrandbits(64):016x}",
                         "parent_id": root,
                         "name": stage,
                         "start_ns": t0,
