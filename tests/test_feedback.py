@@ -58,6 +58,8 @@ def test_cli_correction_becomes_a_note_the_next_answer_cites(cli, tmp_path: Path
 
     listed = json.loads(cli("feedback", "list", "--json", check=True).stdout)
     assert [(e["message_id"], e["thumbs"], e["bad"]) for e in listed] == [(message, "down", True)]
+    # the log that gives one-off answers their message ids is no conversation of the reader's
+    assert json.loads(cli("conversations", "list", "--json", check=True).stdout) == []
     assert listed[0]["question"] == question
     out = tmp_path / "feedback.jsonl"
     cli("feedback", "export", str(out), check=True)
@@ -105,6 +107,10 @@ def test_rest_and_v1_answers_are_judged_by_their_message_ids(
         unknown = c.post("/feedback", json={"message_id": "f" * 32 + "-3", "thumbs": "up"})
         assert unknown.status_code == 404
         listed = c.get("/feedback").json()
+        started = c.post("/collections/default/conversations", json={"title": "Launch"})
+        chats = c.get("/collections/default/conversations").json()
+    # the logs of REST and /v1 answers are not listed as conversations; a real one is
+    assert [chat["id"] for chat in chats] == [started.json()["id"]]
     assert [(e["message_id"], e["thumbs"]) for e in listed] == [
         (rest_id, "up"),
         (completion.id.removeprefix("chatcmpl-"), "down"),

@@ -62,6 +62,13 @@ TOOLS = {
     "give_feedback",
     "research",
     "links",
+    "build_eval_set",
+    "evaluate",
+    "read_eval_report",
+    "list_eval_sets",
+    "list_traces",
+    "show_trace",
+    "trace_drift",
 }
 
 

@@ -244,3 +244,22 @@ def test_spans_go_to_an_otlp_collector_when_one_is_configured(indexed_library: P
     assert bytes.fromhex(answer.trace_id or "") in sent  # the same trace, by id
     assert b"retrieve" in sent and b"mnemo.kind" in sent
     assert spans_of(indexed_library, answer.trace_id or "")  # and still on file
+
+
+def test_status_warns_of_drift(cli, home: Path) -> None:
+    cli("collections", "create", "default", check=True)
+    (home / "mnemo.toml").write_text("[traces]\ndrift_window = 5\n")
+    settings = load_settings(home)
+    assert "drift" not in cli("status", check=True).stdout
+    for relevance, kind in [(0.7, "generated")] * 5 + [(0.3, "abstained")] * 5:
+        attributes = {
+            "mnemo.kind": kind,
+            "mnemo.relevance": relevance,
+            "mnemo.relevance_scale": "dense",
+            "mnemo.embedder": "minilm",
+        }
+        with tracing.span(settings, "ask", attributes):
+            pass
+    shown = cli("status", check=True).stdout
+    assert "answer drift: best-passage relevance moved -0.400" in shown
+    assert "abstentions moved from 0% to 100%" in shown

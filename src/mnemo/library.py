@@ -930,11 +930,15 @@ class Library:
             if conversation_id
             else []
         )
+        llm = self.llm(use_llm)
+        largest_first = getattr(llm, "largest_first", None)
+        if self.settings.router.documents_to_largest and callable(largest_first):
+            llm = largest_first()  # research reads many passages: the largest context first
         result = research(
             self,
             question,
             collection=name,
-            llm=self.llm(use_llm),
+            llm=llm,
             key_id=key_id,
             on_event=on_event,
             run_id=run_id,

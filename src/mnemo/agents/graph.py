@@ -431,7 +431,7 @@ def build(rt: _Runtime, checkpointer: Any) -> Any:
             f"{supported} of {len(checked.citations)} citation(s) supported",
             {"revisions": checked.model_calls, "warnings": checked.warnings},
         )
-        model = f"{rt.llm.provider}:{rt.llm.model}" if rt.llm else None
+        model = draft.get("model") or (f"{rt.llm.provider}:{rt.llm.model}" if rt.llm else None)
         out = _written(checked, "generated", model)
         return {
             "written": out,
@@ -564,6 +564,8 @@ def _generate(
         "text": reply.text.strip(),
         "sources": [asdict(s) for s in sources],
         "tokens": reply.usage.input_tokens + reply.usage.output_tokens,
+        # the router's choice when there is a chain: the model that wrote it, not the first
+        "model": reply.model or f"{rt.llm.provider}:{rt.llm.model}",
     }
 
 

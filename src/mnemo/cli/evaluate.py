@@ -81,7 +81,9 @@ def evaluate(
         on_progress=_progress("evaluating"),  # type: ignore[arg-type]
     )
     markdown = reports.eval_markdown(result)
-    md, html = reports.write(markdown, report or path.with_suffix(".report"), "Mnemo evaluation")
+    # <set>.report.md and .html (mnemo.eval.saved's names; ".report" alone would lose
+    # its suffix to ".md", and the tuning report would overwrite this one)
+    md, html = reports.write(markdown, report or path.with_suffix(".report.md"), "Mnemo evaluation")
     if as_json:
         print_json({"metrics": result.metrics, "notes": result.notes, "report": str(md)})
         return
@@ -178,7 +180,7 @@ def tune(
         on_progress=_progress("tuning"),  # type: ignore[arg-type]
     )
     markdown = reports.tune_markdown(result)
-    md, _ = reports.write(markdown, report or path.with_suffix(".tune"), "Mnemo tuning")
+    md, _ = reports.write(markdown, report or path.with_suffix(".tune.md"), "Mnemo tuning")
     if as_json:
         print_json(
             {

@@ -61,6 +61,8 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
         for problem in item.index.problems if item.index else []:
             out.print(f"[yellow]warning:[/yellow] {escape(problem)}")
     _where(lib)
+    for warning in _drift_warnings(lib):
+        out.print(f"[yellow]warning:[/yellow] answer drift: {escape(warning)}")
 
 
 def _where(lib: Library) -> None:
@@ -76,6 +78,22 @@ def _where(lib: Library) -> None:
         f"{where.jobs_running} running[/dim]",
         soft_wrap=True,
     )
+
+
+def _drift_warnings(lib: object) -> list[str]:
+    """What `mnemo traces drift` warns of: best-passage relevance or abstentions moved."""
+    from mnemo.errors import MnemoError
+
+    if not lib.settings.traces.enabled:  # type: ignore[attr-defined]
+        return []
+    try:
+        reports = lib.drift()  # type: ignore[attr-defined]
+    except (MnemoError, OSError):
+        return []  # status reports the collections even when the traces cannot be read
+    found = []
+    for report in reports:
+        found += [f"{w} ({report.scale} scale; `mnemo traces drift`)" for w in report.warnings]
+    return found
 
 
 def _embedded(item: object) -> str:

@@ -74,7 +74,8 @@ class RouterSettings(BaseModel):
     )
     documents_to_largest: bool = Field(
         True,
-        description="Whole-document tasks go first to the model with the largest context_window.",
+        description="Whole-document tasks and research runs go first to the model with the "
+        "largest context_window.",
     )
 
 

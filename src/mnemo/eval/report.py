@@ -100,7 +100,9 @@ def _columns(table: dict[str, dict[str, float]]) -> list[str]:
 def to_html(markdown: str, title: str) -> str:
     from markdown_it import MarkdownIt
 
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    # Raw HTML off: questions and answers come from documents and models, and the
+    # report is served by the REST API; markdown-it escapes what it does not render.
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     style = (
         "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;"

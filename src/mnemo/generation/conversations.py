@@ -124,8 +124,21 @@ def info(catalog: Catalog, conversation_id: str) -> ConversationInfo:
         )
 
 
+#: The channels whose answers outside a chat are kept in a log conversation each
+#: (:func:`mnemo.generation.feedback.log_answer`), so that they can be judged.
+LOG_CHANNELS = ("the CLI", "the REST API", "/v1", "MCP")
+
+
+def log_id(coll: Collection, channel: str) -> str:
+    """The id of ``coll``'s log conversation of answers given through ``channel``."""
+    made = coll.created_at.isoformat() if coll.created_at else ""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"mnemo:{coll.id}:{made}:{channel}").hex
+
+
 def list_conversations(catalog: Catalog, collection: str) -> list[ConversationInfo]:
-    """A collection's conversations, most recently used first."""
+    """A collection's conversations, most recently used first; the logs of answers given
+    outside a chat (:data:`LOG_CHANNELS`) are not conversations a reader started, and are
+    left out (their answers stay judgeable by message id)."""
     with catalog.session(readonly=True) as session:
         coll = get_collection(session, collection)
         counts = dict(
@@ -133,9 +146,10 @@ def list_conversations(catalog: Catalog, collection: str) -> list[ConversationIn
                 select(Turn.conversation_id, func.count()).group_by(Turn.conversation_id)
             ).all()
         )
+        logs = [log_id(coll, channel) for channel in LOG_CHANNELS]
         rows = session.scalars(
             select(Conversation)
-            .where(Conversation.collection_id == coll.id)
+            .where(Conversation.collection_id == coll.id, Conversation.id.not_in(logs))
             .order_by(Conversation.updated_at.desc())
         )
         return [

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,7 +82,9 @@ def log_answer(catalog: Catalog, collection: str, channel: str, answer: Answer) 
     sets its conversation and turn and returns its message id."""
     with catalog.session() as session:
         coll = get_collection(session, collection)
-        conversation_id = _log_id(coll, channel)
+        if channel not in conversations.LOG_CHANNELS:
+            raise ValueError(f"unknown answer channel {channel!r}: add it to LOG_CHANNELS")
+        conversation_id = conversations.log_id(coll, channel)
         if session.get(Conversation, conversation_id) is None:
             session.add(
                 Conversation(
@@ -93,11 +94,6 @@ def log_answer(catalog: Catalog, collection: str, channel: str, answer: Answer) 
     answer.turn = conversations.record(catalog, conversation_id, answer)
     answer.conversation_id = conversation_id
     return message_id(conversation_id, answer.turn)
-
-
-def _log_id(coll: Collection, channel: str) -> str:
-    made = coll.created_at.isoformat() if coll.created_at else ""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"mnemo:{coll.id}:{made}:{channel}").hex
 
 
 def entries(catalog: Catalog, collection: str | None = None) -> list[FeedbackEntry]:

@@ -26,6 +26,7 @@ from mnemo.server import feedback_api
 from mnemo.server import research
 from mnemo.server import graph as graph_routes
 from mnemo.server import insights as insight_routes
+from mnemo.server import eval_api, traces_api
 from mnemo.server.auth import AuthGate, require
 from mnemo.server.headers import SecurityHeaders
 from mnemo.server.digest_schedule import DigestSchedule
@@ -92,6 +93,8 @@ def create_app(settings: Settings, library: Library | None = None) -> FastAPI:
         research.router,
         graph_routes.router,
         insight_routes.router,
+        eval_api.router,
+        traces_api.router,
     ):
         app.include_router(router)
     app.mount("/mcp", mcp_app)

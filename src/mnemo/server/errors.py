@@ -18,6 +18,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from mnemo import errors
+from mnemo.eval.cases import EvalSetError
+from mnemo.eval.saved import EvalSetExistsError, EvalSetNotFoundError
+from mnemo.tracing.read import TraceNotFoundError
 from mnemo.server.headers import SECURITY_HEADERS
 
 log = logging.getLogger("mnemo.server")
@@ -31,6 +34,10 @@ _STATUS: list[tuple[type[errors.MnemoError], int, str]] = [
     (errors.KeyNotFoundError, 404, "key_not_found"),
     (errors.JobNotFoundError, 404, "job_not_found"),
     (errors.MemoryNotFoundError, 404, "memory_not_found"),
+    (TraceNotFoundError, 404, "trace_not_found"),
+    (EvalSetNotFoundError, 404, "eval_set_not_found"),
+    (EvalSetExistsError, 409, "eval_set_exists"),
+    (EvalSetError, 400, "bad_eval_set"),
     (errors.LastKeyError, 409, "last_key"),
     (errors.SourceError, 400, "bad_source"),
     (errors.QueryError, 400, "bad_query"),

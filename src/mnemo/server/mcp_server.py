@@ -55,6 +55,7 @@ from mnemo.server.mcp_models import (
 )
 from mnemo.server.mcp_feedback import feedback_tool
 from mnemo.server import mcp_research
+from mnemo.server import mcp_eval
 from mnemo.server.origin import allowed_hosts
 from mnemo.server.paths import PathRefused, allowed_path, readable_roots
 
@@ -357,6 +358,9 @@ def build_server(library: Library) -> MCPServer[Any]:
         server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=hints)
     for fn, title in mcp_research.tools(library, _tool_errors):  # research mode
         server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=reads)
+    for fn, title, read_only in mcp_eval.tools(library, _tool_errors):  # eval and traces
+        hints = reads if read_only else adds
+        server.add_tool(fn, title=title, description=inspect.getdoc(fn), annotations=hints)
     server.resource(
         DOCUMENT_URI,
         name="document",

@@ -104,8 +104,11 @@ def flush(settings: Settings) -> None:
         provider.force_flush()
 
 
-def read_spans(settings: Settings) -> list[dict[str, Any]]:
-    """Every span on file, oldest first (the rotated file first); bad lines are skipped."""
+def read_spans(settings: Settings, name: str | None = None) -> list[dict[str, Any]]:
+    """Every span on file, oldest first (the rotated file first); bad lines are skipped.
+    With ``name``, only lines that may be spans of that name are parsed (a prefilter on
+    the text: callers still check ``span["name"]``), several times faster."""
+    marker = json.dumps({"name": name})[1:-1] if name is not None else None
     spans: list[dict[str, Any]] = []
     path = spans_path(settings)
     for file in (path.with_name("spans.1.jsonl"), path):
@@ -114,6 +117,8 @@ def read_spans(settings: Settings) -> list[dict[str, Any]]:
         except FileNotFoundError:
             continue
         for line in lines:
+            if marker is not None and marker not in line:
+                continue
             try:
                 spans.append(json.loads(line))
             except json.JSONDecodeError:

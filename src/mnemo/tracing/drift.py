@@ -48,7 +48,7 @@ def drift(settings: Settings) -> list[DriftReport]:
     size = settings.traces.drift_window
     asks = [
         s["attributes"]
-        for s in read_spans(settings)
+        for s in read_spans(settings, name="ask")
         if s["name"] == "ask"
         and not s.get("parent_id")
         and "mnemo.kind" in (s.get("attributes") or {})
