@@ -250,7 +250,7 @@ def test_status_warns_of_drift(cli, home: Path) -> None:
     cli("collections", "create", "default", check=True)
     (home / "mnemo.toml").write_text("[traces]\ndrift_window = 5\n")
     settings = load_settings(home)
-    assert "drift" not in cli("status", check=True).stdout
+    assert "answer drift" not in cli("status", check=True).stdout
     for relevance, kind in [(0.7, "generated")] * 5 + [(0.3, "abstained")] * 5:
         attributes = {
             "mnemo.kind": kind,
