@@ -176,3 +176,11 @@ def test_mbox_attachments_are_named_by_message_and_unreadable_ones_get_a_reason(
     assert outcomes[f"{path}#messages/2/attachments/4/tides.pdf"].outcome == "indexed"
     hit = api.search("high water pier noon", settings, mode="bm25").hits[0]
     assert hit.path == tides and hit.title == "tides.pdf (attached to 'Re: Boat trip')"
+
+    # Removing the mailbox's document removes the documents of its attachments.
+    from mnemo import Library
+
+    with Library(settings) as library:
+        library.remove_document(str(path))
+    assert not [p for p in documents(settings) if p.startswith(str(path))]
+    assert not api.search("high water pier noon", settings, mode="bm25").hits

@@ -61,6 +61,7 @@ def test_a_pdf_table_becomes_a_markdown_table_in_one_chunk_with_its_header(
     # The whole table is one chunk, apart from the prose around it.
     table_chunks = [c for c in chunks if "| Hydrogen |" in c.text]
     assert len(table_chunks) == 1 and "| Carbon | C | 6 | 3823 |" in table_chunks[0].text
+    assert table_chunks[0].text.startswith("Table 1: Melting points of the light elements.")
     assert "periodic table orders" not in table_chunks[0].text
     assert table_chunks[0].page_start == 1
 
@@ -75,8 +76,13 @@ def test_a_long_pdf_table_is_cut_between_rows_each_chunk_with_the_header(
     pieces = [c for c in chunks if "| Isotope " in c.text]
     assert len(pieces) > 2, [c.text for c in chunks]
     for piece in pieces:
-        assert piece.text.startswith("| Element | Symbol | Atomic number | Melting point (K) |")
-        assert all(line.startswith("|") for line in piece.text.splitlines())
+        # On page 1 the caption comes first; page 2 has the table's rest (its header
+        # repeated by reportlab) and no caption.
+        table = piece.text.removeprefix("Table 1: Melting points of the light elements.\n\n")
+        assert table.startswith("| Element | Symbol | Atomic number | Melting point (K) |")
+        assert all(line.startswith("|") for line in table.splitlines())
+    assert pieces[0].text.startswith("Table 1: Melting points")
+    assert pieces[1].text.startswith("Table 1: Melting points")  # repeated with the header
     every_row = "\n".join(piece.text for piece in pieces)
     for n in range(1, 41):
         assert f"| Isotope {n} | X{n} | {n} | {1000 + 37 * n} |" in every_row
@@ -102,3 +108,21 @@ def test_two_column_prose_is_not_taken_for_a_table(tmp_path: Path, settings: Set
     assert "tables" not in doc.meta
     assert not any("| ---" in c.text for c in chunks)
     assert "harbour" in chunks[0].text
+
+
+def test_a_long_markdown_table_in_a_note_keeps_its_header_in_every_chunk(
+    tmp_path: Path, make_settings: object
+) -> None:
+    settings = make_settings(chunking={"max_tokens": 80, "overlap_tokens": 8})  # type: ignore[operator]
+    rows = "\n".join(f"| Ferry {n} | Pier {n % 7} | {6 + n % 12}:{n % 6}0 |" for n in range(60))
+    note = tmp_path / "ferries.md"
+    note.write_text(
+        f"# Timetable\n\nThe summer ferries.\n\n| Boat | Pier | Leaves |\n|:--|--|--:|\n{rows}\n"
+    )
+    _, chunks = index_one(settings, note)
+    pieces = [c for c in chunks if "| Ferry " in c.text]
+    assert len(pieces) > 3
+    assert all(p.text.startswith("| Boat | Pier | Leaves |\n|:--|--|--:|\n| Ferry") for p in pieces)
+    assert all(p.heading_path == ["Timetable"] for p in pieces)
+    hit = api.search("Ferry 47", settings, mode="bm25").hits[0]
+    assert "| Ferry 47 | Pier 5 | 17:50 |" in hit.text and hit.text.startswith("| Boat |")

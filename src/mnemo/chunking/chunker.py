@@ -15,8 +15,9 @@ window at a time: time linear in the length, chunks never crossing a window.
 
 A Markdown table (a header row, a ``| --- |`` row, then rows; PDF tables are
 written so) is chunked apart from the prose around it: whole if it fits, else
-cut between rows, each chunk after the first starting with the header again,
-so a chunk of a long table still says what its columns are.
+cut between rows, each chunk after the first starting with the header (and
+the caption right above the table, "Table 2: ...") again, so a chunk of a long
+table still says what its columns are.
 """
 
 from __future__ import annotations
@@ -154,9 +155,11 @@ class Chunker:
         for line in text[begin:end].split("\n"):
             lines.append((position, position + len(line)))
             position += len(line) + 1
-        header_end = lines[1][1]
+        # The header is the caption (if any) and the table's first two lines.
+        first = next(n for n, (a, _) in enumerate(lines) if text[a:].lstrip(" \t").startswith("|"))
+        header_end = lines[first + 1][1]
         header = text[begin:header_end] + "\n"
-        rows = lines[2:]
+        rows = lines[first + 2 :]
         sizes = [
             len(e.ids)
             for e in self.tokenizer.encode_batch(
@@ -199,14 +202,34 @@ _TABLE = re.compile(
 )
 
 
+#: A table's caption: a short line right above it that names a table.
+_CAPTION = re.compile(r"(?:table|tab\.)\s*[\w.:-]", re.IGNORECASE)
+MAX_CAPTION = 300
+
+
+def _caption_start(text: str, start: int, table: int) -> int:
+    """Where the table's caption starts (the line before it, if it names a table and is
+    short), else ``table``: the caption goes with the table."""
+    before = text[start:table].rstrip()
+    if not before:
+        return table
+    line = before.rfind("\n") + 1
+    caption = before[line:].strip()
+    if 0 < len(caption) <= MAX_CAPTION and _CAPTION.match(caption):
+        return start + line + (len(before[line:]) - len(before[line:].lstrip()))
+    return table
+
+
 def table_segments(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
-    """``text[start:end]`` cut into stretches of prose and Markdown tables, in order:
+    """``text[start:end]`` cut into stretches of prose and Markdown tables (each with
+    its caption, "Table 2: ...", when one is right above it), in order:
     (start, end, is it a table)."""
     segments = []
     for match in _TABLE.finditer(text, start, end):
-        if match.start() > start:
-            segments.append((start, match.start(), False))
-        segments.append((match.start(), match.end(), True))
+        begin = _caption_start(text, start, match.start())
+        if begin > start:
+            segments.append((start, begin, False))
+        segments.append((begin, match.end(), True))
         start = match.end()
     if end > start:
         segments.append((start, end, False))

@@ -26,6 +26,7 @@ from mnemo.ingest.parsers.pdf_streams import check_streams
 from mnemo.ingest.parsers.pdf_tables import find as find_tables
 from mnemo.ingest.parsers.pdf_tables import likely as likely_table
 from mnemo.ingest.parsers.pdf_tables import page_text as table_page_text
+from mnemo.ingest.parsers.pdf_tables import split_caption
 
 name = "pdf"
 
@@ -99,8 +100,11 @@ def _with_tables(textpage: object, text: str) -> list[tuple[str, bool]] | None:
     one is found; else None."""
     if not likely_table(text):
         return None
-    tables = find_tables(textpage)
-    return table_page_text(textpage, tables) if tables else None
+    try:
+        tables = find_tables(textpage)
+        return table_page_text(textpage, tables) if tables else None
+    except Exception:  # odd boxes must not cost the page: its text is kept as it is
+        return None
 
 
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
@@ -138,8 +142,15 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             elif parts is not None:
                 pages_with_text += 1
                 tables += sum(1 for _, is_table in parts if is_table)
-                for part, is_table in parts:
-                    builder.block(part if is_table else join_lines(_clean(part)))
+                for number, (part, is_table) in enumerate(parts):
+                    if is_table:
+                        builder.block(part)
+                        continue
+                    caption = ""
+                    if number + 1 < len(parts):  # a table follows: its caption goes with it
+                        part, caption = split_caption(part)
+                    builder.block(join_lines(_clean(part)))
+                    builder.block(caption)
             elif text.strip():
                 pages_with_text += 1
                 builder.block(text)

@@ -33,6 +33,7 @@ MAX_CELL_CHARS = 32
 MAX_BOXES = 3000
 
 _NAMED = re.compile(r"\b(?:table|tab\.|tableau|tabelle|tabla)\s*[0-9IVX]", re.IGNORECASE)
+_CAPTION = re.compile(r"\s*(?:table|tab\.)\s*[0-9IVX]", re.IGNORECASE)
 _NUMBER = re.compile(r"^[-+−(]?[$€£]?\d[\d.,:%/−-]*\)?%?$")
 
 
@@ -62,6 +63,16 @@ def likely(text: str) -> bool:
         if run >= MIN_ROWS:
             return True
     return False
+
+
+def split_caption(text: str) -> tuple[str, str]:
+    """The text before a table, and its last line when that is the table's caption
+    ("Table 2: ..."), kept apart so that line joining does not glue it to the prose."""
+    body = text.rstrip()
+    cut = body.rfind("\n") + 1
+    if _CAPTION.match(body[cut:]):
+        return body[:cut], body[cut:].strip()
+    return text, ""
 
 
 def _lines(boxes: list[_Box]) -> list[list[_Box]]:
