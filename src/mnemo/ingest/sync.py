@@ -652,9 +652,7 @@ class Syncer:
                 self._log(report, path, "removed", "no longer attached to its message", session)
                 self.on_event(Event("file", path=path, outcome="removed"))
 
-    def _move(
-        self, report: RunReport, doc: _Known, found: Candidate, source_id: int
-    ) -> list[str]:
+    def _move(self, report: RunReport, doc: _Known, found: Candidate, source_id: int) -> list[str]:
         """Move the document to its new path; the ids of its attachments, moved with it."""
         with self.catalog.session() as session:
             carried = self._move_attachments(session, doc.path, found.path)
@@ -690,7 +688,6 @@ class Syncer:
             return
         with self.catalog.session() as own:
             own.add(row)
-
 
     def _move_attachments(self, session: Session, old: str, new: str) -> list[str]:
         """A moved message's attachments move with it (their paths start with its own)."""
