@@ -7,10 +7,12 @@ of consecutive rows line up in columns. A table is then:
 
 - at least :data:`MIN_ROWS` consecutive lines (in the page's text order) that
   each have two or more boxes separated by a gap wider than :data:`GAP` times
-  the line height;
+  the line height (a box that runs across such a gap, TeX setting a whole row
+  as one text object, is cut there: PDFium marks the gap with a space);
 - whose boxes fall into two or more columns (x-ranges that no box crosses);
 - with short cells: two-column prose also has two boxes per line, but of some
-  fifty characters each (:data:`MAX_CELL_CHARS` on average).
+  fifty characters each (:data:`MAX_CELL_CHARS` on average), and numbered
+  lines have a column of prose (:data:`MAX_PROSE_CHARS`).
 
 Only pages that likely hold a table pay for the boxes (:func:`likely`): one that
 names a table ("Table 2", "Tab. 1") or has lines of mostly numbers. The table's
@@ -29,6 +31,8 @@ GAP = 0.9
 MIN_ROWS = 3
 #: Average characters per cell above which a run of lines is prose in columns, not a table.
 MAX_CELL_CHARS = 32
+#: Average characters per cell of one column above which that column is prose.
+MAX_PROSE_CHARS = 50
 #: Boxes a page may have for the search to run (a page of thousands is a figure or a map).
 MAX_BOXES = 3000
 
@@ -44,6 +48,7 @@ class _Box:
     right: float
     top: float
     index: int  # the box's place in the page's text order
+    text: str = ""
 
     @property
     def height(self) -> float:
@@ -152,7 +157,7 @@ def find(textpage: object) -> list[Table]:
     for index in range(count):
         left, bottom, right, top = textpage.get_rect(index)  # type: ignore[attr-defined]
         if right > left and top > bottom:
-            boxes.append(_Box(left, bottom, right, top, index))
+            boxes.extend(_split(textpage, _Box(left, bottom, right, top, index)))
     tables = []
     for run in _runs(_lines(boxes)):
         columns = _columns(run)
@@ -161,13 +166,49 @@ def find(textpage: object) -> list[Table]:
         texts = [_text(textpage, cell) for row in run for cell in row]
         if sum(len(text) for text in texts) > MAX_CELL_CHARS * len(texts):
             continue  # prose set in columns
+        if _prose_column(run, columns):
+            continue  # numbered lines: a column of line numbers beside one of prose
         tables.append(Table(run[0][0][0], run[-1][-1][-1], run, columns))
     return tables
 
 
+def _split(textpage: object, box: _Box) -> list[_Box]:
+    """A box cut at its wide gaps: one text object may run across a table's cells
+    (TeX sets a row as one line), PDFium putting a space where each gap is."""
+    box.text = " ".join(textpage.get_text_bounded(box.left, box.bottom, box.right, box.top).split())  # type: ignore[attr-defined]
+    if " " not in box.text:
+        return [box]
+    first = textpage.get_index(box.left + 0.5, (box.bottom + box.top) / 2, 1.0, 1.0)  # type: ignore[attr-defined]
+    if first is None or textpage.get_text_range(first, len(box.text)) != box.text:  # type: ignore[attr-defined]
+        return [box]  # its characters are not where its text says: keep it whole
+    pieces, start, left = [], 0, box.left
+    for at, char in enumerate(box.text):
+        if char != " " or at == 0:
+            continue
+        before = textpage.get_charbox(first + at - 1)  # type: ignore[attr-defined]
+        after = textpage.get_charbox(first + at + 1)  # type: ignore[attr-defined]
+        if after[0] - before[2] > GAP * box.height:
+            pieces.append(_Box(left, box.bottom, before[2], box.top, box.index, box.text[start:at]))
+            start, left = at + 1, after[0]
+    if not pieces:
+        return [box]
+    pieces.append(_Box(left, box.bottom, box.right, box.top, box.index, box.text[start:]))
+    return pieces
+
+
+def _prose_column(rows: list[list[list[_Box]]], columns: list[tuple[float, float]]) -> bool:
+    """Whether one column holds prose: cells of more than MAX_PROSE_CHARS on average."""
+    lengths: dict[int, list[int]] = {}
+    for row in rows:
+        for cell in row:
+            middle = (cell[0].left + cell[-1].right) / 2
+            column = next((i for i, (a, b) in enumerate(columns) if a <= middle <= b), -1)
+            lengths.setdefault(column, []).append(sum(len(b.text) + 1 for b in cell))
+    return any(sum(found) > MAX_PROSE_CHARS * len(found) for found in lengths.values())
+
+
 def _text(textpage: object, cell: list[_Box]) -> str:
-    parts = [textpage.get_text_bounded(b.left, b.bottom, b.right, b.top) for b in cell]  # type: ignore[attr-defined]
-    return " ".join(" ".join(part.split()) for part in parts).replace("|", "\\|").strip()
+    return " ".join(b.text for b in cell).replace("|", "\\|").strip()
 
 
 def markdown(textpage: object, table: Table) -> str:
