@@ -14,14 +14,16 @@ of consecutive rows line up in columns. A table is then:
   fifty characters each (:data:`MAX_CELL_CHARS` on average), and numbered
   lines have a column of prose (:data:`MAX_PROSE_CHARS`).
 
-Only pages that likely hold a table pay for the boxes (:func:`likely`): one that
-names a table ("Table 2", "Tab. 1") or has lines of mostly numbers. The table's
+Only pages that likely hold a table pay for the boxes (:func:`likely`): one with
+a line that starts with a caption ("Table 2:", "TABLE IV.") or three lines
+running of mostly numbers. The table's
 characters are replaced in the page's text by the Markdown table, so the text
 around it stays as PDFium gives it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import re
 from dataclasses import dataclass
 
@@ -36,7 +38,10 @@ MAX_PROSE_CHARS = 50
 #: Boxes a page may have for the search to run (a page of thousands is a figure or a map).
 MAX_BOXES = 3000
 
-_NAMED = re.compile(r"\b(?:table|tab\.|tableau|tabelle|tabla)\s*[0-9IVX]", re.IGNORECASE)
+# A caption at a line's start ("Table 2:", "TABLE IV.", "Tab. 1"), not "see Table 2" in prose.
+_NAMED = re.compile(
+    r"^\s*(?:table|tab\.|tableau|tabelle|tabla)\s*[0-9IVX]+\b", re.IGNORECASE | re.MULTILINE
+)
 _CAPTION = re.compile(r"\s*(?:table|tab\.)\s*[0-9IVX]", re.IGNORECASE)
 _NUMBER = re.compile(r"^[-+−(]?[$€£]?\d[\d.,:%/−-]*\)?%?$")
 
@@ -172,6 +177,25 @@ def find(textpage: object) -> list[Table]:
     return tables
 
 
+_LEFT, _RIGHT, _BOTTOM, _TOP = (ctypes.c_double() for _ in range(4))
+
+
+def _edge(textpage: object, index: int, *, right: bool) -> float:
+    """A character's left or right edge, through PDFium directly (the helper's
+    four new ctypes values a call cost more than the call)."""
+    import pypdfium2.raw as pdfium_c
+
+    pdfium_c.FPDFText_GetCharBox(
+        textpage.raw,  # type: ignore[attr-defined]
+        index,
+        ctypes.byref(_LEFT),
+        ctypes.byref(_RIGHT),
+        ctypes.byref(_BOTTOM),
+        ctypes.byref(_TOP),
+    )
+    return _RIGHT.value if right else _LEFT.value
+
+
 def _split(textpage: object, box: _Box) -> list[_Box]:
     """A box cut at its wide gaps: one text object may run across a table's cells
     (TeX sets a row as one line), PDFium putting a space where each gap is."""
@@ -185,11 +209,13 @@ def _split(textpage: object, box: _Box) -> list[_Box]:
     for at, char in enumerate(box.text):
         if char != " " or at == 0:
             continue
-        before = textpage.get_charbox(first + at - 1)  # type: ignore[attr-defined]
-        after = textpage.get_charbox(first + at + 1)  # type: ignore[attr-defined]
-        if after[0] - before[2] > GAP * box.height:
-            pieces.append(_Box(left, box.bottom, before[2], box.top, box.index, box.text[start:at]))
-            start, left = at + 1, after[0]
+        before_right = _edge(textpage, first + at - 1, right=True)
+        after_left = _edge(textpage, first + at + 1, right=False)
+        if after_left - before_right > GAP * box.height:
+            pieces.append(
+                _Box(left, box.bottom, before_right, box.top, box.index, box.text[start:at])
+            )
+            start, left = at + 1, after_left
     if not pieces:
         return [box]
     pieces.append(_Box(left, box.bottom, box.right, box.top, box.index, box.text[start:]))
