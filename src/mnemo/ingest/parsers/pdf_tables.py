@@ -12,11 +12,13 @@ of consecutive rows line up in columns. A table is then:
 - whose boxes fall into two or more columns (x-ranges that no box crosses);
 - with short cells: two-column prose also has two boxes per line, but of some
   fifty characters each (:data:`MAX_CELL_CHARS` on average), and numbered
-  lines have a column of prose (:data:`MAX_PROSE_CHARS`).
+  lines have a column of prose (:data:`MAX_PROSE_CHARS`);
+- whose first column is not line numbers (a listing with numbered lines), and
+  without dot leaders (an index, a table of contents).
 
 Only pages that likely hold a table pay for the boxes (:func:`likely`): one with
 a line that starts with a caption ("Table 2:", "TABLE IV.") or three lines
-running of mostly numbers. The table's
+running of mostly numbers (two or more each). The table's
 characters are replaced in the page's text by the Markdown table, so the text
 around it stays as PDFium gives it.
 """
@@ -24,6 +26,7 @@ around it stays as PDFium gives it.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -69,7 +72,7 @@ def likely(text: str) -> bool:
     for line in text.split("\n"):
         words = line.split()
         numeric = sum(1 for word in words if _NUMBER.match(word))
-        run = run + 1 if len(words) >= 2 and numeric * 2 >= len(words) else 0
+        run = run + 1 if numeric >= 2 and numeric * 2 >= len(words) else 0
         if run >= MIN_ROWS:
             return True
     return False
@@ -171,8 +174,10 @@ def find(textpage: object) -> list[Table]:
         texts = [_text(textpage, cell) for row in run for cell in row]
         if sum(len(text) for text in texts) > MAX_CELL_CHARS * len(texts):
             continue  # prose set in columns
-        if _prose_column(run, columns):
-            continue  # numbered lines: a column of line numbers beside one of prose
+        if _prose_column(run, columns) or _numbered(run):
+            continue  # numbered lines (of prose or code), not a table
+        if sum(". . ." in text for text in texts) * 5 >= len(texts):
+            continue  # an index or a table of contents: dot leaders
         tables.append(Table(run[0][0][0], run[-1][-1][-1], run, columns))
     return tables
 
@@ -231,6 +236,17 @@ def _prose_column(rows: list[list[list[_Box]]], columns: list[tuple[float, float
             column = next((i for i, (a, b) in enumerate(columns) if a <= middle <= b), -1)
             lengths.setdefault(column, []).append(sum(len(b.text) + 1 for b in cell))
     return any(sum(found) > MAX_PROSE_CHARS * len(found) for found in lengths.values())
+
+
+def _numbered(rows: list[list[list[_Box]]]) -> bool:
+    """Whether most rows start with a line number: the one before's plus one."""
+    numbers = [row[0][0].text for row in rows]
+    steps = sum(
+        1
+        for a, b in itertools.pairwise(numbers)
+        if a.isdigit() and b.isdigit() and int(b) == int(a) + 1
+    )
+    return steps * 2 >= len(rows)
 
 
 def _text(textpage: object, cell: list[_Box]) -> str:
