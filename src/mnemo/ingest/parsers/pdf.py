@@ -97,11 +97,12 @@ def _title(metadata: dict[str, str], outline: dict[int, list[tuple[int, str]]], 
 
 def _with_tables(textpage: object, text: str) -> list[tuple[str, bool]] | None:
     """The page's text cut around its tables (Markdown), if it likely holds one and
-    one is found; else None."""
-    if not likely_table(text):
+    one is found; else None. ``text``: PDFium's page text as it gave it."""
+    windows = likely_table(text)
+    if not windows:
         return None
     try:
-        tables = find_tables(textpage)
+        tables = find_tables(textpage, windows)
         return table_page_text(textpage, tables) if tables else None
     except Exception:  # odd boxes must not cost the page: its text is kept as it is
         return None
@@ -128,9 +129,9 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             page = pdf[index]  # type: ignore[index]
             try:
                 textpage = page.get_textpage()
-                raw = _clean(textpage.get_text_bounded())
-                text = join_lines(raw)
-                parts = _with_tables(textpage, raw)
+                own = textpage.get_text_bounded()
+                text = join_lines(_clean(own))
+                parts = _with_tables(textpage, own)
                 textpage.close()
                 ocr = reader.read(page, index + 1, text)
             finally:

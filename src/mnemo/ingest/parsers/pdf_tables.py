@@ -1,14 +1,13 @@
-"""Tables on PDF pages, found from PDFium's text boxes and written as Markdown tables.
+"""Tables on PDF pages, found from PDFium's character boxes, written as Markdown tables.
 
-PDFium cuts a page's text into rectangles ("text boxes"): one per stretch of a
-line set in one font with no wide gap. A table's cells are separated by gaps
-wider than a word space, so each row is a line of several boxes, and the boxes
-of consecutive rows line up in columns. A table is then:
+A page's characters (in PDFium's text order, with its line breaks) are grouped
+into boxes: stretches of a line with no gap wider than :data:`GAP` times the
+font size. A table's cells are separated by gaps wider than a word space, so
+each row is a line of several boxes, and the boxes of consecutive rows line up
+in columns. A table is then:
 
 - at least :data:`MIN_ROWS` consecutive lines (in the page's text order) that
-  each have two or more boxes separated by a gap wider than :data:`GAP` times
-  the line height (a box that runs across such a gap, TeX setting a whole row
-  as one text object, is cut there: PDFium marks the gap with a space);
+  each have two or more boxes;
 - whose boxes fall into two or more columns (x-ranges that no box crosses);
 - with short cells: two-column prose also has two boxes per line, but of some
   fifty characters each (:data:`MAX_CELL_CHARS` on average), and numbered
@@ -16,9 +15,10 @@ of consecutive rows line up in columns. A table is then:
 - whose first column is not line numbers (a listing with numbered lines), and
   without dot leaders (an index, a table of contents).
 
-Only pages that likely hold a table pay for the boxes (:func:`likely`): one with
-a line that starts with a caption ("Table 2:", "TABLE IV.") or three lines
-running of mostly numbers (two or more each). The table's
+Only the parts of a page that likely hold a table pay for the boxes
+(:func:`likely`): the characters around a line that starts with a caption
+("Table 2:", "TABLE IV.") or around three lines running of mostly numbers (two
+or more each); pages with neither pay nothing. The table's
 characters are replaced in the page's text by the Markdown table, so the text
 around it stays as PDFium gives it.
 """
@@ -38,8 +38,10 @@ MIN_ROWS = 3
 MAX_CELL_CHARS = 32
 #: Average characters per cell of one column above which that column is prose.
 MAX_PROSE_CHARS = 50
-#: Boxes a page may have for the search to run (a page of thousands is a figure or a map).
-MAX_BOXES = 3000
+#: Characters before and after a caption (or a run of numbers) looked at for its table.
+WINDOW_BEFORE, WINDOW_AFTER = 2_500, 5_000
+#: Characters a page may have for the search to run (more: a figure, a map, a dense index).
+MAX_CHARS = 20_000
 
 # A caption at a line's start ("Table 2:", "TABLE IV.", "Tab. 1"), not "see Table 2" in prose.
 _NAMED = re.compile(
@@ -55,27 +57,44 @@ class _Box:
     bottom: float
     right: float
     top: float
-    index: int  # the box's place in the page's text order
+    first: int  # its first and last characters' indices in the page's text
     text: str = ""
+    last: int = 0
 
     @property
     def height(self) -> float:
         return self.top - self.bottom
 
 
-def likely(text: str) -> bool:
-    """Whether a page's text suggests a table: a caption naming one, or three lines
-    running of which most words are numbers."""
-    if _NAMED.search(text):
-        return True
-    run = 0
+def likely(text: str) -> list[tuple[int, int]]:
+    """Where a page's text suggests a table, as character ranges of ``text`` (PDFium's
+    own page text, whose offsets are its character indices): around a caption naming
+    one, and around three lines running of which most words (two or more) are numbers.
+    Empty: no table likely."""
+    found = [
+        (max(0, m.start() - WINDOW_BEFORE), m.start() + WINDOW_AFTER) for m in _NAMED.finditer(text)
+    ]
+    run, position = [], 0
     for line in text.split("\n"):
         words = line.split()
         numeric = sum(1 for word in words if _NUMBER.match(word))
-        run = run + 1 if numeric >= 2 and numeric * 2 >= len(words) else 0
-        if run >= MIN_ROWS:
-            return True
-    return False
+        if numeric >= 2 and numeric * 2 >= len(words):
+            run.append(position)
+        else:
+            if len(run) >= MIN_ROWS:
+                found.append((max(0, run[0] - WINDOW_BEFORE), position + WINDOW_AFTER // 2))
+            run = []
+        position += len(line) + 1
+    if len(run) >= MIN_ROWS:
+        found.append((max(0, run[0] - WINDOW_BEFORE), len(text)))
+    merged: list[tuple[int, int]] = []
+    for begin, end in sorted(found):
+        end = min(end, len(text))
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
+    return merged
 
 
 def split_caption(text: str) -> tuple[str, str]:
@@ -156,22 +175,17 @@ def _runs(lines: list[list[_Box]]) -> list[list[list[list[_Box]]]]:
     return [run for run in runs if len(run) >= MIN_ROWS]
 
 
-def find(textpage: object) -> list[Table]:
-    """The tables on a page, in text order."""
-    count = textpage.count_rects()  # type: ignore[attr-defined]
-    if count < 2 * MIN_ROWS or count > MAX_BOXES:
+def find(textpage: object, windows: list[tuple[int, int]]) -> list[Table]:
+    """The tables on a page within ``windows`` (character ranges), in text order."""
+    boxes = _boxes(textpage, windows)
+    if len(boxes) < 2 * MIN_ROWS:
         return []
-    boxes = []
-    for index in range(count):
-        left, bottom, right, top = textpage.get_rect(index)  # type: ignore[attr-defined]
-        if right > left and top > bottom:
-            boxes.extend(_split(textpage, _Box(left, bottom, right, top, index)))
     tables = []
     for run in _runs(_lines(boxes)):
         columns = _columns(run)
         if len(columns) < 2:
             continue
-        texts = [_text(textpage, cell) for row in run for cell in row]
+        texts = [_text(cell) for row in run for cell in row]
         if sum(len(text) for text in texts) > MAX_CELL_CHARS * len(texts):
             continue  # prose set in columns
         if _prose_column(run, columns) or _numbered(run):
@@ -182,49 +196,55 @@ def find(textpage: object) -> list[Table]:
     return tables
 
 
-_LEFT, _RIGHT, _BOTTOM, _TOP = (ctypes.c_double() for _ in range(4))
+_BREAKS = (10, 13)
+_SPACES = (32, 0xA0, 2, 0xFFFE)
 
 
-def _edge(textpage: object, index: int, *, right: bool) -> float:
-    """A character's left or right edge, through PDFium directly (the helper's
-    four new ctypes values a call cost more than the call)."""
+def _boxes(textpage: object, windows: list[tuple[int, int]]) -> list[_Box]:
+    """The page's characters, in text order, grouped into boxes: stretches of a line
+    with no gap wider than :data:`GAP` times the font size (PDFium's own text boxes
+    run across a table's cells when TeX sets a row as one text object)."""
     import pypdfium2.raw as pdfium_c
 
-    pdfium_c.FPDFText_GetCharBox(
-        textpage.raw,  # type: ignore[attr-defined]
-        index,
-        ctypes.byref(_LEFT),
-        ctypes.byref(_RIGHT),
-        ctypes.byref(_BOTTOM),
-        ctypes.byref(_TOP),
-    )
-    return _RIGHT.value if right else _LEFT.value
-
-
-def _split(textpage: object, box: _Box) -> list[_Box]:
-    """A box cut at its wide gaps: one text object may run across a table's cells
-    (TeX sets a row as one line), PDFium putting a space where each gap is."""
-    box.text = " ".join(textpage.get_text_bounded(box.left, box.bottom, box.right, box.top).split())  # type: ignore[attr-defined]
-    if " " not in box.text:
-        return [box]
-    first = textpage.get_index(box.left + 0.5, (box.bottom + box.top) / 2, 1.0, 1.0)  # type: ignore[attr-defined]
-    if first is None or textpage.get_text_range(first, len(box.text)) != box.text:  # type: ignore[attr-defined]
-        return [box]  # its characters are not where its text says: keep it whole
-    pieces, start, left = [], 0, box.left
-    for at, char in enumerate(box.text):
-        if char != " " or at == 0:
+    raw = textpage.raw  # type: ignore[attr-defined]
+    count = pdfium_c.FPDFText_CountChars(raw)
+    if count > MAX_CHARS:
+        return []
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    refs = (ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom), ctypes.byref(top))
+    unicode_of, box_of = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
+    size_of = pdfium_c.FPDFText_GetFontSize
+    boxes: list[_Box] = []
+    box: _Box | None = None
+    space = False
+    widest = 0.0
+    previous = -2
+    for index in itertools.chain.from_iterable(range(a, min(b, count)) for a, b in windows):
+        if index != previous + 1:
+            box, space = None, False  # a window's first character
+        previous = index
+        code = unicode_of(raw, index)
+        if code in _BREAKS:
+            box = None
             continue
-        before_right = _edge(textpage, first + at - 1, right=True)
-        after_left = _edge(textpage, first + at + 1, right=False)
-        if after_left - before_right > GAP * box.height:
-            pieces.append(
-                _Box(left, box.bottom, before_right, box.top, box.index, box.text[start:at])
-            )
-            start, left = at + 1, after_left
-    if not pieces:
-        return [box]
-    pieces.append(_Box(left, box.bottom, box.right, box.top, box.index, box.text[start:]))
-    return pieces
+        if code in _SPACES:
+            space = True
+            continue
+        box_of(raw, index, *refs)
+        x0, x1, y0, y1 = left.value, right.value, bottom.value, top.value
+        if box is not None and x0 - box.right <= widest and y0 < box.top and y1 > box.bottom:
+            box.text += (" " if space else "") + chr(code)
+            box.right, box.last = max(box.right, x1), index
+            box.bottom, box.top = min(box.bottom, y0), max(box.top, y1)
+        else:
+            box = _Box(x0, y0, x1, y1, index, chr(code), index)
+            boxes.append(box)
+            widest = GAP * size_of(raw, index)
+        space = False
+    kept = [b for b in boxes if b.right > b.left and b.top > b.bottom]
+    for b in kept:  # characters beyond U+FFFF come as two UTF-16 halves: joined
+        b.text = b.text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return kept
 
 
 def _prose_column(rows: list[list[list[_Box]]], columns: list[tuple[float, float]]) -> bool:
@@ -249,7 +269,7 @@ def _numbered(rows: list[list[list[_Box]]]) -> bool:
     return steps * 2 >= len(rows)
 
 
-def _text(textpage: object, cell: list[_Box]) -> str:
+def _text(cell: list[_Box]) -> str:
     return " ".join(b.text for b in cell).replace("|", "\\|").strip()
 
 
@@ -264,19 +284,12 @@ def markdown(textpage: object, table: Table) -> str:
                 (i for i, (left, right) in enumerate(table.columns) if left <= middle <= right),
                 len(table.columns) - 1,
             )
-            text = _text(textpage, cell)
+            text = _text(cell)
             slots[column] = f"{slots[column]} {text}".strip()
         out.append("| " + " | ".join(slots) + " |")
         if number == 0:
             out.append("|" + " --- |" * len(table.columns))
     return "\n".join(out)
-
-
-def _char_index(textpage: object, box: _Box, at_end: bool) -> int:
-    x = box.right - 0.5 if at_end else box.left + 0.5
-    y = (box.bottom + box.top) / 2
-    found = textpage.get_index(x, y, 1.0, 1.0)  # type: ignore[attr-defined]
-    return -1 if found is None else int(found)
 
 
 def page_text(textpage: object, tables: list[Table]) -> list[tuple[str, bool]] | None:
@@ -286,9 +299,8 @@ def page_text(textpage: object, tables: list[Table]) -> list[tuple[str, bool]] |
     parts: list[tuple[str, bool]] = []
     position = 0
     for table in tables:
-        first = _char_index(textpage, table.first, at_end=False)
-        last = _char_index(textpage, table.last, at_end=True)
-        if first < position or last < first:  # not found, or out of text order
+        first, last = table.first.first, table.last.last
+        if first < position or last < first:  # out of text order
             continue
         parts.append((textpage.get_text_range(position, first - position), False))  # type: ignore[attr-defined]
         parts.append((markdown(textpage, table), True))
