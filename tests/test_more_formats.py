@@ -14,7 +14,7 @@ from mnemo import api
 from mnemo.catalog import Chunk
 from mnemo.config import Settings
 from mnemo.retrieval.filters import Filters
-from stored import index_one
+from stored import index_one, stored
 
 
 def chunk_with(chunks: list[Chunk], phrase: str) -> Chunk:
@@ -204,13 +204,15 @@ def test_eml_subject_people_date_and_attachments(tmp_path: Path, settings: Setti
             attachment="invoice-42.pdf",
         ).as_bytes()
     )
-    doc, chunks = index_one(settings, path)
+    report = api.add([path], settings)  # the attachment is no real PDF: failed on its own
+    assert report.counts["indexed"] == 1 and report.counts["failed"] == 1, report.outcomes
+    doc, chunks = stored(settings, path)
     assert doc.title == "Invoice for the crane" and doc.media_type == "message/rfc822"
     assert doc.meta["from"] == "Ada <ada@example.org>" and doc.meta["to"] == "bob@example.org"
     assert doc.meta["date"] == "2019-06-04T10:00:00+00:00"
     assert doc.meta["attachments"] == ["invoice-42.pdf"]
     text = "\n".join(c.text for c in chunks)
-    assert "pay the crane invoice" in text and "Attachments (not indexed): invoice-42.pdf" in text
+    assert "pay the crane invoice" in text and "Attachments: invoice-42.pdf" in text
 
     def found(**dates: datetime) -> bool:
         hits = api.search("crane invoice", settings, mode="bm25", filters=Filters(**dates)).hits

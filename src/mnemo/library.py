@@ -522,7 +522,8 @@ class Library:
     def remove_document(self, name: str, *, collection: str | None = None) -> str:
         """Remove one document from the catalog and the search index; returns its path.
 
-        A file still below a source comes back at the next sync; uploads are deleted with it.
+        A file still below a source comes back at the next sync; uploads are deleted with it,
+        and an e-mail's attachments (documents of their own) with the message.
         """
         from mnemo.catalog.writes import delete_document
         from mnemo.index.updater import IndexUpdater
@@ -536,6 +537,15 @@ class Library:
                 doc = self._resolve(session, coll, name)
                 path = doc.path
                 delete_document(session, doc.id)
+                carried = session.execute(  # an e-mail's attachments go with it
+                    select(Document.id, Document.meta).where(
+                        Document.collection_id == coll.id,
+                        Document.path.startswith(path + "#", autoescape=True),
+                    )
+                ).all()
+                for carried_id, meta in carried:
+                    if (meta or {}).get("attached_to") == path:
+                        delete_document(session, carried_id)
                 session.execute(
                     delete(Source).where(Source.collection_id == coll.id, Source.path == path)
                 )

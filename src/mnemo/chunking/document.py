@@ -27,6 +27,17 @@ class Page:
     end: int
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried inside another (an e-mail's attachment), indexed as its own
+    document under a virtual path: ``<container>#<where>/<name>``."""
+
+    where: str  # e.g. "attachments/2" or "messages/3/attachments/1"
+    name: str  # its file name, whose extension picks its parser
+    data: bytes
+    carrier: str  # what it is attached to, as a reader would name it (the subject)
+
+
 @dataclass
 class ParsedDocument:
     text: str
@@ -35,3 +46,4 @@ class ParsedDocument:
     pages: list[Page] | None = None
     markup: Markup = "text"
     metadata: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)

@@ -23,6 +23,7 @@ from mnemo.chunking import ChunkDraft, Chunker
 from mnemo.ingest.confine import OutsideRoots, open_document
 from mnemo.ingest.parsers import Format, ParseFailed, ParseLimits, ParseSkipped, format_for
 from mnemo.ingest.parsers.base import (
+    Attachment,
     OcrOptions,
     ParseRetry,
     TranscriptionOptions,
@@ -75,6 +76,8 @@ class Extracted:
     chunks: list[ChunkDraft] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     worker_peak_kb: int = 0  # peak resident memory of the process that parsed it
+    #: Files carried inside this one (e-mail attachments), each a document of its own.
+    children: list[Extracted] = field(default_factory=list)
 
 
 # Parsing libraries log warnings about the files they read ("recursion depth
@@ -185,7 +188,10 @@ def _too_many_chunks(count: str, job: Job) -> str:
     )
 
 
-def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Extracted) -> None:
+def _parse_and_chunk(
+    job: Job, fmt: Format, path: Path, data: bytes, result: Extracted, *, carried: bool = False
+) -> None:
+    """``carried``: the file is itself an attachment; its own attachments are not read."""
     result.media_type, result.parser = fmt.media_type, fmt.name
     if not data:  # for every format: a 0-byte PDF or DOCX is empty, not corrupt
         result.status, result.reason = "skipped", "empty file (0 bytes)"
@@ -236,3 +242,35 @@ def _parse_and_chunk(job: Job, fmt: Format, path: Path, data: bytes, result: Ext
         result.reason = _too_many_chunks(f"more than {job.max_chunks:,}", job)
         return
     result.status, result.chunks = "indexed", chunks
+    if parsed.attachments and not carried:
+        started = time.perf_counter()
+        result.children = [_attachment(job, result, a) for a in parsed.attachments]
+        result.seconds["parse"] += time.perf_counter() - started
+
+
+def attachment_path(container: str, where: str, name: str) -> str:
+    """The virtual path of a file carried inside ``container``."""
+    return f"{container}#{where}/{name}"
+
+
+def _attachment(job: Job, container: Extracted, attachment: Attachment) -> Extracted:
+    """An attachment parsed and chunked by its own format's parser, within the same
+    limits as a file; it keeps the container's modification time."""
+    path = attachment_path(container.path, attachment.where, attachment.name)
+    data = attachment.data
+    result = Extracted(path=path, status="failed", size=len(data), mtime_ns=container.mtime_ns)
+    result.content_hash = hashlib.sha256(data).hexdigest()
+    title = f"{attachment.name} (attached to '{attachment.carrier}')"
+    linked = {"attached_to": container.path, "carrier": attachment.carrier}
+    if len(data) > job.max_bytes:
+        result.status, result.reason = "skipped", _too_big(len(data), job.max_bytes)
+    else:
+        fmt = format_for(Path(attachment.name)) or format_for(Path(attachment.name), data[:_HEAD])
+        if isinstance(fmt, str) or fmt is None:
+            result.status = "skipped"
+            result.reason = fmt or "attachment of an unknown type: not indexed"
+        else:
+            _parse_and_chunk(job, fmt, Path(attachment.name), data, result, carried=True)
+    result.title = title
+    result.metadata = dict(result.metadata, **linked)
+    return result

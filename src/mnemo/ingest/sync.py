@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mnemo import tracing
 from mnemo.catalog import Catalog, Collection, Document, Run, RunFile, Source
-from mnemo.catalog.models import utcnow
+from mnemo.catalog.models import Edge, utcnow
 from mnemo.catalog.writes import delete_document, mark_for_index
 from mnemo.chunking import Chunker
 from mnemo.config import Settings
@@ -46,6 +46,8 @@ from mnemo.report import RunReport
 
 log = logging.getLogger(__name__)
 
+#: The edge from a message to each of its attachments' documents.
+ATTACHMENT = "attachment"
 #: Statuses whose outcome depends only on the file's content.
 SETTLED = ("indexed", "skipped", "failed")
 #: Files of one run that get their own span (parse, chunk) in its trace.
@@ -78,6 +80,7 @@ class _Known:
     status: str
     pipeline_key: str | None
     transient: bool
+    carried_by: str | None = None  # an attachment: the path of the message it came in
 
 
 class _IndexOpening:
@@ -410,7 +413,11 @@ class Syncer:
                 ).where(Document.collection_id == self.collection.id)
             )
             return {
-                row.path: _Known(*row[:8], transient=bool((row.meta or {}).get("transient")))
+                row.path: _Known(
+                    *row[:8],
+                    transient=bool((row.meta or {}).get("transient")),
+                    carried_by=(row.meta or {}).get("attached_to"),
+                )
                 for row in rows
             }
 
@@ -432,10 +439,16 @@ class Syncer:
                 return False
             return scope_paths is None or any(_is_under(doc.path, p) for p in scope_paths)
 
-        missing = {p: d for p, d in known.items() if p not in found and in_scope(d)}
+        # An attachment goes with its message: kept while the message is found (its
+        # save replaces them), removed with it.
+        missing = {
+            p: d
+            for p, d in known.items()
+            if p not in found and in_scope(d) and d.carried_by not in found
+        }
         movable: dict[str, list[_Known]] = {}
         for doc in missing.values():
-            if doc.content_hash and doc.pipeline_key == self.pipeline_key:
+            if doc.content_hash and doc.pipeline_key == self.pipeline_key and not doc.carried_by:
                 movable.setdefault(doc.content_hash, []).append(doc)
 
         # A move keeps the file's size, so only new files of a missing file's size
@@ -455,7 +468,7 @@ class Syncer:
                 if twins:
                     twin = twins.pop(0)
                     self._index(report)  # a move queues the document for the index
-                    self._move(report, twin, candidate, source_id)
+                    moved_ids.update(self._move(report, twin, candidate, source_id))
                     moved_ids.add(twin.id)
                     continue
             known_hash = doc.content_hash if doc is not None and self._reusable(doc) else None
@@ -473,7 +486,7 @@ class Syncer:
             if not result.mtime_ns:  # its worker died, ran out of time or memory: the file
                 # is failed as it was found, so the next sync does not try it again unchanged
                 result.size, result.mtime_ns = candidate.size, candidate.mtime_ns
-            self._save(report, result, known.get(result.path), source_id)
+            self._save(report, result, known.get(result.path), source_id, known)
 
         # Results wait (a few files' worth) while the index opens: workers keep parsing.
         waiting: list[Extracted] = []
@@ -604,7 +617,12 @@ class Syncer:
     # -- writes -----------------------------------------------------------------
 
     def _save(
-        self, report: RunReport, result: Extracted, doc: _Known | None, source_id: int
+        self,
+        report: RunReport,
+        result: Extracted,
+        doc: _Known | None,
+        source_id: int,
+        known: dict[str, _Known] | None = None,
     ) -> None:
         started = time.perf_counter()
         with self.catalog.session() as session:
@@ -619,18 +637,61 @@ class Syncer:
                 report.record(result.path, outcome)
             else:
                 existing = session.get(Document, doc.id) if doc else None
-                _, inserted = save_extracted(
+                saved, inserted = save_extracted(
                     session, self.collection.id, source_id, existing, result, self.pipeline_key
                 )
                 report.chunks_written += inserted
                 outcome, reason = result.status, result.reason
                 self._log(report, result.path, outcome, reason, session)
+                self._save_attachments(session, report, saved, result, source_id, known or {})
         report.seconds["write"] = report.seconds.get("write", 0.0) + time.perf_counter() - started
         self.on_event(Event("file", path=result.path, outcome=outcome))
         self._index(report).flush_every(FLUSH_SECONDS)
 
-    def _move(self, report: RunReport, doc: _Known, found: Candidate, source_id: int) -> None:
+    def _save_attachments(
+        self,
+        session: Session,
+        report: RunReport,
+        message: Document,
+        result: Extracted,
+        source_id: int,
+        known: dict[str, _Known],
+    ) -> None:
+        """Store a message's attachments as documents linked to it (an ``attachment``
+        edge each) and remove those it no longer carries, in the message's transaction."""
+        session.execute(delete(Edge).where(Edge.source_id == message.id, Edge.kind == ATTACHMENT))
+        for child in result.children:
+            twin = known.get(child.path)
+            existing = session.get(Document, twin.id) if twin is not None else None
+            saved, inserted = save_extracted(
+                session, self.collection.id, source_id, existing, child, self.pipeline_key
+            )
+            report.chunks_written += inserted
+            self._log(report, child.path, child.status, child.reason, session)
+            if child.status == "indexed":
+                name = child.path.rsplit("/", 1)[-1]
+                session.add(
+                    Edge(
+                        collection_id=self.collection.id,
+                        source_id=message.id,
+                        target_id=saved.id,
+                        kind=ATTACHMENT,
+                        origin="mail",
+                        target=name.lower(),
+                    )
+                )
+            self.on_event(Event("file", path=child.path, outcome=child.status))
+        kept = {child.path for child in result.children}
+        for path, doc in known.items():
+            if doc.carried_by == result.path and path not in kept:
+                delete_document(session, doc.id)
+                self._log(report, path, "removed", "no longer attached to its message", session)
+                self.on_event(Event("file", path=path, outcome="removed"))
+
+    def _move(self, report: RunReport, doc: _Known, found: Candidate, source_id: int) -> list[str]:
+        """Move the document to its new path; the ids of its attachments, moved with it."""
         with self.catalog.session() as session:
+            carried = self._move_attachments(session, doc.path, found.path)
             session.execute(
                 update(Document)
                 .where(Document.id == doc.id)
@@ -645,6 +706,7 @@ class Syncer:
             mark_for_index(session, self.collection.id, doc.id)
             self._log(report, found.path, "moved", f"from {doc.path}", session)
         self.on_event(Event("file", path=found.path, outcome="moved"))
+        return carried
 
     def _log(
         self,
@@ -662,6 +724,27 @@ class Syncer:
             return
         with self.catalog.session() as own:
             own.add(row)
+
+    def _move_attachments(self, session: Session, old: str, new: str) -> list[str]:
+        """A moved message's attachments move with it (their paths start with its own)."""
+        rows = session.execute(
+            select(Document.id, Document.path, Document.meta).where(
+                Document.collection_id == self.collection.id,
+                Document.path.startswith(old + "#", autoescape=True),
+            )
+        ).all()
+        moved = []
+        for doc_id, path, meta in rows:
+            if (meta or {}).get("attached_to") != old:
+                continue
+            moved.append(doc_id)
+            session.execute(
+                update(Document)
+                .where(Document.id == doc_id)
+                .values(path=new + path[len(old) :], meta=dict(meta, attached_to=new))
+            )
+            mark_for_index(session, self.collection.id, doc_id)
+        return moved
 
 
 def _is_under(path: str, root: str) -> bool:

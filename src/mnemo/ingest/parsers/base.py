@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 # What a parser produces lives below chunking, which reads it; parsers import it from here.
-from mnemo.chunking.document import Markup, Page, ParsedDocument, Section
+from mnemo.chunking.document import Attachment, Markup, Page, ParsedDocument, Section
 
 __all__ = [
+    "Attachment",
     "DocumentBuilder",
     "Markup",
     "OcrOptions",

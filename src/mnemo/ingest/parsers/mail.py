@@ -2,9 +2,13 @@
 
 A message's subject is its title; from, to, cc and date are metadata (the
 date is the document's date, which date filters use). Attachments are listed
-by name, not indexed: one file is one document in the catalog, so a message's
-attachments cannot yet become documents of their own (save them beside it to
-index them).
+by name in the message's text and handed back with the parsed message
+(:class:`~mnemo.ingest.parsers.base.Attachment`): the worker parses each with
+its own format's parser into a document of its own, under the virtual path
+``message.eml#attachments/report.pdf`` (in a mailbox
+``box.mbox#messages/3/attachments/report.pdf``; a second attachment of the same
+name gets its place in the message: ``#attachments/4/report.pdf``). At most
+:data:`MAX_ATTACHMENTS` a file.
 """
 
 from __future__ import annotations
@@ -17,12 +21,20 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from mnemo.ingest.parsers.base import DocumentBuilder, ParsedDocument, ParseLimits, ParseSkipped
+from mnemo.ingest.parsers.base import (
+    Attachment,
+    DocumentBuilder,
+    ParsedDocument,
+    ParseLimits,
+    ParseSkipped,
+)
 
 name = "mail"
 #: An mbox separates messages by a line starting "From " (mboxo/mboxrd, as mailbox reads them).
 _FROM_LINE = re.compile(rb"^From [^\n]*\n", re.MULTILINE)
 _HEADERS = ("from", "to", "cc", "date")
+#: Attachments of one file (message or mailbox) that become documents; the rest are listed only.
+MAX_ATTACHMENTS = 100
 
 
 def _message(data: bytes) -> EmailMessage:
@@ -74,14 +86,50 @@ def _body(message: EmailMessage) -> str:
     return _html_text(content) if part.get_content_type() == "text/html" else content.strip()
 
 
-def _attachments(message: EmailMessage) -> list[str]:
-    names = []
-    for part in message.iter_attachments():
-        names.append(part.get_filename() or part.get_content_type())
-    return names
+def _file_name(part: EmailMessage, number: int) -> str:
+    """The attachment's own name, made safe for a path; else one from its type."""
+    raw = part.get_filename() or ""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1].replace("#", "_").strip()
+    if name and name not in (".", ".."):
+        return name
+    if part.get_content_type() == "message/rfc822":
+        return f"message-{number}.eml"
+    import mimetypes
+
+    extension = mimetypes.guess_extension(part.get_content_type()) or ".bin"
+    return f"attachment-{number}{extension}"
 
 
-def _write(builder: DocumentBuilder, message: EmailMessage, level: int) -> dict[str, Any]:
+def _payload(part: EmailMessage) -> bytes:
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload()
+        message = inner[0] if isinstance(inner, list) and inner else inner
+        return message.as_bytes() if hasattr(message, "as_bytes") else b""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _attachments(message: EmailMessage, where: str, subject: str, room: int) -> list[Attachment]:
+    found: list[Attachment] = []
+    names: set[str] = set()
+    for number, part in enumerate(message.iter_attachments(), start=1):
+        name = _file_name(part, number)
+        data = _payload(part) if len(found) < room else b""
+        # Its place in the message is in the path only for a second file of the same name,
+        # so an attachment keeps its path (and document) when another one is dropped.
+        place = f"{where}attachments" + (f"/{number}" if name.lower() in names else "")
+        names.add(name.lower())
+        found.append(Attachment(place, name, data, subject))
+    return found
+
+
+def _write(
+    builder: DocumentBuilder,
+    message: EmailMessage,
+    level: int,
+    attached: list[Attachment],
+    where: str = "",
+) -> dict[str, Any]:
     subject = _header(message, "subject") or "(no subject)"
     builder.heading(level, subject)
     fields = {key: _header(message, key) for key in _HEADERS}
@@ -89,16 +137,17 @@ def _write(builder: DocumentBuilder, message: EmailMessage, level: int) -> dict[
         "\n".join(f"{key.capitalize()}: {value}" for key, value in fields.items() if value)
     )
     builder.block(_body(message))
-    attachments = _attachments(message)
+    attachments = _attachments(message, where, subject, MAX_ATTACHMENTS - len(attached))
+    attached.extend(a for a in attachments if a.data)
     if attachments:
-        builder.block("Attachments (not indexed): " + ", ".join(attachments))
+        builder.block("Attachments: " + ", ".join(a.name for a in attachments))
     found: dict[str, Any] = {k: v for k, v in fields.items() if v and k != "date"}
     found["subject"] = subject
     date = _date(message)
     if date:
         found["date"] = date
     if attachments:
-        found["attachments"] = attachments
+        found["attachments"] = [a.name for a in attachments]
     return found
 
 
@@ -107,8 +156,11 @@ def parse_eml(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     if not message.keys():
         raise ParseSkipped("no e-mail headers found (not an .eml message?)")
     builder = DocumentBuilder(limits.max_text_chars)
-    metadata = _write(builder, message, 1)
-    return builder.build(title=metadata["subject"], markup="markdown", metadata=metadata)
+    attached: list[Attachment] = []
+    metadata = _write(builder, message, 1, attached)
+    parsed = builder.build(title=metadata["subject"], markup="markdown", metadata=metadata)
+    parsed.attachments = attached
+    return parsed
 
 
 def parse_mbox(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
@@ -116,15 +168,18 @@ def parse_mbox(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     if not starts:
         raise ParseSkipped("no messages in the mailbox (no line starts with 'From ')")
     builder = DocumentBuilder(limits.max_text_chars)
+    attached: list[Attachment] = []
     dates = []
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else len(data)
         raw = _FROM_LINE.sub(b"", data[start:end], count=1)
         raw = re.sub(rb"^>(>*From )", rb"\1", raw, flags=re.MULTILINE)  # mboxrd unquoting
-        found = _write(builder, _message(raw), 1)
+        found = _write(builder, _message(raw), 1, attached, f"messages/{index + 1}/")
         if "date" in found:
             dates.append(found["date"])
     metadata: dict[str, Any] = {"messages": len(starts)}
     if dates:
         metadata["first_date"], metadata["last_date"] = min(dates), max(dates)
-    return builder.build(title=path.name, markup="markdown", metadata=metadata)
+    parsed = builder.build(title=path.name, markup="markdown", metadata=metadata)
+    parsed.attachments = attached
+    return parsed

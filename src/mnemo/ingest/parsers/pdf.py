@@ -4,6 +4,8 @@ Each page's hard-wrapped lines are joined into paragraphs
 (:mod:`mnemo.ingest.parsers.pdf_lines`) before the chunker sees them. A page
 with no text layer, or a garbage one, is rendered and read by OCR
 (:mod:`mnemo.ingest.parsers.pdf_ocr`); the other pages keep their own text.
+Tables found on a page become Markdown tables in its text
+(:mod:`mnemo.ingest.parsers.pdf_tables`), which the chunker keeps with their header.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from mnemo.ingest.parsers.base import (
 from mnemo.ingest.parsers.pdf_lines import join_lines
 from mnemo.ingest.parsers.pdf_ocr import PageReader
 from mnemo.ingest.parsers.pdf_streams import check_streams
+from mnemo.ingest.parsers.pdf_tables import find as find_tables
+from mnemo.ingest.parsers.pdf_tables import likely as likely_table
+from mnemo.ingest.parsers.pdf_tables import page_text as table_page_text
+from mnemo.ingest.parsers.pdf_tables import split_caption
 
 name = "pdf"
 
@@ -89,6 +95,19 @@ def _title(metadata: dict[str, str], outline: dict[int, list[tuple[int, str]]], 
     return path.name
 
 
+def _with_tables(textpage: object, text: str) -> list[tuple[str, bool]] | None:
+    """The page's text cut around its tables (Markdown), if it likely holds one and
+    one is found; else None. ``text``: PDFium's page text as it gave it."""
+    windows = likely_table(text)
+    if not windows:
+        return None
+    try:
+        tables = find_tables(textpage, windows)
+        return table_page_text(textpage, tables) if tables else None
+    except Exception:  # odd boxes must not cost the page: its text is kept as it is
+        return None
+
+
 def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     check_streams(data, limits)
     pdf = _open(data)
@@ -102,7 +121,7 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
         outline, outline_problem = _outline(pdf)
         builder = DocumentBuilder(limits.max_text_chars)
         reader = PageReader(limits.ocr)
-        pages_with_text = 0
+        pages_with_text = tables = 0
         for index in range(count):
             builder.start_page(index + 1)  # a bookmark's heading belongs to its page
             for level, title in outline.get(index, []):
@@ -110,7 +129,9 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
             page = pdf[index]  # type: ignore[index]
             try:
                 textpage = page.get_textpage()
-                text = join_lines(_clean(textpage.get_text_bounded()))
+                own = textpage.get_text_bounded()
+                text = join_lines(_clean(own))
+                parts = _with_tables(textpage, own)
                 textpage.close()
                 ocr = reader.read(page, index + 1, text)
             finally:
@@ -119,6 +140,18 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
                 pages_with_text += 1
                 reader.placed(index + 1, builder.length, ocr)
                 builder.block(ocr.text)
+            elif parts is not None:
+                pages_with_text += 1
+                tables += sum(1 for _, is_table in parts if is_table)
+                for number, (part, is_table) in enumerate(parts):
+                    if is_table:
+                        builder.block(part)
+                        continue
+                    caption = ""
+                    if number + 1 < len(parts):  # a table follows: its caption goes with it
+                        part, caption = split_caption(part)
+                    builder.block(join_lines(_clean(part)))
+                    builder.block(caption)
             elif text.strip():
                 pages_with_text += 1
                 builder.block(text)
@@ -132,6 +165,8 @@ def parse(data: bytes, path: Path, limits: ParseLimits) -> ParsedDocument:
     parsed = builder.build(title=_title(metadata, outline, path), markup="text", metadata={})
     parsed.metadata["pages"] = count
     parsed.metadata.update(reader.metadata())
+    if tables:
+        parsed.metadata["tables"] = tables
     if outline_problem:
         parsed.metadata["warning"] = outline_problem
     if pages_with_text < count:
