@@ -443,7 +443,9 @@ class AnswerSettings(BaseModel):
         ge=-100,
         le=100,
         description="The quote check's threshold: the cross-encoder's logit for the best "
-        "quotes, with their bonuses (calibrated on rgb-en-fact's same-topic negatives).",
+        "quotes, with their bonuses. At 0 the numbers, names and kind of value decide alone; "
+        "6.5 abstains on more same-topic negatives at the cost of some answerable questions "
+        "(rgb-en-fact, see docs/benchmarks.md).",
     )
     extractive_sentences: int = Field(
         3, ge=1, le=20, description="Sentences in an extractive answer."

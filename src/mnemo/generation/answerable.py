@@ -3,7 +3,7 @@
 The reranker's passage score tells a passage on the question's topic from one
 off it; a passage on the same topic that lacks the answer (the 2010 and 2018
 finals, for "Who won the 2014 final?") scores as high. Before an extractive
-answer quotes anything, the best ``_LOOK`` candidate quotes
+answer quotes anything, the best ``_LOOK`` (8) candidate quotes
 (:func:`mnemo.generation.extractive.candidates`, best first) are read, and one
 of them must:
 
@@ -31,7 +31,7 @@ from mnemo.generation.quotable import answer_type, has_type
 if TYPE_CHECKING:
     from mnemo.generation.extractive import Candidate
 
-_LOOK = 3  # candidate quotes read, best first
+_LOOK = 8  # candidate quotes read, best first (docs/benchmarks.md)
 _NAME_SHARE = 0.5  # of the question's names the passage must have
 _WORD = re.compile(r"[\w'’.-]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
