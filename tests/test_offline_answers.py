@@ -257,8 +257,8 @@ SEASONS = {
     ),
     "companies/Acme Robotics.md": (
         "# Acme Robotics\n\n"
-        "Acme Robotics builds warehouse robots that pick and pack parcels. The company "
-        "sells its robots to logistics firms across Europe and rents them by the month.\n"
+        "Acme Robotics was founded by Jane Smith and Tom Lee in Porto. Acme Robotics "
+        "builds warehouse robots that pick and pack parcels for logistics firms.\n"
     ),
 }
 

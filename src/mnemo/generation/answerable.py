@@ -12,8 +12,8 @@ of them must:
 - come from a passage (with its title and sections) that has every number of
   the question ("2014", "iPhone 11") and at least half of its names
   (capitalised words after the first, quoted phrases);
-- have the kind of value asked for: a date for "when", a number for "how
-  many", a name for "who".
+- have the kind of value asked for: a date, a time or a number for "when", a
+  number for "how many", a name for "who".
 
 Otherwise Mnemo abstains and shows the nearest passages. Measured and
 calibrated on rgb-en-fact's same-topic negatives (docs/benchmarks.md).
@@ -49,6 +49,7 @@ _ASKS_WHO = re.compile(
     re.IGNORECASE,
 )
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ def has_kind(text: str, question: str, kind: str | None) -> bool:
             for m in _CAPITALISED.finditer(text)
             if m.start() > 0
         )
+    if kind == "date":  # "when" is also answered by a time or a number ("at 02:00", "in week 3")
+        return has_type(text, "date") or bool(_DIGIT.search(text))
     return has_type(text, kind)  # type: ignore[arg-type]
 
 
@@ -106,24 +109,24 @@ def answering(
 ) -> tuple[Candidate | None, str]:
     """The first of the best candidates that answers ``question``, or None and why not."""
     wanted = constraints(question)
-    why = "no sentence of the passages fits"
+    why = ""
     for candidate in found[:_LOOK]:
         passage = candidate.passage
         context = "\n".join(filter(None, [passage.title, *passage.heading_path, passage.text]))
         if candidate.score < min_score:
-            why = (
-                f"the best quote's score {found[0].score:.2f} is under "
+            why = why or (
+                f"the best quote's score {candidate.score:.2f} is under "
                 f"answer.min_quote_score {min_score:.2f}"
             )
             break  # best first: the rest score lower still
         if not holds_constraints(context, wanted):
-            why = "no passage that fits has the question's " + _describe(wanted)
+            why = why or "no passage of the best quotes has the question's " + _describe(wanted)
             continue
         if not has_kind(candidate.text, question, wanted.kind):
-            why = f"no quote that fits has the {wanted.kind} asked for"
+            why = why or f"no quote that fits has the {wanted.kind} asked for"
             continue
         return candidate, ""
-    return None, why
+    return None, why or "no sentence of the passages fits"
 
 
 def _describe(wanted: Constraints) -> str:
