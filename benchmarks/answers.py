@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import mnemo
 
@@ -178,6 +178,40 @@ def build(
     return settings, info
 
 
+class MemoReranker:
+    """The configured cross-encoder, remembering its scores for each (question,
+    candidates) call. ``ask`` and the searches after it read the same candidates for
+    the same question, so each collection's passages are scored once per question;
+    scores are the same as the model's (INT8 batches depend only on the candidates)."""
+
+    scores: ClassVar[dict[tuple[str, tuple[str, ...]], list[float]]] = {}
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        key = (query, tuple(passages))
+        if key not in self.scores:
+            self.scores[key] = [float(s) for s in self.inner.score(query, passages)]
+        return self.scores[key]
+
+
+def memo_reranker(name: str) -> str:
+    """Register a remembering wrapper around reranker ``name``; the name to use."""
+    from mnemo.registry import RERANKERS
+    from mnemo.retrieval.rerank import register
+
+    inner = RERANKERS.get(name)
+    memo = f"bench-memo-{name}"
+
+    def factory(settings: mnemo.Settings) -> MemoReranker | None:
+        reranker = inner(settings)
+        return None if reranker is None else MemoReranker(reranker)
+
+    register(memo, factory)
+    return memo
+
+
 def max_dense(hits: Sequence[Any]) -> float | None:
     dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
     return max(dense) if dense else None
@@ -187,12 +221,18 @@ def ask_all(
     settings: mnemo.Settings, questions: Sequence[Question], *, use_llm: bool
 ) -> list[dict[str, Any]]:
     """Every question through ``mnemo.ask``, after one warm-up; one record a question."""
-    mnemo.ask(questions[0].query, settings, use_llm=use_llm)  # loads the model, opens tables
+    from mnemo.library import Library
+
     records = []
-    for q in questions:
-        started = time.perf_counter()
-        answer = mnemo.ask(q.query, settings, use_llm=use_llm)
-        ms = (time.perf_counter() - started) * 1000
+    with Library(settings) as library:
+        # loads the models, opens the tables; the answer cache is off: every answer is made
+        library.ask(questions[0].query, use_llm=use_llm, cache=False)
+        answers = []
+        for q in questions:
+            started = time.perf_counter()
+            answer = library.ask(q.query, use_llm=use_llm, cache=False)
+            answers.append((answer, (time.perf_counter() - started) * 1000))
+    for q, (answer, ms) in zip(questions, answers, strict=True):
         sources = "\n".join(s.text for s in answer.sources)
         valid = [c for c in answer.citations if c.source is not None]
         records.append(
@@ -213,11 +253,15 @@ def ask_all(
 def search_all(settings: mnemo.Settings, questions: Sequence[Question]) -> list[dict[str, Any]]:
     """The hits ``ask`` starts from (reranked when ``answer.rerank`` is on): best dense
     cosine, best reranker score, and whether they hold the answer."""
+    from mnemo.library import Library
+
     records = []
-    for q in questions:
-        response = mnemo.search(
-            q.query, settings, k=settings.answer.passages, rerank=settings.answer.rerank
-        )
+    with Library(settings) as library:
+        responses = [
+            library.search(q.query, k=settings.answer.passages, rerank=settings.answer.rerank)
+            for q in questions
+        ]
+    for q, response in zip(questions, responses, strict=True):
         text = "\n".join(h.text for h in response.hits)
         reranked = [h.scores["rerank"] for h in response.hits if "rerank" in h.scores]
         records.append(
@@ -683,15 +727,15 @@ def markdown(results: dict[str, Any]) -> str:
 def bench_collection(
     settings: mnemo.Settings,
     questions: Sequence[Question],
-    calibrated: float | None,
+    calibrated: float | None = None,
 ) -> dict[str, Any]:
-    """Every question asked with the current settings, and again with ``calibrated``
-    as ``answer.min_relevance`` (unless it is None)."""
+    """Every question asked with the current settings or, given ``calibrated``, with it
+    as ``answer.min_relevance``."""
     home = settings.home
     result: dict[str, Any] = {}
     runs = [("current", settings.answer.min_relevance)]
     if calibrated is not None:
-        runs.append(("calibrated", calibrated))
+        runs = [("calibrated", calibrated)]
     for label, threshold in runs:
         tuned = settings.model_copy(
             update={"answer": settings.answer.model_copy(update={"min_relevance": threshold})}
@@ -728,6 +772,11 @@ def main() -> None:
     from mnemo.config.settings import parse_assignments
 
     overrides = parse_assignments(args.assignments)
+    # every answer is made, none read from the answer cache (a home from an earlier run
+    # would otherwise answer with that run's code); the reranker remembers its scores
+    overrides.setdefault("cache", {})["enabled"] = False
+    search = overrides.setdefault("search", {})
+    search["reranker"] = memo_reranker(search.get("reranker", "cross-encoder"))
     questions = load_questions(args.data)
     every = list(dict.fromkeys(p for q in questions for p in q.positive + q.negative))
     negative = list(dict.fromkeys(p for q in questions for p in q.negative))
@@ -740,6 +789,16 @@ def main() -> None:
     ]
     off_settings, off_info = build("unrelated", unrelated, args.work, overrides, args.fresh)
 
+    # Ask first, so that ask's latency is its own; the searches after it find the
+    # reranker's scores for the same question and candidates remembered (MemoReranker).
+    asked = {
+        name: bench_collection(settings, questions)
+        for name, settings in (
+            ("full", full_settings),
+            ("negatives", neg_settings),
+            ("unrelated", off_settings),
+        )
+    }
     full_hits = search_all(full_settings, questions)
     neg_hits = search_all(neg_settings, questions)
     off_hits = search_all(off_settings, questions)
@@ -774,7 +833,8 @@ def main() -> None:
             "collection": full_info,
             "context_recall_hits": share(r["in_hits"] for r in full_hits),
             "searches": full_hits,
-            **bench_collection(full_settings, questions, calibrated),
+            **asked["full"],
+            **(bench_collection(full_settings, questions, calibrated) if calibrated else {}),
         },
         "negatives": {
             "collection": neg_info,
@@ -784,12 +844,14 @@ def main() -> None:
                 any(found(q.answers, text) for text in negative) for q in questions
             ),
             "searches": neg_hits,
-            **bench_collection(neg_settings, questions, calibrated),
+            **asked["negatives"],
+            **(bench_collection(neg_settings, questions, calibrated) if calibrated else {}),
         },
         "unrelated": {
             "collection": off_info,
             "searches": off_hits,
-            **bench_collection(off_settings, questions, calibrated),
+            **asked["unrelated"],
+            **(bench_collection(off_settings, questions, calibrated) if calibrated else {}),
         },
         "min_relevance": relevance,
         "min_relevance_off_topic": off_topic,

@@ -242,3 +242,61 @@ def test_a_list_item_is_quoted_with_the_sentence_that_introduces_it(tmp_path) ->
     assert first_line(answer).startswith(
         "The nightly backup job does three things: it copies the database to the NAS at 02:00."
     )
+
+
+SEASONS = {
+    "sport/World Cup 2010.md": (
+        "# FIFA World Cup 2010\n\n"
+        "The 2010 FIFA World Cup was held in South Africa. In the final in Johannesburg, "
+        "Spain beat the Netherlands 1–0 after extra time, with a goal by Andrés Iniesta.\n"
+    ),
+    "sport/World Cup 2018.md": (
+        "# FIFA World Cup 2018\n\n"
+        "The 2018 FIFA World Cup was held in Russia. In the final in Moscow, France beat "
+        "Croatia 4–2 and won their second title.\n"
+    ),
+    "companies/Acme Robotics.md": (
+        "# Acme Robotics\n\n"
+        "Acme Robotics was founded by Jane Smith and Tom Lee in Porto. Acme Robotics "
+        "builds warehouse robots that pick and pack parcels for logistics firms.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def seasons(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("seasons")
+    for name, text in SEASONS.items():
+        path = root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    found = load_settings(root / "home", {"ingest": {"workers": 1}})
+    assert mnemo.add([root / "docs"], found).counts["indexed"] == len(SEASONS)
+    return found
+
+
+def test_a_same_topic_question_for_another_year_abstains(seasons: Settings) -> None:
+    answer = ask(seasons, "Who won the 2014 FIFA World Cup final?")
+    assert answer.kind == "abstained"
+    assert answer.citations == []
+    assert any("2014" in w for w in answer.warnings), answer.warnings
+
+
+def test_the_same_question_for_a_year_the_notes_have_is_answered(seasons: Settings) -> None:
+    answer = ask(seasons, "Who won the 2018 FIFA World Cup final?")
+    assert answer.kind == "extractive"
+    assert "France" in first_line(answer)
+
+
+def test_a_when_question_over_notes_without_a_date_abstains(seasons: Settings) -> None:
+    answer = ask(seasons, "When was Acme Robotics founded?")
+    assert answer.kind == "abstained"
+
+
+def test_the_quote_check_can_be_turned_off(seasons: Settings) -> None:
+    unchecked = seasons.model_copy(
+        update={"answer": seasons.answer.model_copy(update={"quote_check": "off"})}
+    )
+    # the passages score high enough with the reranker: only the quote check abstains
+    for question in ("Who won the 2014 FIFA World Cup final?", "When was Acme Robotics founded?"):
+        assert ask(unchecked, question).kind == "extractive", question

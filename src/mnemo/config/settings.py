@@ -459,6 +459,23 @@ class AnswerSettings(BaseModel):
         "this (the packaged cross-encoder's logit; calibrated on rgb-en-fact against MS MARCO, "
         "see docs/benchmarks.md; recalibrate it for another rerank_model).",
     )
+    quote_check: Literal["extractive", "always", "off"] = Field(
+        "extractive",
+        description="Before answering from search, check that one of the best quotes has the "
+        "question's numbers and names and the kind of value asked for, and scores at least "
+        "answer.min_quote_score; abstain if none does (same-topic passages without the "
+        "answer). extractive: for answers without a model; always: also before a model "
+        "writes; off: never (docs/benchmarks.md).",
+    )
+    min_quote_score: float = Field(
+        0.0,
+        ge=-100,
+        le=100,
+        description="The quote check's threshold: the cross-encoder's logit for the best "
+        "quotes, with their bonuses. At 0 the numbers, names and kind of value decide alone; "
+        "6.5 abstains on more same-topic negatives at the cost of some answerable questions "
+        "(rgb-en-fact, see docs/benchmarks.md).",
+    )
     extractive_sentences: int = Field(
         3, ge=1, le=20, description="Sentences in an extractive answer."
     )

@@ -69,6 +69,8 @@ class _Run:
     injections: list[injection.Flag] | None = None  # once the passages are screened
     masked: int = 0
     relevance: tuple[str, float] | None = None  # (scale, the best passage's score)
+    check_quotes: bool = False  # answer.quote_check applies (answers from reranked search)
+    found: list[extractive.Candidate] | None = None  # quotes scored by the check, best first
     _embedder: Embedder | None = None
     _embedder_loaded: bool = False
 
@@ -251,6 +253,7 @@ def _over_search(run: _Run, query: str, filters: Filters | None, mode: str | Non
                 f"the best passage's reranker score {max(reranked):.2f} is under "
                 f"answer.min_rerank_score {settings.answer.min_rerank_score:.2f}",
             )
+        run.check_quotes = True
         return _answer(run, passages)
     if "dense" in response.used and dense and max(dense) < settings.answer.min_relevance:
         return _abstain(
@@ -296,6 +299,9 @@ def _screen(run: _Run, passages: list[ContextPassage]) -> None:
 
 def _answer(run: _Run, passages: list[ContextPassage]) -> Answer:
     _screen(run, passages)
+    refused = _check_quotes(run, passages)
+    if refused is not None:
+        return refused
     if run.llm is not None:
         try:
             return _generate(run, passages)
@@ -466,6 +472,28 @@ def _checked(run: _Run, reply: Completion, passages: list[ContextPassage]) -> An
     )
 
 
+def _check_quotes(run: _Run, passages: list[ContextPassage]) -> Answer | None:
+    """An abstention when no quote of the passages answers the question
+    (:mod:`mnemo.generation.answerable`, ``answer.quote_check``); None to go on."""
+    mode = run.settings.answer.quote_check
+    if not run.check_quotes or mode == "off" or (mode == "extractive" and run.llm is not None):
+        return None
+    reranker = run.reranker()
+    if reranker is None:
+        return None
+    from mnemo.generation.answerable import answering
+
+    readable = injection.defang(passages, run.injections) if run.injections else passages
+    begun = time.perf_counter()
+    found = extractive.candidates(run.query, readable, reranker, None)
+    best, why = answering(run.query, found, run.settings.answer.min_quote_score)
+    run.seconds["check"] = time.perf_counter() - begun
+    if best is None:
+        return _abstain(run, passages[:_NEAREST], why)
+    run.found = [best, *(c for c in found if c is not best)]  # the quote that fits first
+    return None
+
+
 def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
     _screen(run, passages)
     if run.injections:  # quote the documents, never the instructions planted in them
@@ -480,6 +508,7 @@ def _extract(run: _Run, passages: list[ContextPassage]) -> Answer:
             count,
             reranker=reranker,
             embedder=None if reranker is not None else run.embedder(),
+            found=run.found,
         )
     run.seconds["extract"] = time.perf_counter() - begun
     if not cites:

@@ -263,10 +263,13 @@ def extract(
     *,
     reranker: Reranker | None = None,
     embedder: Embedder | None = None,
+    found: Sequence[Candidate] | None = None,
 ) -> tuple[str, list[Citation], list[ContextPassage]]:
     """Up to ``count`` quotes that answer ``question``, each cited, best first; the
-    sources renumbered to match the citations."""
-    found = candidates(question, passages, reranker, embedder)
+    sources renumbered to match the citations. ``found``: the candidates, when they
+    were scored already (best first)."""
+    if found is None:
+        found = candidates(question, passages, reranker, embedder)
     if reranker is not None and found:
         # the cross-encoder judged the rest unrelated: quote the best alone rather than them
         found = found[:1] + [c for c in found[1:] if c.score >= _MIN_SCORE]
