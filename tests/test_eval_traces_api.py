@@ -192,3 +192,52 @@ def test_cli_and_api_share_set_and_report_names(cli, home: Path, tmp_path: Path)
 
         assert [(s.name, s.reports) for s in saved.list_sets(library)] == [("default", ["eval"])]
         assert "recall@10" in saved.read_report(library)
+
+
+@pytest.mark.slow
+def test_rest_and_mcp_tune_a_set_and_only_an_admin_keeps_the_result(
+    tmp_path: Path,
+) -> None:
+    write_projects(tmp_path / "docs", 20)
+    settings = load_settings(tmp_path / "home", {"ingest": {"workers": 1}})
+    with Library(settings) as library:
+        library.add([tmp_path / "docs"])
+    with Catalog(settings.catalog_path) as catalog:
+        keys = {scope: create_key(catalog, scope, scope)[1] for scope in ("write", "admin")}
+    with (
+        serving(settings) as url,
+        _client(url, keys["write"]) as writer,
+        _client(url, keys["admin"]) as admin,
+    ):
+        built = writer.post("/collections/default/eval/sets", json={"count": 24, "keywords": True})
+        assert built.status_code == 201, built.text
+        cases = built.json()["cases"]
+
+        refused = writer.post("/collections/default/eval/tunings", json={"save": True})
+        assert refused.status_code == 403  # keeping settings changes everyone's answers
+        assert not (settings.home / "eval" / "default.tune.md").exists()
+
+        tuned = writer.post("/collections/default/eval/tunings", json={})
+        assert tuned.status_code == 200, tuned.text
+        found = tuned.json()
+        assert sum(found["sizes"]) == cases and min(found["sizes"]) >= 5
+        assert {"current", "tuned", "dense only", "bm25 only"} <= set(found["test"])
+        assert "search.dense_weight" in found["tuned"] and found["saved"] is False
+        report = writer.get("/collections/default/eval/reports/default", params={"kind": "tune"})
+        assert report.status_code == 200 and "held-out" in report.text.lower()
+
+        kept = admin.post("/collections/default/eval/tunings", json={"save": True}).json()
+        assert kept["saved"] is bool(kept["changes"])
+        shown = writer.get("/collections/default/eval/reports").json()
+        assert ("default", "tune") in [(r["set"], r["kind"]) for r in shown]
+
+        headers = {"Authorization": f"Bearer {keys['write']}"}
+        with connected(
+            lambda: streamable_http_client(
+                f"{url}/mcp/", http_client=create_mcp_http_client(headers=headers)
+            )
+        ) as agent:
+            denied = agent.tool("tune_search", save=True)
+            assert denied.is_error and "admin key" in _text(denied)
+            again = agent.result("tune_search")
+            assert set(again["tuned"]) == set(found["tuned"]) and again["saved"] is False

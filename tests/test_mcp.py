@@ -64,6 +64,7 @@ TOOLS = {
     "links",
     "build_eval_set",
     "evaluate",
+    "tune_search",
     "read_eval_report",
     "list_eval_sets",
     "list_traces",

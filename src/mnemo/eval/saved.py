@@ -33,6 +33,7 @@ from mnemo.eval.cases import Case, EvalSetError
 
 if TYPE_CHECKING:
     from mnemo.eval.score import EvalResult
+    from mnemo.eval.tune import TuneResult
     from mnemo.library import Library
 
 DEFAULT = "default"
@@ -234,6 +235,37 @@ def score_set(
     md = report_path(library.settings, coll, name, "eval")  # write keeps the name, .md/.html
     reports.write(reports.eval_markdown(result), md, "Mnemo evaluation")
     return result
+
+
+def tune_set(
+    library: Library,
+    collection: str | None = None,
+    name: str = DEFAULT,
+    *,
+    save: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[TuneResult, Path | None]:
+    """Tune search and answer settings on one half of a saved set and report them on the
+    other (:func:`mnemo.eval.tune.tune`); the tuning report is written beside the set.
+    With ``save``, the tuned settings are kept for the collection when they differ from
+    the current ones; returns the result and where they were kept (None: not kept)."""
+    from mnemo.config.tuned import save_tuned
+    from mnemo.eval import report as reports
+    from mnemo.eval.tune import tune
+
+    coll = library.collection(collection).name
+    cases = load_set(library, coll, name)
+    with _exclusive():
+        result = tune(library, cases, collection=coll, on_progress=on_progress)
+    md = report_path(library.settings, coll, name, "tune")
+    reports.write(reports.tune_markdown(result), md, "Mnemo tuning")
+    if not (save and result.changes):
+        return result, None
+    note = {
+        "set": str(set_path(library.settings, coll, name)),
+        "held_out": result.test.get("tuned", {}),
+    }
+    return result, save_tuned(library.settings, coll, result.chosen, note)
 
 
 def list_reports(library: Library, collection: str | None = None) -> list[SavedReport]:

@@ -10,7 +10,7 @@ key.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -18,13 +18,14 @@ from pydantic import BaseModel, Field
 
 from mnemo.eval import saved
 from mnemo.server import audit
-from mnemo.server.auth import Principal, require
+from mnemo.server.auth import Principal, check_scope, require
 from mnemo.server.errors import ERROR_RESPONSES
 from mnemo.server.queries import CollectionPath
 from mnemo.server.schemas import RequestBody
 
 if TYPE_CHECKING:
     from mnemo.eval.score import EvalResult
+    from mnemo.eval.tune import TuneResult
 
 router = APIRouter(tags=["eval"], responses=ERROR_RESPONSES)
 Reader = Annotated[Principal, Depends(require("read"))]
@@ -98,6 +99,43 @@ class EvalReportOut(BaseModel):
     metrics: dict[str, float | None]
     notes: list[str]
     cases: list[EvalCaseResultOut]
+
+
+class EvalTuneIn(RequestBody):
+    set: SetName = saved.DEFAULT
+    save: bool = Field(
+        False,
+        description="Keep the tuned settings for this collection when they differ from the "
+        "current ones (an admin key).",
+    )
+
+
+class EvalTuneOut(BaseModel):
+    set: str
+    collection: str
+    current: dict[str, Any] = Field(description="The settings in use before tuning.")
+    tuned: dict[str, Any] = Field(description="The best found on the tuning half.")
+    changes: dict[str, Any] = Field(description="The tuned settings that differ.")
+    test: dict[str, dict[str, float]] = Field(
+        description="Metrics on the held-out half: current, tuned, dense only, bm25 only."
+    )
+    sizes: list[int] = Field(description="Cases tuned on, cases held out.")
+    notes: list[str]
+    saved: bool = Field(description="Whether the tuned settings were kept.")
+
+
+def tune_out(name: str, result: TuneResult, saved_to: object) -> EvalTuneOut:
+    return EvalTuneOut(
+        set=name,
+        collection=result.collection,
+        current=result.current,
+        tuned=result.chosen,
+        changes=result.changes,
+        test=result.test,
+        sizes=list(result.sizes),
+        notes=result.notes,
+        saved=saved_to is not None,
+    )
 
 
 class EvalReportEntry(BaseModel):
@@ -178,6 +216,21 @@ def report_out(name: str, result: EvalResult) -> EvalReportOut:
         notes=result.notes,
         cases=[EvalCaseResultOut.model_validate(c, from_attributes=True) for c in result.cases],
     )
+
+
+@router.post("/collections/{collection}/eval/tunings", response_model=EvalTuneOut)
+def tune_set(
+    request: Request, collection: CollectionPath, body: EvalTuneIn, principal: Writer
+) -> EvalTuneOut:
+    """Tune the fusion weight, candidate depth, chunk neighbours and abstention threshold
+    on one half of a saved set and report them on the other (what `mnemo eval tune`
+    does); the tuning report is kept (GET .../eval/reports/{set}?kind=tune). Keeping the
+    tuned settings (``save``) changes answers for everyone: an admin key."""
+    if body.save:
+        check_scope(principal, "admin")
+    result, kept = saved.tune_set(request.app.state.library, collection, body.set, save=body.save)
+    audit.record(request, principal, "eval.tune", f"{collection}/{body.set}", 200)
+    return tune_out(body.set, result, kept)
 
 
 @router.get("/collections/{collection}/eval/reports", response_model=list[EvalReportEntry])

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from mnemo.eval import saved
 from mnemo.library import Library
-from mnemo.server.eval_api import EvalReportOut, EvalSetOut, report_out
+from mnemo.server.eval_api import EvalReportOut, EvalSetOut, EvalTuneOut, report_out, tune_out
 from mnemo.server.traces_api import DriftOut, SpanOut, TraceOut, span_out
 
 CollectionArg = Annotated[
@@ -51,16 +51,15 @@ class DriftList(BaseModel):
     reports: list[DriftOut] = Field(description="One per relevance scale; empty: no asks yet.")
 
 
-def _admin(ctx: Context[Any, Any] | None) -> None:
+def _admin(
+    ctx: Context[Any, Any] | None, why: str = "traces hold the questions people asked"
+) -> None:
     """Over HTTP, a ToolError unless the caller's key has the admin scope."""
     request = getattr(ctx.request_context, "request", None) if ctx is not None else None
     state = getattr(request, "scope", {}).get("state") or {}
     principal = state.get("principal")
     if principal is not None and principal.scope != "admin":
-        raise ToolError(
-            "traces hold the questions people asked: this needs an admin key "
-            f"(this key has {principal.scope!r})"
-        )
+        raise ToolError(f"{why}: this needs an admin key (this key has {principal.scope!r})")
 
 
 def tools(
@@ -110,6 +109,23 @@ def tools(
                 library, collection, set_name, k=k, answers=answers, limit=limit
             )
         return report_out(set_name, result)
+
+    def tune_search(
+        ctx: Context[Any, Any],
+        collection: CollectionArg = None,
+        set_name: SetArg = saved.DEFAULT,
+        save: Annotated[
+            bool, Field(description="Keep the tuned settings for the collection (admin key).")
+        ] = False,
+    ) -> EvalTuneOut:
+        """Tune the fusion weight, candidate depth, chunk neighbours and abstention
+        threshold on one half of an evaluation set, report them on the other half, and
+        (with save) keep them for the collection."""
+        if save:
+            _admin(ctx, "keeping tuned settings changes answers for everyone")
+        with errors():
+            result, kept = saved.tune_set(library, collection, set_name, save=save)
+        return tune_out(set_name, result, kept)
 
     def read_eval_report(
         collection: CollectionArg = None,
@@ -165,6 +181,7 @@ def tools(
     return [
         (build_eval_set, "Build an evaluation set", False),
         (evaluate, "Evaluate on your documents", False),
+        (tune_search, "Tune search on your documents", False),
         (read_eval_report, "Read an evaluation report", True),
         (list_eval_sets, "List evaluation sets", True),
         (list_traces, "List traces", True),
