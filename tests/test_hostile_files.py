@@ -267,3 +267,36 @@ def test_chunk_limit_is_checked_while_chunking(tmp_path: Path) -> None:
         "file would make more than 3 chunks, over the limit of 3 "
         "(raise ingest.max_chunks_per_file to index it)"
     )
+
+
+def test_a_pdf_with_a_large_blank_image_is_indexed_not_held_by_the_bomb_check(
+    tmp_path: Path,
+) -> None:
+    """A scanner's blank page: 18 MB of white pixels deflate to a few kilobytes. Counting
+    what the stream inflates to must end at the stream's end (it once looped for ever on
+    the bytes after it, until the file's time budget failed it)."""
+    from PIL import Image
+    from reportlab import rl_config
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    a85, rl_config.useA85 = rl_config.useA85, 0  # the image as plain Flate, as scanners write it
+    try:
+        page = canvas.Canvas(str(folder / "fog.pdf"))
+        page.drawString(72, 760, "The harbour survey counted 42 seals on the north pier.")
+        white = ImageReader(Image.new("RGB", (3000, 2000), "white"))
+        page.drawImage(white, 72, 300, width=400, height=260)
+        page.showPage()
+        page.save()
+    finally:
+        rl_config.useA85 = a85
+    settings = load_settings(
+        tmp_path / "home",
+        {"ingest": {"workers": 1, "max_parse_seconds": 30}, "embedding": {"backend": "none"}},
+    )
+    (outcome,) = mnemo.add([folder], settings).outcomes
+    assert outcome.outcome == "indexed", outcome.reason
+    hits = mnemo.search("how many seals", settings).hits
+    assert hits and "42 seals" in hits[0].text

@@ -38,7 +38,9 @@ def _inflated_size(data: bytes, start: int, cap: int) -> int:
         while not inflater.eof and position < len(data) and total <= cap:
             total += len(inflater.decompress(data[position : position + _PIECE], _OUT))
             position += _PIECE
-            while inflater.unconsumed_tail and total <= cap:
+            # Past the stream's end what is left of the piece stays in the tail: stop
+            # there (decompressing it again gives nothing, and grows unused_data).
+            while inflater.unconsumed_tail and not inflater.eof and total <= cap:
                 total += len(inflater.decompress(inflater.unconsumed_tail, _OUT))
     except zlib.error:
         pass  # damaged or encrypted: pdfium decides what to do with it
