@@ -255,6 +255,11 @@ SEASONS = {
         "The 2018 FIFA World Cup was held in Russia. In the final in Moscow, France beat "
         "Croatia 4–2 and won their second title.\n"
     ),
+    "nature/Sea otters.md": (
+        "# Sea otters\n\n"
+        "Sea otters sleep seventeen hours a day, floating on their backs in kelp beds. "
+        "They hold paws so that they do not drift apart.\n"
+    ),
     "companies/Acme Robotics.md": (
         "# Acme Robotics\n\n"
         "Acme Robotics was founded by Jane Smith and Tom Lee in Porto. Acme Robotics "
@@ -286,6 +291,12 @@ def test_the_same_question_for_a_year_the_notes_have_is_answered(seasons: Settin
     answer = ask(seasons, "Who won the 2018 FIFA World Cup final?")
     assert answer.kind == "extractive"
     assert "France" in first_line(answer)
+
+
+def test_a_number_written_in_words_answers_how_long(seasons: Settings) -> None:
+    answer = ask(seasons, "How long do sea otters sleep?")
+    assert answer.kind == "extractive", answer.warnings
+    assert "seventeen hours a day" in first_line(answer)
 
 
 def test_a_when_question_over_notes_without_a_date_abstains(seasons: Settings) -> None:
