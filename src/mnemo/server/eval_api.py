@@ -168,13 +168,7 @@ def build_set(
         replace=body.replace,
     )
     audit.record(request, principal, "eval.build", f"{collection}/{body.name}", 201)
-    return EvalSetOut(
-        name=built.name,
-        collection=built.collection,
-        cases=len(built.cases),
-        origins=built.origins,
-        notes=built.notes,
-    )
+    return set_out(built)
 
 
 @router.get("/collections/{collection}/eval/sets/{name}", response_model=list[EvalCaseOut])
@@ -204,6 +198,16 @@ def score_set(
     )
     audit.record(request, principal, "eval.run", f"{collection}/{body.set}", 200)
     return report_out(body.set, result)
+
+
+def set_out(built: saved.BuiltSet) -> EvalSetOut:
+    return EvalSetOut(
+        name=built.name,
+        collection=built.collection,
+        cases=len(built.cases),
+        origins=built.origins,
+        notes=built.notes,
+    )
 
 
 def report_out(name: str, result: EvalResult) -> EvalReportOut:

@@ -18,7 +18,14 @@ from pydantic import BaseModel, Field
 
 from mnemo.eval import saved
 from mnemo.library import Library
-from mnemo.server.eval_api import EvalReportOut, EvalSetOut, EvalTuneOut, report_out, tune_out
+from mnemo.server.eval_api import (
+    EvalReportOut,
+    EvalSetOut,
+    EvalTuneOut,
+    report_out,
+    set_out,
+    tune_out,
+)
 from mnemo.server.traces_api import DriftOut, SpanOut, TraceOut, span_out
 
 CollectionArg = Annotated[
@@ -87,13 +94,7 @@ def tools(
                 use_llm=False if keywords else None,
                 replace=replace,
             )
-        return EvalSetOut(
-            name=built.name,
-            collection=built.collection,
-            cases=len(built.cases),
-            origins=built.origins,
-            notes=built.notes,
-        )
+        return set_out(built)
 
     def evaluate(
         collection: CollectionArg = None,
