@@ -1138,49 +1138,17 @@ class Library:
         from mnemo import __version__
         from mnemo.catalog.db import schema_revision
         from mnemo.config.settings import SETTINGS_FILE
-        from mnemo.transfer.archive import export_collection
+        from mnemo.transfer.archive import export_collection, export_web_copies
 
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, self._name(collection))
         counts = export_collection(self.catalog, coll.id, schema_revision(self.catalog.engine),
                                    Path(self.settings.home) / SETTINGS_FILE, Path(archive), __version__)
-        self._export_web_copies(coll.id, Path(archive))
-        return counts
-
-    def _export_web_copies(self, collection_id: int, archive: Path) -> None:
-        """Add the collection's stored web pages to ``archive`` as ``web/<name>``, so an
-        imported copy shows and re-reads them without fetching."""
-        import zipfile
-
         with self.catalog.session(readonly=True) as session:
-            metas = session.scalars(
-                select(Document.meta).where(Document.collection_id == collection_id)
-            ).all()
-        names = {((m or {}).get("web") or {}).get("stored") for m in metas} - {None}
-        if not names:
-            return
-        with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as out:
-            for name in sorted(names):
-                stored = self.settings.home / "web" / Path(name).name
-                if stored.is_file():
-                    out.write(stored, f"web/{stored.name}")
-
-    def _import_web_copies(self, archive: Path) -> None:
-        import zipfile
-
-        from mnemo.config.private import FILE_MODE, private_dir
-
-        with zipfile.ZipFile(archive) as src:
-            members = [n for n in src.namelist() if n.startswith("web/") and n.count("/") == 1]
-            if not members:
-                return
-            folder = private_dir(self.settings.home / "web")
-            for member in members:
-                target = folder / Path(member).name  # a bare name: nothing outside web/
-                if target.name.startswith(".") or target.exists():
-                    continue
-                target.write_bytes(src.read(member))
-                target.chmod(FILE_MODE)
+            metas = session.scalars(select(Document.meta).where(Document.collection_id == coll.id)).all()
+        stored = {((m or {}).get("web") or {}).get("stored") for m in metas} - {None}
+        export_web_copies(Path(archive), sorted(stored), Path(self.settings.home) / "web")
+        return counts
 
     def import_collection(self, archive: Path | str, *, name: str | None = None,
                           settings: bool = True) -> tuple[str, dict[str, int], str | None]:
@@ -1197,7 +1165,7 @@ class Library:
         from mnemo.catalog.db import alembic_config, schema_revision
         from mnemo.config.settings import SETTINGS_FILE
         from mnemo.index.updater import IndexUpdater
-        from mnemo.transfer.archive import import_collection, read_manifest
+        from mnemo.transfer.archive import import_collection, import_web_copies, read_manifest
 
         path = Path(archive)
         read_manifest(path)
@@ -1223,7 +1191,7 @@ class Library:
             if not target.exists() or target.name == "mnemo.imported.toml":
                 target.write_text(settings_text, encoding="utf-8")
             where = str(target)
-        self._import_web_copies(path)
+        import_web_copies(path, Path(self.settings.home) / "web")
         with self.catalog.session(readonly=True) as session:
             coll = get_collection(session, name)
         IndexUpdater(self.settings, self.catalog, coll).rebuild()

@@ -174,6 +174,37 @@ def export_collection(
     return counts
 
 
+def export_web_copies(archive: Path, stored: list[str], folder: Path) -> None:
+    """Add stored copies of web pages (names in ``folder``) to ``archive`` as
+    ``web/<name>``, so an imported collection shows and re-reads them without fetching."""
+    files = [folder / Path(name).name for name in stored]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        return
+    with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as out:
+        for file in files:
+            out.write(file, f"web/{file.name}")
+
+
+def import_web_copies(archive: Path, folder: Path) -> None:
+    """Write an archive's ``web/<name>`` members into ``folder`` (the home's stored web
+    pages), keeping any copy already there. :func:`check_archive` has admitted only
+    bare names of the stored-copy shape, so nothing lands outside ``folder``."""
+    from mnemo.config.private import FILE_MODE, private_dir
+
+    with zipfile.ZipFile(archive) as src:
+        members = [n for n in src.namelist() if n.startswith("web/") and n.count("/") == 1]
+        if not members:
+            return
+        folder = private_dir(folder)
+        for member in members:
+            target = folder / Path(member).name
+            if target.name.startswith(".") or target.exists():
+                continue
+            target.write_bytes(src.read(member))
+            target.chmod(FILE_MODE)
+
+
 def read_manifest(archive: Path) -> dict[str, Any]:
     check_archive(archive)
     try:
