@@ -33,7 +33,8 @@ def passages(data: Path, count: int) -> list[str]:
     sets = ["msmarco", "dbpedia"]
     for i, name in enumerate(sets):
         want = count // len(sets) + (1 if i < count % len(sets) else 0)
-        lines = (data / name / "corpus.jsonl").read_text().splitlines()
+        # split("\n"), not splitlines(): passages hold Unicode line separators.
+        lines = [ln for ln in (data / name / "corpus.jsonl").read_text().split("\n") if ln]
         step = max(1, len(lines) // want)
         for line in lines[::step][:want]:
             row = json.loads(line)
@@ -143,7 +144,7 @@ def _static(src: Path, dst: Path, folder: Path, *, method: str, texts: list[str]
 def calibration_texts(data: Path, count: int = 64) -> list[str]:
     """Passages from rgb-en-fact: real text, none of it in the retrieval sets."""
     out: list[str] = []
-    for line in (data / "rgb-en-fact" / "en_fact.jsonl").read_text().splitlines():
+    for line in filter(None, (data / "rgb-en-fact" / "en_fact.jsonl").read_text().split("\n")):
         row = json.loads(line)
         out.extend(
             p for p in row.get("positive", []) + row.get("negative", []) if isinstance(p, str)
