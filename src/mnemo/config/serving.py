@@ -183,12 +183,16 @@ def _flagged_collection(assignments: list[str]) -> str | None:
 
 def inputs(home: Path, assignments: list[str], environ: Mapping[str, str] | None = None) -> str:
     """A digest of what settings are built from: equal digests (the same code, home,
-    ``mnemo.toml``, environment and flags) make equal settings."""
+    ``mnemo.toml``, environment and flags) make equal settings. Empty when the code
+    cannot be read: then it is never taken as equal."""
     env = os.environ if environ is None else environ
     here = Path(__file__).resolve().parent
     code = hashlib.sha256()
-    for name in _SETTINGS_CODE:
-        code.update((here / name).read_bytes())
+    try:
+        for name in _SETTINGS_CODE:
+            code.update((here / name).read_bytes())
+    except OSError:  # no sources to compare (a zipped install): only fingerprints are
+        return ""
     try:
         file = hashlib.sha256((home / _SETTINGS_FILE).read_bytes()).hexdigest()
     except FileNotFoundError:
