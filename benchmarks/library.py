@@ -133,12 +133,12 @@ def measure_in_process(home: str, queries: list[str]) -> dict[str, Any]:
 
 
 def measure_cli(
-    src: str, home: str, query: str, runs: int, *, served: bool = False
+    src: str, home: str, query: str, runs: int, *, served: bool | str = False
 ) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
     env["PYTHONPATH"] = src
     env["MNEMO_HOME"] = home
-    out = _time_commands(env, query, runs, "command")
+    out = {} if served == "only" else _time_commands(env, query, runs, "command")
     if served:
         with _serving(env, Path(home)):
             out |= _time_commands(env, query, runs, "command, handed to mnemo serve")
@@ -211,6 +211,8 @@ def main() -> int:
                         help="also time the commands handed to a running `mnemo serve`")
     parser.add_argument("--cli-only", action="store_true",
                         help="time the commands only, not the 50 queries in process")
+    parser.add_argument("--served-only", action="store_true",
+                        help="with --cli-only: time the commands handed to `mnemo serve` only")
     parser.add_argument("--json", type=Path, default=WORK / "results.json")
     parser.add_argument("--_measure", nargs=2, help=argparse.SUPPRESS)  # home, queries file
     args = parser.parse_args()
@@ -243,7 +245,8 @@ def main() -> int:
                 raise SystemExit(f"{name}: {proc.stderr}")
             results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         results[name] |= measure_cli(
-            src, str(home), queries[1], args.cli_runs, served=args.served
+            src, str(home), queries[1], args.cli_runs,
+            served="only" if args.served_only else args.served,
         )
         print(name, json.dumps(results[name], indent=2), file=sys.stderr)
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -141,7 +141,8 @@ def test_the_token_is_private_and_opens_only_its_own_server(cli, served: Served)
 
 
 #: Modules a command handed to the server has no use for: the settings models, the core,
-#: the index, models and the catalog, and the HTTP libraries the server's side uses.
+#: the index, models and the catalog, and httpx (its command line brings Rich's syntax
+#: highlighting and Pygments). Not pydantic: Typer 0.29 builds its option parsers with it.
 HEAVY = (
     "pydantic_settings",
     "mnemo.config.settings",
@@ -154,7 +155,6 @@ HEAVY = (
     "numpy",
     "sqlalchemy",
     "httpx",
-    "click",
 )
 
 _IMPORTED = """
