@@ -42,6 +42,10 @@ class Unreachable(Exception):
     """The server did not answer; the command runs in-process instead."""
 
 
+class _OutputError(Exception):
+    """Printing a streamed token failed (a closed pipe): not the server's doing."""
+
+
 class Remote:
     """A running server of this home, for one command.
 
@@ -100,11 +104,16 @@ class Remote:
                 for event, data in _events(response):
                     if event == "token" and on_text is not None:
                         streamed = True
-                        on_text(json.loads(data)["text"])
+                        try:
+                            on_text(json.loads(data)["text"])
+                        except OSError as exc:  # the terminal or pipe, not the server
+                            raise _OutputError from exc
                     elif event == "answer":
                         return dict(json.loads(data))
                     elif event == "error":
                         _raise_payload(json.loads(data))
+        except _OutputError as exc:
+            raise exc.__cause__ from None  # type: ignore[misc]
         except _TRANSPORT_ERRORS as exc:
             if streamed:  # half an answer is on the screen: do not start another
                 raise MnemoError(f"the server stopped while answering ({exc}); ask again")
