@@ -140,6 +140,79 @@ def test_the_token_is_private_and_opens_only_its_own_server(cli, served: Served)
     assert "by the server" in shown.stdout
 
 
+#: Modules a command handed to the server has no use for: the settings models, the core,
+#: the index, models and the catalog, and httpx (its command line brings Rich's syntax
+#: highlighting and Pygments). Not pydantic: Typer 0.29 builds its option parsers with it.
+HEAVY = (
+    "pydantic_settings",
+    "mnemo.config.settings",
+    "mnemo.library",
+    "mnemo.retrieval.search",
+    "mnemo.generation",
+    "mnemo.catalog",
+    "lancedb",
+    "onnxruntime",
+    "numpy",
+    "sqlalchemy",
+    "httpx",
+)
+
+_IMPORTED = """
+import json, sys
+from mnemo.cli.app import main
+code = main(sys.argv[2:])
+tops = json.loads(sys.argv[1])
+heavy = sorted({n for n in sys.modules for t in tops if n == t or n.startswith(t + ".")})
+print(json.dumps(heavy), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _handed_over_process(served: Served, *args: str) -> tuple[str, list[str]]:
+    """``mnemo ARGS`` in a fresh process with the server's own environment: its stdout
+    and the heavy modules it imported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNEMO_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, json.dumps(HEAVY), "--home", str(served.home), *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, json.loads(proc.stderr.strip().splitlines()[-1])
+
+
+def test_a_handed_over_command_imports_no_settings_models_core_or_models(served: Served) -> None:
+    shown, heavy = _handed_over_process(served, "search", "Falcon launch date", "-k", "3")
+    assert f"by the server at {served.url}" in shown and "Project Falcon" in shown
+    assert heavy == []
+    shown, heavy = _handed_over_process(served, "ask", QUESTION)
+    assert "12 March 2027" in shown and f"by the server at {served.url}" in shown
+    assert heavy == []
+    # The same command in-process loads them all (this test would see them).
+    shown, heavy = _handed_over_process(served, "--no-server", "search", "Falcon", "-k", "1")
+    assert "by the server" not in shown and "mnemo.library" in heavy
+
+
+def test_an_edited_settings_file_is_not_taken_for_the_servers_settings(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
+    file = served.home / "mnemo.toml"
+    before = file.read_bytes() if file.exists() else None
+    home = ("--home", str(served.home))
+    try:
+        file.write_text("[answer]\nmin_relevance = 0.2\n")
+        edited = cli(*home, "search", "Falcon", check=True)
+        assert "by the server" not in edited.stdout
+    finally:
+        if before is None:
+            file.unlink()
+        else:
+            file.write_bytes(before)
+    shown, _ = _handed_over_process(served, "search", "Falcon")
+    assert "by the server" in shown
+
+
 def test_a_stopped_server_is_withdrawn_and_a_dead_ones_record_ignored(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
     served.process.send_signal(signal.SIGINT)
     served.process.wait(60)
@@ -154,6 +227,32 @@ def test_a_stopped_server_is_withdrawn_and_a_dead_ones_record_ignored(cli, serve
     )
     shown = cli("--home", str(served.home), "search", "Falcon", check=True)
     assert "Project Falcon" in shown.stdout and "by the server" not in shown.stdout
+
+
+def test_a_server_that_does_not_answer_is_passed_over(cli, served: Served) -> None:  # type: ignore[no-untyped-def]
+    """A live process holds the record but nothing listens at its address (it hangs
+    up, or was replaced): the command runs in-process, once, and says nothing."""
+    from mnemo.config import load_settings, serving
+
+    if served.process.poll() is None:
+        served.process.send_signal(signal.SIGINT)
+        served.process.wait(60)
+    settings = load_settings(served.home)
+    record = serving.ServingRecord(
+        pid=os.getpid(),  # alive: this test
+        url=f"http://127.0.0.1:{free_port()}",
+        token="x",
+        fingerprint=serving.fingerprint(settings),
+        inputs=serving.inputs(settings.home, []),
+    )
+    serving.write(served.home, record)
+    try:
+        for args in (("search", "Falcon"), ("ask", QUESTION)):
+            shown = cli("--home", str(served.home), *args, check=True)
+            assert "by the server" not in shown.stdout, args
+            assert "Falcon" in shown.stdout and "error" not in shown.stderr.lower(), args
+    finally:
+        (served.home / "serve.json").unlink()
 
 
 def test_the_api_carries_every_field_the_cli_shows() -> None:

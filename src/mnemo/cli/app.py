@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from mnemo import __version__
@@ -104,10 +103,15 @@ app.command("import")(transfer.import_)
 
 
 # Typer 0.29 carries its own copy of click: its exceptions are not click's. Both are
-# caught, so that a usage error is a usage error whichever Typer is installed.
-_EXIT = tuple({typer.Exit, click.exceptions.Exit})
-_ABORT = tuple({typer.Abort, click.exceptions.Abort, KeyboardInterrupt})
-_USAGE = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+# caught, so that a usage error is a usage error whichever Typer is installed. An
+# older Typer runs on click and has imported it; a newer one never raises click's
+# exceptions, and importing click for them would cost a cold command 0.1 s.
+_click = getattr(sys.modules.get("click"), "exceptions", None)
+_EXIT = tuple({typer.Exit, getattr(_click, "Exit", typer.Exit)})
+_ABORT = tuple({typer.Abort, KeyboardInterrupt, getattr(_click, "Abort", typer.Abort)})
+_USAGE = tuple(
+    {getattr(typer, "TyperException", None), getattr(_click, "ClickException", None)} - {None}
+)
 
 
 def main(argv: list[str] | None = None) -> int:

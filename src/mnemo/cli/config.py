@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from mnemo.cli.context import JSON, state
 from mnemo.cli.render import out, print_json, print_table
@@ -25,6 +24,8 @@ def show(ctx: typer.Context, as_json: bool = JSON) -> None:
         print_json(shown)
         return
     out.print(f"settings file: {escape(str(settings.settings_file))}")
+    from rich.table import Table
+
     table = Table("setting", "value", "from")
     for row in rows:
         value = row.value

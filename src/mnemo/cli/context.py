@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from mnemo.config import Settings, load_settings
-from mnemo.config.settings import parse_assignments, settings_provenance
-
-
 if TYPE_CHECKING:
+    from mnemo.config import Settings
     from mnemo.library import Library
 
 
@@ -25,15 +22,23 @@ class State:
     _library: Library | None = None
 
     def overrides(self, collection: str | None = None) -> dict[str, Any]:
+        # The settings models are imported only when a command needs them: a command
+        # handed to `mnemo serve` does not (see mnemo.cli.remote).
+        from mnemo.config.settings import parse_assignments
+
         values = parse_assignments(self.assignments)
         if collection is not None:
             values["collection"] = collection
         return values
 
     def settings(self, collection: str | None = None) -> Settings:
+        from mnemo.config import load_settings
+
         return load_settings(self.home, self.overrides(collection))
 
     def provenance(self) -> tuple[Settings, dict[str, str]]:
+        from mnemo.config.settings import settings_provenance
+
         return settings_provenance(self.home, self.overrides())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import out, print_json
@@ -21,6 +20,8 @@ def list_(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool
     if not found:
         out.print("No ingestion jobs: `mnemo serve` runs the ones clients submit.")
         return
+    from rich.table import Table
+
     table = Table("id", "collection", "state", "files", "created", "error")
     for job in found:
         job_state = job.state + (" (cancelling)" if job.cancel_requested else "")

@@ -6,12 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from mnemo.cli.context import JSON, library, state
 from mnemo.cli.render import out, print_json
-from mnemo.config import load_settings
-from mnemo.config.settings import parse_assignments
 
 TO = typer.Option(
     ...,
@@ -51,6 +48,9 @@ def migrate(
     comparing searches. Stop other Mnemo processes first; afterwards, set the
     same --to values in mnemo.toml to use the copy."""
     found = state(ctx)
+    from mnemo.config import load_settings
+    from mnemo.config.settings import parse_assignments
+
     overrides = _merge(found.overrides(), parse_assignments(to))
     target = load_settings(to_home or found.home, overrides)
     report = library(ctx).migrate(target, collections=list(collection) or None, sample=sample)
@@ -60,6 +60,8 @@ def migrate(
         if report.catalog_copied is not None:
             rows = sum(report.catalog_copied.values())
             out.print(f"catalog copied: {rows:,} rows in {len(report.catalog_copied)} tables")
+        from rich.table import Table
+
         table = Table(
             "collection", "chunks", "text rows", "vectors", "dense same", "keyword overlap"
         )

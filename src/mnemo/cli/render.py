@@ -8,24 +8,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from mnemo.events import Event, EventHandler
-from mnemo.report import RunReport
+if TYPE_CHECKING:  # imported where used: `mnemo search` draws no table and no bar
+    from rich.table import Table
+
+    from mnemo.events import Event, EventHandler
+    from mnemo.report import RunReport
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -50,6 +42,8 @@ def _plain(value: Any) -> Any:
 def print_table(table: Table) -> None:
     """A table on the terminal's width; in a pipe (no width to fit) as wide as its
     content, so that no word is cut: use --json for machines."""
+    from rich.measure import Measurement
+
     if out.is_terminal:
         out.print(table)
         return
@@ -65,6 +59,16 @@ def print_json(value: Any) -> None:
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[EventHandler]:
     """An event handler drawing a progress bar on a terminal; silent otherwise."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -41,10 +41,16 @@ def serve(
     from mnemo.server.middleware import JsonFormatter
 
     cli_state = state(ctx)
+    # What the settings are built from, taken before they are read: a CLI whose own
+    # inputs are the same hands its commands here without building its settings.
+    home = serving.home_of(cli_state.home)
+    inputs = serving.inputs(home, cli_state.assignments)
     overrides = cli_state.overrides()
     server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     overrides["server"] = {**overrides.get("server", {}), **server}
     settings = load_settings(cli_state.home, overrides)
+    if settings.home != home:
+        inputs = ""
     server_library = Library(settings)  # the server's one Library, for its lifetime
     keys = active_keys(server_library.catalog)
     if not is_loopback(settings.server.host) and keys == 0:
@@ -85,7 +91,7 @@ def serve(
                 # Load the models in the background; then let the CLI hand queries here.
                 threading.Thread(
                     target=_warm_then_publish,
-                    args=(server_library, settings, app.state.local_token, port),
+                    args=(server_library, settings, app.state.local_token, port, inputs),
                     name="mnemo-warm-up",
                     daemon=True,
                 ).start()
@@ -100,12 +106,14 @@ def serve(
         serving.remove(settings.home, os.getpid())
 
 
-def _warm_then_publish(library: Library, settings: Settings, token: str, port: int) -> None:
+def _warm_then_publish(
+    library: Library, settings: Settings, token: str, port: int, inputs: str = ""
+) -> None:
     library.warm_up()
-    _publish(settings, token, port)
+    _publish(settings, token, port, inputs)
 
 
-def _publish(settings: Settings, token: str, port: int) -> None:
+def _publish(settings: Settings, token: str, port: int, inputs: str = "") -> None:
     """Let the CLI of this home hand its searches and questions to this process
     (`mnemo --no-server ...` opts out)."""
     record = serving.ServingRecord(
@@ -113,6 +121,7 @@ def _publish(settings: Settings, token: str, port: int) -> None:
         url=_web_url(settings.server.host, port).rstrip("/"),
         token=token,
         fingerprint=serving.fingerprint(settings),
+        inputs=inputs,
     )
     try:
         serving.write(settings.home, record)

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from mnemo.cli.context import COLLECTION, JSON, library
 from mnemo.cli.render import out, print_json, print_table
@@ -29,6 +28,8 @@ def status(ctx: typer.Context, collection: str | None = COLLECTION, as_json: boo
         out.print(f"No collections yet in {escape(str(settings.home))}: try `mnemo add PATH`.")
         _where(lib)
         return
+    from rich.table import Table
+
     table = Table(
         "collection", "sources", "indexed", "skipped", "failed", "chunks", "embedded", "last run"
     )
@@ -133,6 +134,8 @@ def docs_list(
     if not docs:
         out.print("No documents match.")
         return
+    from rich.table import Table
+
     table = Table("state", "path", "chunks", "reason")
     for doc in docs:
         table.add_row(doc.state, escape(doc.path), str(doc.chunks), escape(doc.reason or ""))

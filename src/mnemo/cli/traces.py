@@ -6,7 +6,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from mnemo.cli.context import JSON, library
 from mnemo.cli.render import out, print_json
@@ -31,6 +30,8 @@ def list_(
     if not found:
         out.print("No traces yet: asks, searches and `mnemo add` record them (traces.enabled).")
         return
+    from rich.table import Table
+
     table = Table("id", "what", "started", "ms", "spans", "about")
     for trace in found:
         about = " · ".join(str(trace.attributes[k]) for k in _SHOWN if trace.attributes.get(k))

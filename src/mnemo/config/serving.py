@@ -7,6 +7,16 @@ that the server accepts for that process's lifetime only, and a fingerprint of t
 settings it runs with. The CLI hands a command to it only when the fingerprint
 matches its own settings, so a server started with other settings (another
 embedder, an edited ``mnemo.toml``, a ``--set``) is never used by mistake.
+
+Building the settings model to compare fingerprints costs a cold command about
+half a second (pydantic), more than the rest of a handed-over command. So the
+record also holds a digest of the *inputs* the server's settings were built from
+(:func:`inputs`: the code's settings modules, the home, the bytes of its
+``mnemo.toml``, the ``MNEMO_*`` environment and the ``--set`` flags, less the
+default collection, which each request names). Equal inputs make equal (and
+valid) settings, so the CLI hands a command over when its own inputs match,
+reading only the home and the collection (:func:`resolve`) and no settings model;
+when they differ it compares fingerprints as before, which may still match.
 """
 
 from __future__ import annotations
@@ -14,13 +24,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
+import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnemo.config.private import FILE_MODE
-from mnemo.config.settings import Settings
+
+if TYPE_CHECKING:
+    from mnemo.config.settings import Settings
 
 FILE_NAME = "serve.json"
 #: Settings that do not change what search and ask return: where the server listens,
@@ -35,6 +50,7 @@ class ServingRecord:
     url: str  # the base URL the CLI calls, e.g. http://127.0.0.1:8731
     token: str  # accepted by this server process only; never stored elsewhere
     fingerprint: str
+    inputs: str = ""  # see inputs(); empty in a record written by an older server
 
 
 def fingerprint(settings: Settings) -> str:
@@ -79,6 +95,7 @@ def read(home: Path, *, check_alive: bool = True) -> ServingRecord | None:
             url=str(data["url"]),
             token=str(data["token"]),
             fingerprint=str(data["fingerprint"]),
+            inputs=str(data.get("inputs", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -95,3 +112,109 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # some other user's process has that id now
         return False
     return True
+
+
+#: The modules whose code decides the settings' defaults and validation.
+_SETTINGS_CODE = ("settings.py", "production.py", "../registry.py")
+#: As :data:`mnemo.config.settings.COLLECTION_NAME` (a test keeps them equal).
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_SETTINGS_FILE = "mnemo.toml"
+
+
+def resolve(
+    home: Path | str | None,
+    assignments: list[str],
+    collection: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Path, str] | None:
+    """The home and the collection that :func:`mnemo.config.load_settings` would give
+    for these flags (``--home``, ``--set``, ``--collection``), read without building
+    the settings model; None where that is not plain (an invalid ``mnemo.toml``, an
+    invalid name...), and the caller loads the settings, which say what is wrong."""
+    env = os.environ if environ is None else environ
+    resolved = home_of(home, env)
+    if collection is None:
+        collection = _flagged_collection(assignments)
+    if collection is None:
+        # Pydantic reads MNEMO_* names whatever their case.
+        named = [key for key in env if key.lower().startswith("mnemo_collection")]
+        if len(named) > 1 or (named and named[0].lower() != "mnemo_collection"):
+            return None
+        if named:
+            collection = env[named[0]]
+    if collection is None:
+        try:
+            data = tomllib.loads((resolved / _SETTINGS_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = {}
+        except (OSError, ValueError):  # the settings loader names the problem
+            return None
+        if "home" in data:
+            return None
+        collection = data.get("collection", "default")
+    if not isinstance(collection, str) or not _COLLECTION_NAME.match(collection):
+        return None
+    return resolved, collection
+
+
+def home_of(home: Path | str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The data directory: ``--home``, else ``MNEMO_HOME``, else the user data directory
+    (as the settings loader chooses it)."""
+    env = os.environ if environ is None else environ
+    if home is not None:
+        return Path(home).expanduser().resolve()
+    if env.get("MNEMO_HOME"):
+        return Path(env["MNEMO_HOME"]).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("mnemo", appauthor=False))
+
+
+def _flagged_collection(assignments: list[str]) -> str | None:
+    found = None
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if key.strip().split(".")[0] == "collection":
+            if not sep or key.strip() != "collection":
+                return "."  # not a name: resolve() gives up, the loader explains
+            found = value
+    return found
+
+
+def inputs(home: Path, assignments: list[str], environ: Mapping[str, str] | None = None) -> str:
+    """A digest of what settings are built from: equal digests (the same code, home,
+    ``mnemo.toml``, environment and flags) make equal settings. Empty when the code
+    cannot be read: then it is never taken as equal."""
+    env = os.environ if environ is None else environ
+    here = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    try:
+        for name in _SETTINGS_CODE:
+            code.update((here / name).read_bytes())
+    except OSError:  # no sources to compare (a zipped install): only fingerprints are
+        return ""
+    try:
+        file = hashlib.sha256((home / _SETTINGS_FILE).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        file = None
+    except OSError:
+        file = "unreadable"  # never equal to a server's: the loader says why
+    values = {
+        "code": code.hexdigest(),
+        "home": str(home),
+        "file": file,
+        "env": sorted(
+            (key, value)
+            for key, value in env.items()
+            if key.upper().startswith("MNEMO_") and not _chosen_apart(key[6:], "__")
+        ),
+        "set": [item for item in assignments if not _chosen_apart(item.split("=")[0], ".")],
+    }
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _chosen_apart(key: str, separator: str) -> bool:
+    """The home (in the digest as resolved) and the default collection (validated by
+    :func:`resolve`; each request names its collection)."""
+    return key.strip().split(separator)[0].lower() in ("home", "collection")
