@@ -314,6 +314,11 @@ class SearchSettings(BaseModel):
         256, ge=16, le=512, description="Question + passage tokens the reranker reads per pair."
     )
     rerank_batch_size: int = Field(16, ge=1, le=512, description="Pairs per reranker call.")
+    concurrent: bool = Field(
+        True,
+        description="hybrid: run the full-text search in a second thread while the query "
+        "is embedded and the vectors searched (same results, less wait).",
+    )
 
     @field_validator("reranker")
     @classmethod
