@@ -344,7 +344,7 @@ class IndexSettings(BaseModel):
     )
     ann_nprobes: int = Field(32, ge=1, description="IVF partitions searched per query.")
     ann_refine_factor: int = Field(
-        4, ge=1, description="Candidates re-scored exactly, as a multiple of k."
+        2, ge=1, description="Candidates re-scored exactly, as a multiple of k."
     )
     keep_versions_minutes: float = Field(
         10.0, ge=0, description="Old index versions are deleted after this many minutes."
