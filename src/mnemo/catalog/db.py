@@ -242,6 +242,14 @@ class Catalog:
             kept = any(engine is self.engine for engine, _r, _w in _kept.values())
         if not kept:
             self.engine.dispose()
+            return
+        # As closing the last connection would: what was written is in the file
+        # itself, so a copy of catalog.db alone is whole.
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except (SQLAlchemyError, DBAPIError) as exc:
+            log.debug("catalog checkpoint skipped (%s)", exc)
 
     def __enter__(self) -> Catalog:
         return self
