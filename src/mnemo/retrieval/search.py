@@ -9,6 +9,7 @@ index still holds, and filters are checked again on the catalog's rows.
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -346,6 +347,16 @@ _POOL_THREADS = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_free = threading.BoundedSemaphore(_POOL_THREADS)
 _pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist here."""
+    global _pool, _pool_free, _pool_lock
+    _pool, _pool_free, _pool_lock = None, threading.BoundedSemaphore(_POOL_THREADS), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _beside(fn: Callable[..., list[Hit]], *args: Any) -> Future[list[Hit]] | None:
