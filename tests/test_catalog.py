@@ -3,15 +3,19 @@ on PostgreSQL (issue 19: the same models and migrations, unchanged)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import catalog_backends
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from conftest import catalog_backends
 from mnemo.catalog import Catalog, Collection
 from mnemo.catalog.db import MIGRATIONS, SCHEMA_REVISION, schema_revision
 from mnemo.errors import CatalogError
@@ -80,3 +84,39 @@ def test_a_non_postgres_url_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="give a PostgreSQL URL"):
         Catalog(tmp_path / "c.db", "mysql://u@h/db")
+
+
+def _names(path: Path) -> list[str]:
+    with Catalog(path) as catalog, catalog.session(readonly=True) as session:
+        return sorted(session.scalars(text("SELECT name FROM collections")))
+
+
+def test_a_kept_catalog_sees_other_writers_and_replaced_files(tmp_path: Path) -> None:
+    """A process keeps its SQLite engine between Catalogs on the same file (a search
+    opens one per call): another process's writes still show at once, a file replaced
+    on disk is read afresh, and a closed catalog's rows are in catalog.db itself."""
+    one, two = tmp_path / "one" / "catalog.db", tmp_path / "two" / "catalog.db"
+    for path, name in ((one, "first"), (two, "second")):
+        with Catalog(path) as catalog, catalog.session() as session:
+            session.add(Collection(name=name))
+    assert _names(one) == ["first"]
+    script = (
+        "import sys; from mnemo.catalog import Catalog, Collection\n"
+        "with Catalog(__import__('pathlib').Path(sys.argv[1])) as c, c.session() as s:\n"
+        "    s.add(Collection(name='from-elsewhere'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    subprocess.run([sys.executable, "-c", script, str(one)], check=True, env=env)
+    assert _names(one) == ["first", "from-elsewhere"]
+
+    with Catalog(one) as catalog, catalog.session() as session:
+        session.add(Collection(name="third"))
+    copy = tmp_path / "copy" / "catalog.db"  # the file alone, without its -wal
+    copy.parent.mkdir()
+    shutil.copyfile(one, copy)
+    assert _names(copy) == ["first", "from-elsewhere", "third"]
+
+    for suffix in ("", "-wal", "-shm"):  # another catalog moved into its place
+        if Path(f"{two}{suffix}").exists():
+            os.replace(f"{two}{suffix}", f"{one}{suffix}")
+    assert _names(one) == ["second"]

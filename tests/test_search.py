@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from mnemo import api
 from mnemo.config import Settings
 from mnemo.errors import CollectionError, QueryError
 from mnemo.retrieval.filters import Filters
+from mnemo.tracing import read_spans
 
 # Part numbers that look alike: a dense model cannot tell them apart, BM25 can.
 PART_NUMBERS = [f"QX-{n}-B" for n in (7713, 1773, 7371, 7737, 7781, 3177, 7317, 1377, 7173, 7771)]
@@ -87,6 +89,52 @@ def test_hybrid_finds_paraphrases_and_exact_identifiers(indexed: Settings) -> No
     assert dense[0] != "order.txt"
     assert names(api.search(identifier, indexed, mode="bm25"))[0] == "order.txt"
     assert names(api.search(identifier, indexed, mode="hybrid"))[0] == "order.txt"
+
+
+def test_concurrent_hybrid_returns_what_sequential_does(indexed: Settings) -> None:
+    """search.concurrent (the default): the full-text search runs in a kept thread while
+    the query is embedded and vectors searched; the hits, their order and every score
+    are those of the searches run one after the other, and its span stays in the trace."""
+    sequential = indexed.model_copy(
+        update={"search": indexed.search.model_copy(update={"concurrent": False})}
+    )
+    queries = ["what do kittens eat", "QX-7731-B", "order replacement part for the motor",
+               "sun and water for tomatoes", "revenue growth", "cats"]
+    for query in queries:
+        for filters in (None, Filters(path=["ops/*"])):
+            one = api.search(query, sequential, k=10, filters=filters)
+            two = api.search(query, indexed, k=10, filters=filters)
+            assert two.used == one.used == ["bm25", "dense"]
+            assert [(h.chunk_id, h.score, h.scores) for h in two.hits] == [
+                (h.chunk_id, h.score, h.scores) for h in one.hits
+            ]
+            assert set(two.stages) == set(one.stages) >= {"keyword", "embed", "dense"}
+
+    def overlapped(settings: Settings) -> list[bool]:
+        """Per search: did its full-text search end after its query embedding began?"""
+        spans = read_spans(settings)
+        by_parent: dict[str, dict[str, dict[str, Any]]] = {}
+        for span in spans:
+            by_parent.setdefault(span["parent_id"] or "", {})[span["name"]] = span
+        found = []
+        for span in spans:
+            if span["name"] == "search":
+                children = by_parent.get(span["span_id"], {})
+                keyword, embed = children["keyword"], children["embed"]  # both in the trace
+                assert keyword["trace_id"] == embed["trace_id"] == span["trace_id"]
+                found.append(keyword["end_ns"] > embed["start_ns"])
+        return found
+
+    for path in indexed.home.glob("traces/spans*.jsonl"):
+        path.unlink()
+    for query in queries:
+        api.search(query, sequential, k=10)
+    assert overlapped(indexed) == [False] * len(queries)
+    for path in indexed.home.glob("traces/spans*.jsonl"):
+        path.unlink()
+    for query in queries:
+        api.search(query, indexed, k=10)
+    assert overlapped(indexed) == [True] * len(queries)
 
 
 def test_hits_carry_citation_data_and_highlights(indexed: Settings) -> None:

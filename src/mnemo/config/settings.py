@@ -314,6 +314,11 @@ class SearchSettings(BaseModel):
         256, ge=16, le=512, description="Question + passage tokens the reranker reads per pair."
     )
     rerank_batch_size: int = Field(16, ge=1, le=512, description="Pairs per reranker call.")
+    concurrent: bool = Field(
+        True,
+        description="hybrid: run the full-text search in a second thread while the query "
+        "is embedded and the vectors searched (same results, less wait).",
+    )
 
     @field_validator("reranker")
     @classmethod
@@ -339,7 +344,7 @@ class IndexSettings(BaseModel):
     )
     ann_nprobes: int = Field(32, ge=1, description="IVF partitions searched per query.")
     ann_refine_factor: int = Field(
-        4, ge=1, description="Candidates re-scored exactly, as a multiple of k."
+        2, ge=1, description="Candidates re-scored exactly, as a multiple of k."
     )
     keep_versions_minutes: float = Field(
         10.0, ge=0, description="Old index versions are deleted after this many minutes."

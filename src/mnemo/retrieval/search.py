@@ -8,8 +8,12 @@ index still holds, and filters are checked again on the catalog's rows.
 
 from __future__ import annotations
 
+import contextvars
+import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -232,11 +236,14 @@ class _Retriever:
         keyword: list[Hit] = []
         dense: list[Hit] = []
         stages = self.response.stages
-        if mode in ("bm25", "hybrid"):
-            begun = time.perf_counter()
-            with tracing.span(self.settings, "keyword"):
-                keyword = self.store.keyword(text, where, depth)
-            stages["keyword"] = time.perf_counter() - begun
+        beside = None
+        if mode == "hybrid" and cfg.concurrent:
+            # Full-text search runs in a pool thread while this one embeds the
+            # query and searches vectors (LanceDB and ONNX Runtime release the GIL).
+            beside = _beside(self._keyword, text, where, depth)
+        elif mode in ("bm25", "hybrid"):
+            keyword = self._keyword(text, where, depth)
+        if mode in ("bm25", "hybrid") and beside is None:
             self.response.used.append("bm25")
         if mode in ("dense", "hybrid"):
             begun = time.perf_counter()
@@ -263,6 +270,9 @@ class _Retriever:
             if vector is None and mode == "dense":  # nothing else to fall back on
                 keyword = self.store.keyword(text, where, depth)
                 self.response.used.append("bm25")
+        if beside is not None:
+            keyword = beside.result()  # its errors (a damaged index) raise here
+            self.response.used.insert(0, "bm25")
         by_id = {h.chunk_id: h.score for h in keyword}
         dense_by_id = {h.chunk_id: h.score for h in dense}
         if keyword and dense:
@@ -282,6 +292,13 @@ class _Retriever:
                 scores["dense"] = dense_by_id[hit.chunk_id]
             out.append((hit, scores))
         return out
+
+    def _keyword(self, text: str, where: str | None, depth: int) -> list[Hit]:
+        begun = time.perf_counter()
+        with tracing.span(self.settings, "keyword"):
+            keyword = self.store.keyword(text, where, depth)
+        self.response.stages["keyword"] = time.perf_counter() - begun
+        return keyword
 
     def _dense(self, vector: Any, where: str | None, depth: int) -> list[Hit]:
         assert self.active is not None
@@ -322,6 +339,43 @@ class _Retriever:
         except MnemoError as exc:
             self.response.warnings.append(f"dense search is off: {exc}; {fallback}")
             return None
+
+
+#: Threads kept for full-text searches run beside vector searches: at most this
+#: many at once; a search that finds them all busy runs its own, in its thread.
+_POOL_THREADS = 4
+_pool: ThreadPoolExecutor | None = None
+_pool_free = threading.BoundedSemaphore(_POOL_THREADS)
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist here."""
+    global _pool, _pool_free, _pool_lock
+    _pool, _pool_free, _pool_lock = None, threading.BoundedSemaphore(_POOL_THREADS), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _beside(fn: Callable[..., list[Hit]], *args: Any) -> Future[list[Hit]] | None:
+    """``fn(*args)`` started in the kept pool (in the caller's tracing context), or
+    None when every pool thread is busy (the caller then runs it itself)."""
+    global _pool
+    if not _pool_free.acquire(blocking=False):
+        return None
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_POOL_THREADS, thread_name_prefix="mnemo-search")
+    context = contextvars.copy_context()
+    try:
+        future = _pool.submit(context.run, fn, *args)
+    except RuntimeError:  # the pool is shut down (the interpreter is exiting)
+        _pool_free.release()
+        return None
+    future.add_done_callback(lambda _: _pool_free.release())
+    return future
 
 
 def _hydrate(
