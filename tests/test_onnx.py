@@ -206,3 +206,35 @@ def test_a_collection_from_the_pytorch_default_moves_to_onnx(tmp_path: Path) -> 
     response = mnemo.search("molten rock", now, mode="dense")
     assert response.embedder.startswith("onnx:all-MiniLM-L6-v2")
     assert Path(response.hits[0].path).name == "lava.md"
+
+
+def test_reranker_threads_sleep_between_calls_with_the_same_scores() -> None:
+    """Issue 12's latency: a question's pairs are a few short ONNX calls; worker
+    threads that spin between them burned about a third more CPU on a shared
+    machine (docs/benchmarks.md). The scores are those of a spinning session."""
+    from mnemo.embeddings.onnx_files import open_session
+
+    reranker = OnnxCrossEncoder(None, max_tokens=256, batch_size=2, threads=2)
+    question = "when did the first moon landing happen?"
+    passages = [
+        "Apollo 11 landed on the Moon on 20 July 1969.",
+        "The Moon's phases follow a cycle of about 29.5 days.",
+        "Landing gear of aircraft retracts after take-off.",
+    ]
+    scores = reranker.score(question, passages)
+    session, _, _ = reranker._load()
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    spinning = OnnxCrossEncoder(None, max_tokens=256, batch_size=2, threads=2)
+    model_path, _ = spinning.files
+    spinning_session = open_session(model_path, "search.rerank_model", 2)  # ONNX's default
+    from mnemo.retrieval import cross_encoder
+
+    key = (spinning.folder or cross_encoder.default_folder(), 256, 2)
+    kept = cross_encoder._loaded[key]
+    cross_encoder._loaded[key] = (spinning_session, *kept[1:])
+    try:
+        assert spinning.score(question, passages) == scores
+    finally:
+        cross_encoder._loaded[key] = kept
+    assert int(np.argmax(scores)) == 0

@@ -56,13 +56,20 @@ def model_files(folder: Path, setting: str) -> tuple[Path, Path]:
     return found[0], found[1]
 
 
-def open_session(path: Path, setting: str, threads: int = 0) -> onnxruntime.InferenceSession:
-    """An ONNX Runtime CPU session on ``path``; ``threads`` 0 lets ONNX Runtime choose."""
+def open_session(
+    path: Path, setting: str, threads: int = 0, *, spin: bool = True
+) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime CPU session on ``path``; ``threads`` 0 lets ONNX Runtime choose.
+
+    ``spin`` False: idle worker threads sleep instead of busy-waiting for the next
+    operator (for short calls on a shared machine; docs/benchmarks.md, issue 12)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: no warnings on stderr
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -7,7 +7,8 @@ The default is cross-encoder/ms-marco-MiniLM-L-12-v2 (INT8), shipped in the
 length and scored in batches of ``search.rerank_batch_size``. INT8 activations
 are quantised per batch, so a passage's score depends slightly on its
 batch-mates; for the same question and candidates the batches, and so the
-scores, are always the same.
+scores, are always the same. The session's worker threads sleep between
+operators rather than spin (same scores, less CPU; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ class OnnxCrossEncoder:
         with _lock:
             if key not in _loaded:
                 model_path, tokenizer_path = model_files(folder, SETTING)
-                session = open_session(model_path, SETTING, self.threads)
+                # A question's pairs are a few short calls: worker threads that spin between
+                # them burn a core the rest of Mnemo (and other programs) could use.
+                session = open_session(model_path, SETTING, self.threads, spin=False)
                 tokenizer = open_tokenizer(tokenizer_path, SETTING, self.max_tokens)
                 tokenizer.no_padding()
                 _loaded[key] = (session, tokenizer, session_inputs(session))
