@@ -21,7 +21,7 @@ def list_(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool
     if not found:
         out.print("No ingestion jobs: `mnemo serve` runs the ones clients submit.")
         return
-    table = Table("id", "collection", "state", "files", "created", "error")
+    table = Table("id", "collection", "state", "files", "created", "process", "error")
     for job in found:
         job_state = job.state + (" (cancelling)" if job.cancel_requested else "")
         table.add_row(
@@ -30,6 +30,7 @@ def list_(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool
             job_state,
             f"{job.files_done}/{job.files_total}",
             job.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            job.runner,
             job.error or "",
         )
     out.print(table)
