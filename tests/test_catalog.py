@@ -120,3 +120,38 @@ def test_a_kept_catalog_sees_other_writers_and_replaced_files(tmp_path: Path) ->
         if Path(f"{two}{suffix}").exists():
             os.replace(f"{two}{suffix}", f"{one}{suffix}")
     assert _names(one) == ["second"]
+
+
+def test_a_catalog_of_the_previous_schema_keeps_its_jobs_and_gains_their_runner(
+    open_catalog: Callable[[], Catalog],
+) -> None:
+    """Migration 0009 on a catalog made before it: its jobs stay and list, with no runner."""
+    from alembic import command
+
+    from mnemo.catalog.db import alembic_config
+    from mnemo.catalog.jobs import list_jobs
+    from mnemo.catalog.models import Job
+
+    with open_catalog() as catalog, catalog.engine.begin() as connection:
+        command.downgrade(alembic_config(catalog.engine, connection), "0008")
+        assert "runner_pid" not in {c["name"] for c in inspect(connection).get_columns("jobs")}
+        coll = connection.execute(
+            text("INSERT INTO collections (name, created_at) VALUES ('old', :t) RETURNING id"),
+            {"t": "2026-12-01 10:00:00"},
+        ).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO jobs (id, collection_id, paths, state, files_done, files_total,"
+                " report, created_at, attempts, cancel_requested)"
+                " VALUES ('j1', :c, '[]', 'done', 1, 1, '{}', :t, 1, :f)"
+            ),
+            {"c": coll, "t": "2026-12-01 10:00:00", "f": False},
+        )
+    with open_catalog() as catalog:
+        assert schema_revision(catalog.engine) == SCHEMA_REVISION == "0009"
+        with catalog.session() as session:
+            (job,) = list_jobs(session)
+            assert (job.id, job.collection, job.runner_pid, job.runner) == ("j1", "old", None, "")
+            session.get(Job, "j1").runner_pid = 4242
+        with catalog.session(readonly=True) as session:
+            assert list_jobs(session)[0].runner_pid == 4242

@@ -4,8 +4,10 @@ SQLite and on PostgreSQL (issue 19), where two server processes share the jobs."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -262,6 +264,29 @@ def test_a_job_submitted_to_a_busy_server_runs_on_the_other_and_cancels_from_eit
             cancelled = _wait(a, slow)
             assert cancelled["state"] == "cancelled", cancelled
             assert cancelled["files_done"] < 1500
+
+
+def test_a_job_names_the_server_process_that_ran_it(
+    tmp_path: Path, cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    folder = _notes(tmp_path / "allowed" / "few", 3)
+    settings = _settings(tmp_path)
+    api.create_collection("few", settings)
+    _queued_job(settings, "before-any-server", [str(folder)], state="cancelled")
+    with _serve_process(settings, 120, **_QUICK) as (proc, url), httpx.Client(base_url=url) as c:
+        job_id = c.post("/collections/few/sources", json={"path": str(folder)}).json()["id"]
+        job = _wait(c, job_id)
+        assert job["state"] == "done", job
+        assert (job["runner_host"], job["runner_pid"]) == (socket.gethostname(), proc.pid)
+        never = c.get("/jobs/before-any-server").json()
+        assert (never["runner_host"], never["runner_pid"]) == (None, None)
+    env = {"MNEMO_HOME": str(settings.home)}
+    listed = cli("jobs", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    runners = {j["id"]: (j["runner_host"], j["runner_pid"]) for j in json.loads(listed.stdout)}
+    assert runners == {job_id: (socket.gethostname(), proc.pid), "before-any-server": (None, None)}
+    table = cli("jobs", "list", env={**env, "COLUMNS": "250"})
+    assert f"{socket.gethostname()}:{proc.pid}" in table.stdout, table.stdout
 
 
 @pytest.mark.slow  # two real servers, one killed

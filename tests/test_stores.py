@@ -310,6 +310,35 @@ def test_a_new_process_searches_what_another_wrote(
     assert "bees.md" in found.stdout and "glacier.md" not in found.stdout
 
 
+def test_a_document_written_again_keeps_only_its_new_chunks(store_settings: Settings) -> None:
+    """In a fresh index too (Milvus Lite skips the delete of documents it never
+    wrote there), from the store that made it and from another one in the process."""
+    first = open_store(store_settings, "default")
+    _fill(first, ["d1", "d2"])
+    rows = _rows(["d1"])[:1]  # d1 now has one chunk
+    vectors = {"k": vector_table_rows(rows, _vectors(rows), DIM)}
+    first.replace_documents(
+        ["d1", "d3"],
+        text_table(rows + _rows(["d3"])),
+        {"k": vector_table_rows(rows + _rows(["d3"]), _vectors(rows + _rows(["d3"])), DIM)},
+    )
+    expected = {"d1:0", "d2:0", "d2:1", "d3:0", "d3:1"}
+    assert first.ids(TEXT) == expected and first.count(TEXT) == 5
+    assert first.ids(vector_table("k")) == expected and first.count(vector_table("k")) == 5
+    second = open_store(store_settings, "default")
+    second.replace_documents(
+        ["d2"],
+        text_table(_rows(["d2"])[1:]),
+        {"k": vector_table_rows(_rows(["d2"])[1:], _vectors(_rows(["d2"]))[1:], DIM)},
+    )
+    first.replace_documents(["d1"], text_table(rows), vectors)
+    expected = {"d1:0", "d2:1", "d3:0", "d3:1"}
+    for store in (first, second):
+        assert store.ids(TEXT) == expected and store.count(TEXT) == 4
+        assert store.ids(vector_table("k")) == expected and store.count(vector_table("k")) == 4
+    assert [h.chunk_id for h in first.keyword("volcanoes lava", None, 5)] == ["d1:0"]
+
+
 def test_a_filter_milvus_cannot_express_is_refused_not_dropped() -> None:
     from mnemo.index.milvus_expr import milvus_filter
 

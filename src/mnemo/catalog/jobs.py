@@ -8,6 +8,8 @@ one is asked to stop, and its runner stops it at the next file (it watches the
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +40,13 @@ class JobInfo:
     finished_at: datetime | None
     attempts: int = 0
     cancel_requested: bool = False
+    runner_host: str | None = None  # the process that runs it, or last ran it
+    runner_pid: int | None = None
+
+    @property
+    def runner(self) -> str:
+        """``host:pid`` of the process that runs (or last ran) the job; "" if none has."""
+        return f"{self.runner_host}:{self.runner_pid}" if self.runner_pid is not None else ""
 
 
 def job_info(job: Job, collection: str) -> JobInfo:
@@ -55,6 +64,8 @@ def job_info(job: Job, collection: str) -> JobInfo:
         job.finished_at,
         job.attempts or 0,
         bool(job.cancel_requested),
+        job.runner_host,
+        job.runner_pid,
     )
 
 
@@ -127,6 +138,7 @@ def claim_next(session: Session, take: Callable[[str], bool], limit: int = 8) ->
             job.state, job.started_at = "running", utcnow()
             job.attempts = (job.attempts or 0) + 1
             job.cancel_requested = False
+            job.runner_host, job.runner_pid = socket.gethostname()[:255], os.getpid()
             session.flush()
             return job
     return None

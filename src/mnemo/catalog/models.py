@@ -264,6 +264,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # times a server started it
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The process that claimed it last (kept when it ends): which server to look at.
+    runner_host: Mapped[str | None] = mapped_column(String(255), default=None)
+    runner_pid: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Feedback(Base):

@@ -22,7 +22,7 @@ def list_(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool
         return
     from rich.table import Table
 
-    table = Table("id", "collection", "state", "files", "created", "error")
+    table = Table("id", "collection", "state", "files", "created", "process", "error")
     for job in found:
         job_state = job.state + (" (cancelling)" if job.cancel_requested else "")
         table.add_row(
@@ -31,6 +31,7 @@ def list_(ctx: typer.Context, collection: str | None = COLLECTION, as_json: bool
             job_state,
             f"{job.files_done}/{job.files_total}",
             job.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+            job.runner,
             job.error or "",
         )
     out.print(table)

@@ -26,7 +26,8 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +92,16 @@ MAX_TAGS = 256
 MAX_TAG_BYTES = 512
 _DELETE_BATCH = 1_000
 _ITERATOR_BATCH = 4_000
+
+#: Milvus Lite partitions this process created empty -> the document ids written
+#: to them since. Milvus Lite deletes by filter with a scan of the whole collection
+#: (its ``document_id in [...]`` is a query, then a delete by id), so writing a
+#: fresh index in batches of 200 documents scanned it 1,000 times at 200,000
+#: chunks; a document never written to a fresh partition has nothing to delete.
+#: One process at a time opens a Milvus Lite file (its lock), and every writer in
+#: this process shares this table, so it is exact; servers always delete.
+_FRESH: dict[tuple[str, str, str], set[str]] = {}
+_FRESH_LOCK = threading.Lock()
 
 
 def _install_hint() -> ConfigError:
@@ -257,11 +268,35 @@ class MilvusStore:
                 self._client.create_collection(name, schema=schema, index_params=index)
             if not self._client.has_partition(name, self.partition):
                 self._client.create_partition(name, self.partition)
+                if self.local:
+                    with _FRESH_LOCK:
+                        _FRESH[self._fresh_key(name)] = set()
             # A new partition of a loaded collection is loaded with it; Milvus Lite
             # loads whole collections only.
             self._client.load_collection(name)
         self._known.add(name)
         return name
+
+    def _fresh_key(self, name: str) -> tuple[str, str, str]:
+        return (str(Path(self.uri).resolve()), name, self.partition)
+
+    def _stale(self, name: str, document_ids: Sequence[str]) -> Sequence[str]:
+        """Of ``document_ids``, those that may have rows in the table (all of them,
+        unless this process made the partition empty); marks them all as written."""
+        with _FRESH_LOCK:
+            written = _FRESH.get(self._fresh_key(name)) if self.local else None
+            if written is None:
+                return document_ids
+            stale = [d for d in document_ids if d in written]
+            written.update(document_ids)
+            return stale
+
+    def _mark_written(self, name: str, document_ids: Iterable[str]) -> None:
+        if self.local:
+            with _FRESH_LOCK:
+                written = _FRESH.get(self._fresh_key(name))
+                if written is not None:
+                    written.update(document_ids)
 
     def _loaded(self, table: str) -> str | None:
         """The Milvus collection to read a table from (None when it does not exist)."""
@@ -313,6 +348,8 @@ class MilvusStore:
             if not self.local:  # a server drops released partitions only; Lite has no release
                 self._client.release_partitions(milvus, [self.partition])
             self._client.drop_partition(milvus, self.partition)
+        with _FRESH_LOCK:
+            _FRESH.pop(self._fresh_key(milvus), None)
 
     def drop_all(self) -> None:
         for table in self._tables():
@@ -329,9 +366,10 @@ class MilvusStore:
             (vector_table(k), v, _dimension(v)) for k, v in vectors.items()
         ]:
             name = self._create(table, dimension)
+            stale = self._stale(name, document_ids)
             with self._errors("write"):
-                for start in range(0, len(document_ids), _DELETE_BATCH):
-                    batch = document_ids[start : start + _DELETE_BATCH]
+                for start in range(0, len(stale), _DELETE_BATCH):
+                    batch = stale[start : start + _DELETE_BATCH]
                     self._client.delete(
                         name,
                         filter=f"document_id in {milvus_list(batch)}",
@@ -343,6 +381,7 @@ class MilvusStore:
         if not rows.num_rows:
             return
         name = self._create(vector_table(embedder_key), _dimension(rows))
+        self._mark_written(name, rows.column("document_id").to_pylist())
         with self._errors("write"):
             self._insert(name, rows, upsert=True)
 
@@ -516,6 +555,11 @@ class MilvusStore:
                 self._client.compact(self._milvus_name(table))
 
     def close(self) -> None:
+        if self.local:  # once the file may be let go, another process may write to it
+            root = str(Path(self.uri).resolve())
+            with _FRESH_LOCK:
+                for key in [k for k in _FRESH if k[0] == root]:
+                    del _FRESH[key]
         with self._errors("close"):
             self._client.close()
 

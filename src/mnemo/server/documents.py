@@ -41,6 +41,8 @@ def job_out(job: JobInfo) -> schemas.JobOut:
         finished_at=job.finished_at,
         attempts=job.attempts,
         cancel_requested=job.cancel_requested,
+        runner_host=job.runner_host,
+        runner_pid=job.runner_pid,
     )
 
 

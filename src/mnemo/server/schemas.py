@@ -75,6 +75,10 @@ class JobOut(BaseModel):
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
+    runner_host: str | None = Field(
+        None, description="Host name of the server process that runs (or last ran) the job"
+    )
+    runner_pid: int | None = Field(None, description="Its process id")
 
 
 class DocumentOut(BaseModel):
