@@ -104,7 +104,8 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--home", type=Path, required=True)
-    parser.add_argument("--tree", action="append", default=[], help="NAME=SRC_DIR (repeat)")
+    parser.add_argument("--tree", action="append", default=[], help="NAME=SRC_DIR, or NAME=SRC_DIR@HOME for a tree that needs its own copy"
+                        " of the data (a catalog schema the other tree would migrate) (repeat)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--passes", type=int, default=1, help="times each query is run per process")
     parser.add_argument("--queries", type=int, default=100)
@@ -118,7 +119,8 @@ def main() -> int:
     trees = [t.split("=", 1) for t in args.tree]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in trees}
     for n in range(args.rounds):
-        for name, src in trees:
+        for name, tree in trees:
+            src, _, own_home = tree.partition("@")
             env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
             done = subprocess.run(
                 [
@@ -126,7 +128,7 @@ def main() -> int:
                     __file__,
                     "--child",
                     "--home",
-                    str(args.home),
+                    own_home or str(args.home),
                     "--data",
                     str(args.data),
                     "--queries",
