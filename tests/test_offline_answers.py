@@ -327,7 +327,7 @@ MANUALS = {
         "- a note that disappeared is removed, unless the same content appeared under "
         "another path.\n\n"
         "`nk watch` syncs once, then re-examines only the paths that change, until you press "
-        "Ctrl-C. Ctrl-C between syncs ends it with \"Stopped watching.\" (exit code 0); a "
+        'Ctrl-C. Ctrl-C between syncs ends it with "Stopped watching." (exit code 0); a '
         "second Ctrl-C ends it at once.\n"
     ),
     # a class manual's option list, one option a line, as PDF text reads

@@ -210,9 +210,9 @@ def quotable(text: str, *, term: bool = False) -> bool:
     if letters < len(text) / 2:
         return False
     first = text.lstrip("\"'“‘(")[:1]
-    if not first or first.islower() or not first.isalnum():
-        if not (term or opens_with_term(text)):
-            return False  # a fragment: the splitter cut it out of a longer sentence
+    fragment = not first or first.islower() or not first.isalnum()
+    if fragment and not (term or opens_with_term(text)):
+        return False  # a fragment: the splitter cut it out of a longer sentence
     return not (
         is_heading_like(text) or _CAPTION.match(text) or _TOC.search(text) or is_reference(text)
     )
