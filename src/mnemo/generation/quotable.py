@@ -168,10 +168,11 @@ def furniture(text: str) -> bool:
 
 
 _BULLET = re.compile(r"^(?:[•◦▪▫‣∙●○■□➢►▶✓✔]|[-–—*+](?=\s))\s*")
-_COMMAND = re.compile(r"^\\[A-Za-z@]{2,}\*?(?=[\s{\[(])")  # \and, \keywords, \maketitle
+# a LaTeX command, its arguments, then prose: "\\and If ...", "\\received{...} Insert ..."
+_COMMAND = re.compile(r"^\\[A-Za-z@]{2,}\*?(?:\{[^{}]*\}|\[[^\]]*\])*\s+[A-Z]")
 _CODE_TERM = re.compile(r"^[a-z][\w@]+(?:[._\\][\w@]+)+|^[a-z]+\d")  # geometry.sty, revtex4
 # a term, then its definition: a capital, a bracket, or a dash, bullet or colon after it
-_DEFINED = re.compile(r"^([a-z][a-z0-9]*)(?:\s*[:–—•]\s*\S|\s+[A-Z(\[])")
+_DEFINED = re.compile(r"^([a-z][a-z0-9]*)(?:\s*[:–—•]\s+\S|\s+[A-Z(\[])")
 _FUNCTION_WORDS = frozenset(
     "a about after all also although an and any are as at be because been before being "
     "between both but by can could did do does each either for from had has have he her "
@@ -192,6 +193,8 @@ def opens_with_term(text: str) -> bool:
     the rest defines: a LaTeX command, a file or code name, or a word that is not a
     function word followed by a capital, a bracket, a dash or a colon. A sentence cut
     out of a longer one opens with an ordinary word ("and the model", "trained on")."""
+    if text.count("\\") * 4 > len(text.split()):
+        return False  # code: a command every few words
     if _COMMAND.match(text) or _CODE_TERM.match(text):
         return True
     found = _DEFINED.match(text)
