@@ -311,3 +311,82 @@ def test_the_quote_check_can_be_turned_off(seasons: Settings) -> None:
     # the passages score high enough with the reranker: only the quote check abstains
     for question in ("Who won the 2014 FIFA World Cup final?", "When was Acme Robotics founded?"):
         assert ask(unchecked, question).kind == "extractive", question
+
+
+MANUALS = {
+    # the shape of docs/usage.md > Keeping in step, the README's demo question
+    "Notekeeper.md": (
+        "# Using Notekeeper\n\n"
+        "## Keeping in step\n\n"
+        "`nk sync` looks at every folder again:\n\n"
+        "- a note whose size and modification time are unchanged is not read at all;\n"
+        "- a note whose content hash is unchanged (touched, or copied back) is not parsed "
+        "again;\n"
+        "- a changed note is parsed again, and only the paragraphs whose text changed are "
+        "replaced;\n"
+        "- a note that disappeared is removed, unless the same content appeared under "
+        "another path.\n\n"
+        "`nk watch` syncs once, then re-examines only the paths that change, until you press "
+        'Ctrl-C. Ctrl-C between syncs ends it with "Stopped watching." (exit code 0); a '
+        "second Ctrl-C ends it at once.\n"
+    ),
+    # a class manual's option list, one option a line, as PDF text reads
+    "Memo class.md": (
+        "# The memo class\n\n"
+        "The memo class typesets the internal memos of the department.\n\n"
+        "## Options\n\n"
+        "doubleblind To hide the author's name and address for double-blind review.\n\n"
+        "nonumbers This option removes the numbers from the section headings.\n\n"
+        "• letters – used for memos sent to every member of the department.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def manuals(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("manuals")
+    for name, text in MANUALS.items():
+        (root / "docs").mkdir(exist_ok=True)
+        (root / "docs" / name).write_text(text)
+    found = load_settings(root / "home", {"ingest": {"workers": 1}})
+    assert mnemo.add([root / "docs"], found).counts["indexed"] == len(MANUALS)
+    return found
+
+
+def test_a_list_of_what_a_command_does_answers_how_notes_are_kept_in_step(
+    manuals: Settings,
+) -> None:
+    answer = ask(manuals, "how are notes kept in step")
+    assert answer.kind == "extractive", answer.warnings
+    # the items say what `nk sync` does and skips; the Ctrl-C sentences do not answer it
+    assert first_line(answer).startswith("nk sync looks at every folder again: a ")
+    assert "`" not in answer.text
+    assert "Ctrl-C" not in first_line(answer)
+
+
+def test_an_option_defined_on_its_own_line_is_quoted(manuals: Settings) -> None:
+    answer = ask(manuals, "Which memo option hides the author's name for double-blind review?")
+    assert answer.kind == "extractive", answer.warnings
+    assert first_line(answer).startswith("doubleblind To hide the author's name")
+    bullet = ask(manuals, "Which memo option is used for memos sent to every member?")
+    assert first_line(bullet).startswith("letters – used for memos sent to every member")
+
+
+def test_fragments_cut_out_of_a_sentence_are_still_not_quoted() -> None:
+    from mnemo.generation.quotable import quotable
+
+    for fragment in (
+        "and the model was trained on BooksCorpus and English Wikipedia.",
+        "and BERT is trained on the whole of English Wikipedia.",
+        "trained BERT on the whole of Wikipedia for three days.",
+        "e.g. the model is trained for three days on eight GPUs.",
+        ", Strubell et al. [2019] show that training is costly.",
+    ):
+        assert not quotable(fragment), fragment
+    for line in (
+        "doubleblind To hide author name, affiliation, email address etc.",
+        "\\and If there is more than one author, please separate them by \\and.",
+        "elsarticle.cls is primarily built upon the default article.cls.",
+        "mask: Masks references that are marked as the author's own.",
+    ):
+        assert quotable(line), line

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from mnemo.generation.plaintext import blocks
 from mnemo.generation.quotable import (
     answer_type,
+    bare,
     furniture,
     has_type,
     needs_context,
@@ -94,10 +95,11 @@ def passage_sentences(passage: ContextPassage) -> list[_Sentence]:
         if block.kind == "heading":
             continue
         for index, sentence in enumerate(split_sentences(block.text)):
-            text = " ".join(sentence.text.split())
+            text = bare(" ".join(sentence.text.split()))
             if index == 0 and block.lead and text[:1].islower():
                 text = _with_lead(block.lead, text)  # a list item read with its lead-in
-            out.append(_Sentence(text, number, quotable(text), not furniture(text)))
+            term = any(text.startswith(code) for code in block.code)  # `mnemo sync` does ...
+            out.append(_Sentence(text, number, quotable(text, term=term), not furniture(text)))
     return out
 
 

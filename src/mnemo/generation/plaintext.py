@@ -37,6 +37,9 @@ class Block:
     #: For a list item: the sentence that introduces the list when it ends with a colon
     #: ("`mnemo sync` looks at every source again:"), which an item needs to be read alone.
     lead: str = ""
+    #: The inline code spans of the block (and of its lead), as they read in ``text``: a
+    #: sentence that opens with one ("`mnemo sync` looks at ...") opens with a term.
+    code: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -63,13 +66,19 @@ def _inline(token: Token) -> str:
     return " ".join("".join(parts).split())
 
 
+def _code(token: Token) -> tuple[str, ...]:
+    spans = (" ".join(c.content.split()) for c in token.children or [] if c.type == "code_inline")
+    return tuple(span for span in spans if span)
+
+
 def blocks(markdown: str) -> list[Block]:
     """The headings and prose blocks (paragraphs, list items, quotes) of ``markdown``."""
     tokens = _parser().parse(_obsidian(markdown))
     out: list[Block] = []
     skip_until: str | None = None
     in_heading = False
-    leads: list[str] = []  # per open list: the colon-ended text before it, or ""
+    leads: list[tuple[str, tuple[str, ...]]] = []  # per open list: the colon-ended text
+    # before it (or ""), and its code spans
     for token in tokens:
         if skip_until is not None:
             if token.type == skip_until:
@@ -84,8 +93,9 @@ def blocks(markdown: str) -> list[Block]:
         elif token.type == "heading_close":
             in_heading = False
         elif token.type in ("bullet_list_open", "ordered_list_open"):
-            before = out[-1].text if out and out[-1].kind != "heading" else ""
-            leads.append(_last_sentence(before) if before.endswith(":") else "")
+            before = out[-1] if out and out[-1].kind != "heading" else Block("text", "")
+            lead = _last_sentence(before.text) if before.text.endswith(":") else ""
+            leads.append((lead, before.code if lead else ()))
         elif token.type in ("bullet_list_close", "ordered_list_close") and leads:
             leads.pop()
         elif token.type == "inline":
@@ -95,9 +105,10 @@ def blocks(markdown: str) -> list[Block]:
             if in_heading:
                 out.append(Block("heading", text))
             elif leads:
-                out.append(Block("item", text, leads[-1]))
+                lead, code = leads[-1]
+                out.append(Block("item", text, lead, _code(token) + code))
             else:
-                out.append(Block("text", text))
+                out.append(Block("text", text, code=_code(token)))
     return out
 
 

@@ -4,6 +4,12 @@ A quoted sentence must read as prose on its own. Dropped: headings (short, no
 closing punctuation), figure and table captions, reference-list entries,
 table-of-contents lines, fragments the splitter cut out of a sentence (they
 start in lower case or on punctuation) and formulas (mostly not letters). A
+line that opens with a term and says what it is or does is not a fragment,
+though it starts in lower case: a definition-list line of a manual
+("doubleblind To hide author names ...", "letters – used for papers ...",
+"\\and If there is more than one author ...", "elsarticle.cls is built upon
+...") or a sentence opening with inline code ("`mnemo sync` looks at ...",
+which the caller knows: ``term=True``); :func:`opens_with_term`. A
 sentence that opens by pointing back ("It", "This model", "However,") is
 readable only with the one before it: :func:`needs_context`.
 
@@ -161,15 +167,54 @@ def furniture(text: str) -> bool:
     return bool(_CAPTION.match(text) or _TOC.search(text) or is_reference(text))
 
 
-def quotable(text: str) -> bool:
-    """Whether the plain-text sentence ``text`` can stand as a quoted answer."""
+_BULLET = re.compile(r"^(?:[•◦▪▫‣∙●○■□➢►▶✓✔]|[-–—*+](?=\s))\s*")
+# a LaTeX command, its arguments, then prose: "\\and If ...", "\\received{...} Insert ..."
+_COMMAND = re.compile(r"^\\[A-Za-z@]{2,}\*?(?:\{[^{}]*\}|\[[^\]]*\])*\s+[A-Z]")
+_CODE_TERM = re.compile(r"^[a-z][\w@]+(?:[._\\][\w@]+)+|^[a-z]+\d")  # geometry.sty, revtex4
+# a term, then its definition: a capital, a bracket, or a dash, bullet or colon after it
+_DEFINED = re.compile(r"^([a-z][a-z0-9]*)(?:\s*[:–—•]\s+\S|\s+[A-Z(\[])")
+_FUNCTION_WORDS = frozenset(
+    "a about after all also although an and any are as at be because been before being "
+    "between both but by can could did do does each either for from had has have he her "
+    "here his how however if in into is it its may might more most must no nor not of on "
+    "onto or our over per see she should since so some such than that the their them then "
+    "there these they this those though thus to under unless until via was we were what "
+    "when where whether which while who whom whose why will with would yet you your".split()
+)
+
+
+def bare(text: str) -> str:
+    """``text`` without a leading list bullet ("• ", "– ") a PDF's text keeps."""
+    return _BULLET.sub("", text, count=1)
+
+
+def opens_with_term(text: str) -> bool:
+    """Whether ``text``, starting in lower case or on a backslash, opens with a term that
+    the rest defines: a LaTeX command, a file or code name, or a word that is not a
+    function word followed by a capital, a bracket, a dash or a colon. A sentence cut
+    out of a longer one opens with an ordinary word ("and the model", "trained on")."""
+    if text.count("\\") * 4 > len(text.split()):
+        return False  # code: a command every few words
+    if _COMMAND.match(text) or _CODE_TERM.match(text):
+        return True
+    found = _DEFINED.match(text)
+    if not found:
+        return False
+    word = found.group(1)
+    return word not in _FUNCTION_WORDS and not word.endswith(("ed", "ing", "ly"))
+
+
+def quotable(text: str, *, term: bool = False) -> bool:
+    """Whether the plain-text sentence ``text`` can stand as a quoted answer. ``term``: the
+    caller knows that it opens with a term (inline code)."""
     if not _MIN_CHARS <= len(text) <= _MAX_CHARS or len(text.split()) < _MIN_WORDS:
         return False
     letters = sum(ch.isalpha() for ch in text)
     if letters < len(text) / 2:
         return False
     first = text.lstrip("\"'“‘(")[:1]
-    if not first or first.islower() or not first.isalnum():
+    fragment = not first or first.islower() or not first.isalnum()
+    if fragment and not (term or opens_with_term(text)):
         return False  # a fragment: the splitter cut it out of a longer sentence
     return not (
         is_heading_like(text) or _CAPTION.match(text) or _TOC.search(text) or is_reference(text)
