@@ -238,3 +238,22 @@ def test_reranker_threads_sleep_between_calls_with_the_same_scores() -> None:
     finally:
         cross_encoder._loaded[key] = kept
     assert int(np.argmax(scores)) == 0
+
+
+def test_embedder_threads_sleep_between_calls_with_the_same_vectors(cache: Path) -> None:
+    """The embedder's session does not spin between operators either: fp32 embedded
+    1.11x the texts a second that way on 2 cores (docs/benchmarks.md), and its vectors
+    are a spinning session's."""
+    from mnemo.embeddings.onnx_files import open_session
+
+    onnx = create("onnx", cache=cache)
+    session = onnx._session
+    assert session.get_session_options().get_session_config_entry(
+        "session.intra_op.allow_spinning"
+    ) == "0"
+    got = onnx.embed_documents(TEXTS)
+    onnx._session = open_session(onnx.files[0], "embedding.model", 2)  # ONNX's default: spin
+    try:
+        assert np.allclose(onnx.embed_documents(TEXTS), got, atol=1e-6)
+    finally:
+        onnx._session = session

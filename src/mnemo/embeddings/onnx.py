@@ -147,7 +147,9 @@ class OnnxEmbedder:
     ) -> None:
         spec = resolve(model, quantize=quantize, cache=cache)
         model_path, tokenizer_path = model_files(spec.folder, SETTING)
-        self._session = open_session(model_path, SETTING, threads)
+        # Worker threads sleep between operators: fp32 embeds 1.11x the texts a second on
+        # 2 cores (docs/benchmarks.md, issue 12), and no core is burnt between calls.
+        self._session = open_session(model_path, SETTING, threads, spin=False)
         self._tokenizer = open_tokenizer(tokenizer_path, SETTING, spec.max_tokens)
         self._tokenizer.no_padding()
         self._inputs = session_inputs(self._session)
