@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,42 +26,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def _stages_class() -> type:
-    from scale import Stages
-
-    class Beside(Stages):
-        """Stages, except that a stage run in another thread (the full-text search
-        beside the vector search) is reported apart and not subtracted from "other"."""
-
-        def _wrap(self, fn: Any, label: str) -> Any:
-            stages = self
-
-            def wrapper(*a: Any, **kw: Any) -> Any:
-                started = time.perf_counter()
-                try:
-                    return fn(*a, **kw)
-                finally:
-                    name = label
-                    if threading.current_thread() is not threading.main_thread():
-                        name = f"{label} (its own thread)"
-                    stages.current[name] = stages.current.get(name, 0.0) + time.perf_counter() - started
-
-            return wrapper
-
-        def report(self) -> list[dict[str, Any]]:
-            rows = super().report()
-            for label in sorted({k for q in self.per_query for k in q if k.endswith("(its own thread)")}):
-                values = [q.get(label, 0.0) for q in self.per_query]
-                rows.append({"stage": label, "mean_ms": round(statistics.fmean(values), 2)})
-            return rows
-
-    return Beside
-
-
 def child(home: Path, data: Path, queries: int, passes: int) -> dict[str, Any]:
+    from scale import Stages as _Stages  # a stage run beside the others is reported apart
     from scale import load_queries, loadavg, summary
-
-    _Stages = _stages_class()
 
     import mnemo
 
