@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,8 +98,6 @@ class Catalog:
             raise CatalogError(
                 f"{path.parent}: cannot create data directory ({exc.strerror})"
             ) from exc
-        if self._reuse(path):
-            return
         # One Catalog serves a whole server (every request thread), so the pool is
         # sized for a server's worker threads rather than SQLAlchemy's default 5 + 10.
         self.engine = create_engine(
@@ -124,34 +119,6 @@ class Catalog:
                 f"{path}: cannot open the catalog ({_short(exc)}); "
                 "check the file, or move it away to start afresh"
             ) from exc
-        _keep(path, self.engine, self._reads, self._writes)
-
-    def _reuse(self, path: Path) -> bool:
-        """Take the engine this process already opened on this file, if it still
-        reads the current schema (see :data:`_kept`)."""
-        key = _file_key(path)
-        with _kept_lock:
-            kept = _kept.get(key) if key else None
-            if kept is not None:
-                _kept.move_to_end(key)  # type: ignore[arg-type]
-        if kept is None:
-            return False
-        engine = kept[0]
-        try:
-            with engine.connect() as connection:
-                revision = connection.exec_driver_sql(
-                    "SELECT version_num FROM alembic_version"
-                ).scalar()
-        except (SQLAlchemyError, DBAPIError):
-            revision = None
-        if revision != SCHEMA_REVISION:  # changed under us: open it afresh
-            with _kept_lock:
-                if _kept.get(key) is kept:  # type: ignore[arg-type]
-                    del _kept[key]  # type: ignore[arg-type]
-            engine.dispose()
-            return False
-        self.engine, self._reads, self._writes = kept
-        return True
 
     def _open_server(self, url: str) -> None:
         """PostgreSQL: several processes and machines share it; migrations run
@@ -236,63 +203,13 @@ class Catalog:
             raw.close()
 
     def close(self) -> None:
-        """Let go of the catalog: a server's engine is disposed; a SQLite file's is
-        kept for this process's next Catalog on it (see :data:`_kept`)."""
-        with _kept_lock:
-            kept = any(engine is self.engine for engine, _r, _w in _kept.values())
-        if not kept:
-            self.engine.dispose()
-            return
-        # As closing the last connection would: what was written is in the file
-        # itself, so a copy of catalog.db alone is whole.
-        try:
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except (SQLAlchemyError, DBAPIError) as exc:
-            log.debug("catalog checkpoint skipped (%s)", exc)
+        self.engine.dispose()
 
     def __enter__(self) -> Catalog:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-#: SQLite engines this process opened, by file (and process: never across a
-#: fork), newest last. Opening a Catalog per call (``mnemo.search`` does) would
-#: otherwise start a new engine each time: a new connection, the migration
-#: check under its file lock, and every statement compiled afresh (SQLAlchemy
-#: caches compiled statements per engine) - about a fifth of a warm search at
-#: 200,000 chunks. Other processes' writes still show at once: every session
-#: is its own transaction. A file replaced on disk has a new inode, so a new
-#: engine; one whose schema moved is opened afresh (``Catalog._reuse``).
-_kept: OrderedDict[tuple[int, str, int, int], tuple[Engine, Any, Any]] = OrderedDict()
-_kept_lock = threading.Lock()
-#: Engines kept at most; the oldest is disposed (its connections close when returned).
-KEPT_ENGINES = 4
-
-
-def _file_key(path: Path) -> tuple[int, str, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return os.getpid(), str(path.resolve()), st.st_dev, st.st_ino
-
-
-def _keep(path: Path, engine: Engine, reads: Any, writes: Any) -> None:
-    key = _file_key(path)
-    if key is None:
-        return
-    with _kept_lock:
-        replaced = _kept.get(key)
-        _kept[key] = (engine, reads, writes)
-        _kept.move_to_end(key)
-        if replaced is not None and replaced[0] is not engine:
-            replaced[0].dispose()
-        while len(_kept) > KEPT_ENGINES:
-            _, (old, _r, _w) = _kept.popitem(last=False)
-            old.dispose()
 
 
 def open_catalog(settings: Settings) -> Catalog:
