@@ -64,13 +64,24 @@ class Watcher:
             ) from None
 
 
+#: Starts the command with SIGINT as a shell gives it: handled by default and not
+#: blocked. A child inherits an ignored or blocked SIGINT from the process that starts
+#: it, and in the full suite something before this file leaves the test process that
+#: way (both Ctrl-C tests hung there, never alone); a user's terminal does not.
+AS_FROM_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'mnemo', 'watch'])"
+)
+
+
 @contextmanager
 def watching(tmp_path: Path, home: Path, notes: Path, settings: Settings) -> Iterator[Watcher]:
     """`mnemo watch` on the collection, once it sees changes (a probe file was indexed)."""
     env = dict(os.environ, MNEMO_HOME=str(home), MNEMO_INGEST__WORKERS="1")
     with (tmp_path / "watch-stdout.txt").open("w") as stdout:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mnemo", "watch"],
+            [sys.executable, "-c", AS_FROM_A_TERMINAL],
             env=env,
             stdout=stdout,
             stderr=subprocess.PIPE,
