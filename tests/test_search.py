@@ -270,3 +270,23 @@ def test_rerank_hook_uses_a_local_cross_encoder(
         for h in reranked.hits
     ]
     assert scores == pytest.approx([float(s) for s in model.predict(passages)], abs=1e-4)
+
+
+def test_a_hybrid_search_that_finds_the_pool_busy_still_searches_full_text(
+    indexed: Settings,
+) -> None:
+    """Every kept thread busy (a loaded server): the search runs its full-text part
+    itself, and finds what it finds with a free pool."""
+    from mnemo.retrieval import search as search_module
+
+    want = api.search("QX-7731-B", indexed, k=10)
+    taken = 0
+    while search_module._pool_free.acquire(blocking=False):
+        taken += 1
+    try:
+        busy = api.search("QX-7731-B", indexed, k=10)
+    finally:
+        for _ in range(taken):
+            search_module._pool_free.release()
+    assert taken and busy.used == want.used == ["bm25", "dense"]
+    assert [(h.chunk_id, h.score) for h in busy.hits] == [(h.chunk_id, h.score) for h in want.hits]

@@ -241,9 +241,8 @@ class _Retriever:
             # Full-text search runs in a pool thread while this one embeds the
             # query and searches vectors (LanceDB and ONNX Runtime release the GIL).
             beside = _beside(self._keyword, text, where, depth)
-        elif mode in ("bm25", "hybrid"):
+        if mode in ("bm25", "hybrid") and beside is None:  # also when the pool is busy
             keyword = self._keyword(text, where, depth)
-        if mode in ("bm25", "hybrid") and beside is None:
             self.response.used.append("bm25")
         if mode in ("dense", "hybrid"):
             begun = time.perf_counter()
