@@ -137,8 +137,20 @@ def test_mcp_lists_and_cancels_jobs(tmp_path: Path) -> None:
     _queued_job(settings, "agent-job", [str(tmp_path / "allowed")])
     tools = _Tools(Library(settings))
     assert [j.id for j in tools.list_jobs().jobs] == ["agent-job"]
+    assert tools.list_jobs().jobs[0].runner == ""  # no worker has claimed it
     assert tools.cancel_job("agent-job").state == "cancelled"
     assert tools.list_jobs(collection="jobs").jobs[0].state == "cancelled"
+
+
+def test_mcp_says_which_process_runs_a_job(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    _queued_job(settings, "claimed", [str(tmp_path)], state="running")
+    with open_catalog(settings) as catalog, catalog.session() as session:
+        job = session.get(Job, "claimed")
+        assert job is not None
+        job.runner_host, job.runner_pid, job.attempts = "worker-2", 4242, 1
+    (entry,) = _Tools(Library(settings)).list_jobs().jobs
+    assert (entry.runner, entry.attempts) == ("worker-2:4242", 1)
 
 
 @contextmanager

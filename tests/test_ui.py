@@ -4,7 +4,9 @@ and bad input, which must get a clear message in the page and break nothing."""
 from __future__ import annotations
 
 import html
+import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,6 +203,7 @@ def test_upload_many_files_runs_one_job_with_a_report(site: tuple[TestClient, Pa
     assert response.status_code == 200 and "2 files uploaded" in response.text
     fragment = wait_for_jobs(client)
     assert 'data-state="done"' in fragment and "2 of 2 files" in fragment
+    assert f"{socket.gethostname()}:{os.getpid()}" in fragment  # the process that ran it
     assert "otters.md" in client.get("/ui/library").text
     hits = client.get("/ui/search", params={"q": "otters sleep"}).text
     assert "<mark>otters</mark>" in hits.lower() or "<mark>Otters</mark>" in hits

@@ -167,6 +167,10 @@ class JobEntry(BaseModel):
     cancel_requested: bool = Field(
         description="A running job asked to stop: it stops at its next file."
     )
+    attempts: int = Field(0, description="How many times a worker has claimed the job.")
+    runner: str = Field(
+        "", description="host:pid of the process that runs (or last ran) it; empty if none has."
+    )
 
 
 class JobList(BaseModel):

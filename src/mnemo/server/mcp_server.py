@@ -475,6 +475,8 @@ def _job_entry(job: JobInfo) -> JobEntry:
         files_total=job.files_total,
         error=job.error,
         cancel_requested=job.cancel_requested,
+        attempts=job.attempts,
+        runner=job.runner,
     )
 
 
