@@ -30,16 +30,16 @@ from mnemo import __version__
 from mnemo.catalog.jobs import JobInfo
 from mnemo.catalog.summary import DocumentInfo
 from mnemo.config import Settings
-from mnemo.library import Library
 from mnemo.config.private import FILE_MODE, private_dir
 from mnemo.config.settings import ServerSettings, validate_collection_name
 from mnemo.errors import CollectionError, DocumentError, MnemoError
+from mnemo.library import Library
 from mnemo.report import RunReport
 from mnemo.retrieval.context import ContextPassage, join_chunks
 from mnemo.retrieval.filters import Filters
+from mnemo.server import mcp_eval, mcp_research
+from mnemo.server.mcp_feedback import feedback_tool
 from mnemo.server.mcp_models import (
-    JobEntry,
-    JobList,
     CHUNKS_PER_READ,
     AddResult,
     AskResult,
@@ -48,14 +48,13 @@ from mnemo.server.mcp_models import (
     DocumentDetail,
     DocumentEntry,
     DocumentList,
+    JobEntry,
+    JobList,
     Passage,
     Problem,
     SearchResult,
     Source,
 )
-from mnemo.server.mcp_feedback import feedback_tool
-from mnemo.server import mcp_research
-from mnemo.server import mcp_eval
 from mnemo.server.origin import allowed_hosts
 from mnemo.server.paths import PathRefused, allowed_path, readable_roots
 
