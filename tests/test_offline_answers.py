@@ -390,3 +390,21 @@ def test_fragments_cut_out_of_a_sentence_are_still_not_quoted() -> None:
         "mask: Masks references that are marked as the author's own.",
     ):
         assert quotable(line), line
+
+
+def test_the_quote_check_reads_a_bounded_number_of_candidates(settings: Settings) -> None:
+    """A long passage: the cross-encoder reads at most 16 sentences and 16 windows of it
+    (the cost of an answer), and the answering sentence, buried mid-way, is among them."""
+    from mnemo.generation.extractive import candidates
+    from mnemo.retrieval.context import ContextPassage
+    from mnemo.retrieval.rerank import load_reranker
+
+    filler = [f"Section {n} of the handbook covers routine matters of office {n}." for n in range(60)]
+    filler[31] = "The fire drill for the Lisbon office takes place on 12 March 2025."
+    text = " ".join(filler)
+    passage = ContextPassage(
+        1, "d", "handbook.md", "Handbook", [], None, None, ["c"], text, len(text.split()), 1.0
+    )
+    found = candidates("When is the fire drill in Lisbon?", [passage], load_reranker(settings), None)
+    assert 0 < len(found) <= 32
+    assert "12 March 2025" in found[0].text

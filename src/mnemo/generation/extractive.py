@@ -52,8 +52,11 @@ if TYPE_CHECKING:
     from mnemo.embeddings import Embedder
     from mnemo.retrieval.rerank import Reranker
 
-_POOL = 32  # sentences the cross-encoder reads
-_WINDOWS = 8  # of which the best get a two-sentence window each side
+# Sentences the cross-encoder reads, and how many of the best get a two-sentence window
+# each side: 16 and 8 quote what 32 and 8 did on both answer sets, with 22-36 % fewer
+# pairs to score (docs/benchmarks.md, "The quote check reads fewer sentences").
+_POOL = 16
+_WINDOWS = 8
 _MAX_CHARS = 700
 _TYPE_BONUS = 2.0  # in reranker logits, for a quote with the value asked for (docs/benchmarks.md)
 _NEW_WORDS = 2.0  # in logits: weight of the share of a quote's words the question lacks
