@@ -208,27 +208,6 @@ def test_a_collection_from_the_pytorch_default_moves_to_onnx(tmp_path: Path) -> 
     assert Path(response.hits[0].path).name == "lava.md"
 
 
-def test_reranker_default_batches_rank_like_larger_ones() -> None:
-    """Issue 12's latency: pairs are scored 8 to a call by default (less padding than
-    16). INT8 activations are quantised per batch, so scores move a little, not the order."""
-    from mnemo.config.settings import SearchSettings
-
-    batch = SearchSettings().rerank_batch_size
-    assert batch == 8
-    question = "what temperature does water boil at on Mount Everest?"
-    passages = [f"Note {n}: the office kettle was descaled in week {n}." for n in range(14)]
-    passages[5] = "On the summit of Mount Everest water boils at about 70 degrees Celsius."
-    passages[11] = "Water boils at 100 degrees Celsius at sea level."
-    small = OnnxCrossEncoder(None, max_tokens=256, batch_size=batch, threads=1).score(
-        question, passages
-    )
-    large = OnnxCrossEncoder(None, max_tokens=256, batch_size=16, threads=1).score(
-        question, passages
-    )
-    assert list(np.argsort(small)[::-1][:2]) == [5, 11] == list(np.argsort(large)[::-1][:2])
-    assert max(abs(a - b) for a, b in zip(small, large, strict=True)) < 0.5
-
-
 def test_reranker_threads_sleep_between_calls_with_the_same_scores() -> None:
     """Issue 12's latency: a question's pairs are a few short ONNX calls; worker
     threads that spin between them burned about a third more CPU on a shared

@@ -313,13 +313,7 @@ class SearchSettings(BaseModel):
     rerank_max_tokens: int = Field(
         256, ge=16, le=512, description="Question + passage tokens the reranker reads per pair."
     )
-    rerank_batch_size: int = Field(
-        8,
-        ge=1,
-        le=512,
-        description="Pairs per reranker call, sorted by length: small batches pad less "
-        "(8 scored 20 passages about 25 % faster than 16 on 2 cores; docs/benchmarks.md).",
-    )
+    rerank_batch_size: int = Field(16, ge=1, le=512, description="Pairs per reranker call.")
     concurrent: bool = Field(
         True,
         description="hybrid: run the full-text search in a second thread while the query "
