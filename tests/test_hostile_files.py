@@ -16,6 +16,7 @@ import pytest
 
 import bombs
 import mnemo
+import mnemo.api
 from mnemo.config import load_settings
 from mnemo.report import RunReport
 
@@ -179,8 +180,6 @@ def test_bombs_uploaded_to_a_server_leave_it_answering(tmp_path: Path) -> None:
         tmp_path / "home",
         {"ingest": LIMITS, "embedding": {"backend": "none"}, "server": {"max_upload_mb": 40}},
     )
-    import mnemo.api
-
     mnemo.api.create_collection("default", settings)
     slowest: list[float] = []
     done = threading.Event()
