@@ -47,6 +47,8 @@ Backends (issue 19). ``--backend milvus`` puts the index in Milvus Lite
 (``<home>/index/milvus.db``) or at ``--milvus-uri``; ``--catalog postgres``
 puts the catalog in PostgreSQL: a throw-away cluster started from Debian's
 ``postgresql`` (``tests/pgcluster.py``) unless ``--catalog-url`` names one.
+``--reuse`` queries an earlier build again when its catalog outlived it (SQLite,
+or ``--catalog-url``; a throw-away cluster is gone with its run).
 ``--from-home DIR`` builds from an existing build's catalog instead of
 generating one (it is copied first, never written): the catalog rows are
 copied into the chosen catalog and the index is written from them, as
@@ -1008,10 +1010,12 @@ def _main(args: argparse.Namespace) -> int:
     if args.backend != "lance" or args.catalog != "sqlite" or args.from_home:
         params |= {"backend": args.backend, "catalog": args.catalog,
                    "from_home": str(args.from_home or "")}
+    if args.catalog == "postgres":  # a throw-away cluster's URL never comes back: no reuse
+        params["catalog_url"] = args.catalog_url
     marker = args.home / MARKER
     results: dict[str, Any] = {"machine": machine(), "params": params}
     saved = json.loads(marker.read_text()) if marker.exists() else None
-    if args.reuse and saved and saved.get("params") == params and args.catalog == "sqlite":
+    if args.reuse and saved and saved.get("params") == params:
         say(f"reusing the build in {args.home}")
         results["build"] = saved["build"]
         results["build"]["reused"] = True

@@ -115,6 +115,24 @@ def test_reranker_puts_the_answer_first() -> None:
     assert reranker.score(question, passages) == scores
 
 
+def test_a_passage_scores_the_same_whatever_else_is_reranked(tmp_path: Path) -> None:
+    # By default each pair is its own call: INT8 activations are quantised per call, so
+    # in a shared batch a passage's score (and the abstention gate on it) moved with
+    # whichever other passages the search happened to return.
+    from mnemo.retrieval.rerank import load_reranker
+
+    reranker = load_reranker(load_settings(tmp_path))
+    question = "how long should I hold the reset button on the router?"
+    answer = (
+        "The router's reset button sits on its back; hold it for ten seconds until the "
+        "lights blink to restore factory settings."
+    )
+    others = [TEXTS[1], TEXTS[3], "word " * 200, "Routers for woodworking come with bits."]
+    alone = reranker.score(question, [answer])[0]
+    assert reranker.score(question, [*others, answer])[-1] == alone
+    assert reranker.score(question, [answer, others[2]])[0] == alone
+
+
 def test_search_and_ask_rerank(indexed_library: Path) -> None:
     settings = load_settings(indexed_library, {"ingest": {"workers": 1}})
     plain = mnemo.search("conveyor motor part", settings, k=5)

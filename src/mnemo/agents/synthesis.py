@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from mnemo.config import Settings
-from mnemo.errors import LLMError, MnemoError
+from mnemo.errors import LLMError
 from mnemo.generation import citations, extractive
 from mnemo.generation.base import LLM, ChatMessage, ChatRequest, Usage
 from mnemo.generation.prompts import sources_block
@@ -39,18 +39,6 @@ class Written:
     model_calls: int = 0
 
 
-def _reranker(settings: Settings, warnings: list[str]):  # type: ignore[no-untyped-def]
-    if not settings.answer.rerank:
-        return None
-    from mnemo.retrieval.rerank import load_reranker
-
-    try:
-        return load_reranker(settings)
-    except MnemoError as exc:
-        warnings.append(f"quotes are chosen without the reranker: {exc}")
-        return None
-
-
 def extractive_answer(
     settings: Settings,
     parts: Sequence[tuple[str, list[ContextPassage], bool]],
@@ -59,7 +47,7 @@ def extractive_answer(
 ) -> Written:
     """Per part (question, passages, answered): its best quotes, numbered across parts."""
     warnings: list[str] = []
-    reranker = _reranker(settings, warnings)
+    reranker = extractive.quote_reranker(settings, warnings)
     count = settings.answer.extractive_sentences
     sources: list[ContextPassage] = []
     cites: list[Citation] = []

@@ -313,7 +313,14 @@ class SearchSettings(BaseModel):
     rerank_max_tokens: int = Field(
         256, ge=16, le=512, description="Question + passage tokens the reranker reads per pair."
     )
-    rerank_batch_size: int = Field(16, ge=1, le=512, description="Pairs per reranker call.")
+    rerank_batch_size: int = Field(
+        1,
+        ge=1,
+        le=512,
+        description="Pairs per reranker call. 1: each pair scored alone, so its score never "
+        "depends on the other candidates (INT8 activations are quantised per call), and no "
+        "padding (fastest on CPU); larger batches may pay on a GPU (not measured).",
+    )
     concurrent: bool = Field(
         True,
         description="hybrid: run the full-text search in a second thread while the query "
@@ -471,6 +478,13 @@ class AnswerSettings(BaseModel):
         "answer.min_quote_score; abstain if none does (same-topic passages without the "
         "answer). extractive: for answers without a model; always: also before a model "
         "writes; off: never (docs/benchmarks.md).",
+    )
+    quote_batch_size: int = Field(
+        16,
+        ge=1,
+        le=512,
+        description="Quote candidates per reranker call in the quote check (16: the batches "
+        "answer.min_quote_score and the quote choice were measured with; docs/benchmarks.md).",
     )
     min_quote_score: float = Field(
         0.0,

@@ -76,15 +76,7 @@ class _Run:
 
     def reranker(self) -> Reranker | None:
         """The cross-encoder that scores quotes, when answers rerank; None otherwise."""
-        if not self.settings.answer.rerank:
-            return None
-        from mnemo.retrieval.rerank import load_reranker
-
-        try:
-            return load_reranker(self.settings)
-        except MnemoError as exc:
-            self.warnings.append(f"quotes are chosen without the reranker: {exc}")
-            return None
+        return extractive.quote_reranker(self.settings, self.warnings)
 
     def embedder(self) -> Embedder | None:
         """The collection's embedder, or None (with a warning) when it has none or is broken."""

@@ -33,6 +33,7 @@ from collections.abc import KeysView, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from mnemo.errors import MnemoError
 from mnemo.generation.plaintext import blocks
 from mnemo.generation.quotable import (
     answer_type,
@@ -49,6 +50,7 @@ from mnemo.generation.types import Citation
 from mnemo.retrieval.context import ContextPassage
 
 if TYPE_CHECKING:
+    from mnemo.config import Settings
     from mnemo.embeddings import Embedder
     from mnemo.retrieval.rerank import Reranker
 
@@ -160,6 +162,23 @@ def _units(
             add(pi, si - 1, si)
             add(pi, si, si + 1)
     return [(text, split[pi][0], first, last) for (pi, first, last), text in units.items()]
+
+
+def quote_reranker(settings: Settings, warnings: list[str]) -> Reranker | None:
+    """The cross-encoder that scores quotes (when answers rerank), in batches of
+    ``answer.quote_batch_size``; None, with a warning, when it cannot load."""
+    if not settings.answer.rerank:
+        return None
+    from mnemo.retrieval.rerank import load_reranker
+
+    search = settings.search.model_copy(
+        update={"rerank_batch_size": settings.answer.quote_batch_size}
+    )
+    try:
+        return load_reranker(settings.model_copy(update={"search": search}))
+    except MnemoError as exc:
+        warnings.append(f"quotes are chosen without the reranker: {exc}")
+        return None
 
 
 def candidates(
