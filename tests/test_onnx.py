@@ -116,12 +116,12 @@ def test_reranker_puts_the_answer_first() -> None:
 
 
 def test_a_passage_scores_the_same_whatever_else_is_reranked(tmp_path: Path) -> None:
-    # By default each pair is its own call: INT8 activations are quantised per call, so
-    # in a shared batch a passage's score (and the abstention gate on it) moved with
-    # whichever other passages the search happened to return.
+    # One pair a call (search.rerank_batch_size = 1): INT8 activations are quantised per
+    # call, so in a shared batch a passage's score (and the abstention gate on it) moves
+    # with whichever other passages the search happened to return.
     from mnemo.retrieval.rerank import load_reranker
 
-    reranker = load_reranker(load_settings(tmp_path))
+    reranker = load_reranker(load_settings(tmp_path, {"search": {"rerank_batch_size": 1}}))
     question = "how long should I hold the reset button on the router?"
     answer = (
         "The router's reset button sits on its back; hold it for ten seconds until the "

@@ -314,12 +314,12 @@ class SearchSettings(BaseModel):
         256, ge=16, le=512, description="Question + passage tokens the reranker reads per pair."
     )
     rerank_batch_size: int = Field(
-        1,
+        16,
         ge=1,
         le=512,
-        description="Pairs per reranker call. 1: each pair scored alone, so its score never "
-        "depends on the other candidates (INT8 activations are quantised per call), and no "
-        "padding (fastest on CPU); larger batches may pay on a GPU (not measured).",
+        description="Pairs per reranker call. 1 scores each pair alone (its score never "
+        "depends on the other candidates: INT8 activations are quantised per call) and is the "
+        "fastest on CPU, but is not yet the default (docs/benchmarks.md).",
     )
     concurrent: bool = Field(
         True,

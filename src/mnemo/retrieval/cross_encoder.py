@@ -6,8 +6,8 @@ The default is cross-encoder/ms-marco-MiniLM-L-12-v2 (INT8), shipped in the
 ``search.rerank_max_tokens`` (the passage loses its tail first), sorted by
 length and scored in batches of ``search.rerank_batch_size``. INT8 activations
 are quantised per batch, so in a batch of several a passage's score depends
-slightly on its batch-mates; the default batch of 1 scores each pair alone (the
-same score whatever else was retrieved, no padding, and the fastest on CPU:
+slightly on its batch-mates; a batch of 1 scores each pair alone (the same
+score whatever else was retrieved, no padding, and the fastest on CPU:
 docs/benchmarks.md). The session's worker threads sleep between operators
 rather than spin (same scores, less CPU).
 """
