@@ -115,13 +115,24 @@ def test_reranker_puts_the_answer_first() -> None:
     assert reranker.score(question, passages) == scores
 
 
-def test_a_passage_scores_the_same_whatever_else_is_reranked(tmp_path: Path) -> None:
-    # One pair a call (search.rerank_batch_size = 1): INT8 activations are quantised per
-    # call, so in a shared batch a passage's score (and the abstention gate on it) moves
-    # with whichever other passages the search happened to return.
+@pytest.mark.parametrize("scores", ["passages", "quotes"])
+def test_a_passage_scores_the_same_whatever_else_is_reranked(tmp_path: Path, scores: str) -> None:
+    # One pair a call: INT8 activations are quantised per call, so in a shared batch a
+    # passage's score (and the abstention gate on it) moves with whichever other passages
+    # the search happened to return. Passages follow search.rerank_batch_size, quotes
+    # answer.quote_batch_size, each on its own.
+    from mnemo.generation.extractive import quote_reranker
     from mnemo.retrieval.rerank import load_reranker
 
-    reranker = load_reranker(load_settings(tmp_path, {"search": {"rerank_batch_size": 1}}))
+    if scores == "passages":
+        settings = load_settings(tmp_path, {"search": {"rerank_batch_size": 1}})
+        reranker = load_reranker(settings)
+    else:
+        settings = load_settings(
+            tmp_path, {"search": {"rerank_batch_size": 16}, "answer": {"quote_batch_size": 1}}
+        )
+        reranker = quote_reranker(settings, [])
+    assert reranker is not None
     question = "how long should I hold the reset button on the router?"
     answer = (
         "The router's reset button sits on its back; hold it for ten seconds until the "
