@@ -226,10 +226,8 @@ def test_bombs_uploaded_to_a_server_leave_it_answering(tmp_path: Path) -> None:
             prober.join()
     assert outcomes[uploads[0].name][0] == "skipped"
     assert "ingest.max_inflated_mb" in outcomes[uploads[0].name][1]
-    assert outcomes[uploads[1].name] == (
-        "failed",
-        outcomes[uploads[1].name][1],
-    ) and "ingest.max_worker_memory_mb" in outcomes[uploads[1].name][1]
+    assert outcomes[uploads[1].name][0] == "failed"
+    assert "ingest.max_worker_memory_mb" in outcomes[uploads[1].name][1]
     assert outcomes[uploads[2].name][0] == "skipped"
     assert "XML entities" in outcomes[uploads[3].name][1]
     assert len(slowest) > 5 and max(slowest) < 1.0, max(slowest)
