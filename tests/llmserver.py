@@ -22,6 +22,23 @@ from typing import Any, ClassVar, Literal
 Body = dict[str, Any]
 
 
+def source_number(body: dict[str, Any], file_tail: str, containing: str = "") -> int:
+    """The number the prompt gave the source from ``file_tail`` whose text has ``containing``."""
+    prompt = body["messages"][-1]["content"]
+    for number, path, text in re.findall(
+        r'<source id="(\d+)" file="([^"]*)"[^>]*>\n(.*?)\n</source>', prompt, re.DOTALL
+    ):
+        if path.endswith(file_tail) and containing in text:
+            return int(number)
+    raise AssertionError(f"no source from {file_tail} with {containing!r} in the prompt")
+
+
+def citing(claim: str, file_tail: str, containing: str = "") -> Callable[[Body], str]:
+    """A reply that makes ``claim`` and cites the source a careful model would: the one
+    from ``file_tail`` whose text has ``containing``, whatever number the prompt gave it."""
+    return lambda body: f"{claim} [{source_number(body, file_tail, containing)}]."
+
+
 @dataclass(frozen=True)
 class ToolCalls:
     """A reply that asks for tool calls: (name, arguments) pairs, the arguments a JSON

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 import mnemo
-from llmserver import MODEL, Script, serve_anthropic, serve_openai
+from llmserver import MODEL, Script, serve_anthropic, serve_openai, source_number
 from mnemo.config import Settings, load_settings
 from mnemo.errors import ConversationError, QueryError
 from mnemo.generation.prompts import COMBINE, NOTES, SYSTEM
+
 
 @pytest.fixture
 def library(indexed_library: Path) -> Path:
@@ -47,17 +48,6 @@ def openai_llm(url: str, **extra: Any) -> dict[str, Any]:
             **extra,
         }
     }
-
-
-def source_number(body: dict[str, Any], file_tail: str, containing: str = "") -> int:
-    """The number the prompt gave the source from ``file_tail`` whose text has ``containing``."""
-    prompt = body["messages"][-1]["content"]
-    for number, path, text in re.findall(
-        r'<source id="(\d+)" file="([^"]*)"[^>]*>\n(.*?)\n</source>', prompt, re.DOTALL
-    ):
-        if path.endswith(file_tail) and containing in text:
-            return int(number)
-    raise AssertionError(f"no source from {file_tail} with {containing!r} in the prompt")
 
 
 def free_port() -> int:
@@ -159,7 +149,9 @@ def test_citation_to_the_wrong_passage_is_marked_unsupported(settings_for) -> No
 
     with serve_openai(Script(replies=[reply])) as url:
         # (a two-part question is far from each passage: keep it clear of abstention)
-        settings = settings_for(**openai_llm(url), answer={"min_relevance": 0.2, "min_rerank_score": -20})
+        settings = settings_for(
+            **openai_llm(url), answer={"min_relevance": 0.2, "min_rerank_score": -20}
+        )
         answer = mnemo.ask("Who bought WhatsApp, and what causes tides?", settings)
     verdicts = {c.sentence: c.verdict for c in answer.citations}
     assert verdicts["Facebook acquired WhatsApp in 2014."] == "unsupported"

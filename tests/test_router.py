@@ -6,7 +6,6 @@ Each answer names the model that wrote it.
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 import mnemo
-from llmserver import MODEL, Script, serve_openai
+from llmserver import MODEL, Script, citing, serve_openai
 from mnemo.config import Settings, load_settings
 
 
@@ -43,8 +42,7 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}/v1"  # closed once the socket is: connections are refused
 
 
-def cites_whatsapp(body: dict[str, Any]) -> str:
-    return "Facebook acquired WhatsApp in 2014 [1]."
+cites_whatsapp = citing("Facebook acquired WhatsApp in 2014", "whatsapp.md", "acquired")
 
 
 def test_a_dead_model_falls_through_to_the_next(settings_for) -> None:
@@ -108,10 +106,7 @@ def test_a_failing_model_is_retried_before_the_next(settings_for) -> None:
 def test_a_remote_fallback_gets_masked_text(settings_for) -> None:
     from test_guards import remote_host
 
-    def reply(body: dict[str, Any]) -> str:
-        return "Facebook acquired WhatsApp in 2014 [1]."
-
-    script = Script(replies=[reply])
+    script = Script(replies=[cites_whatsapp])
     with serve_openai(script) as url:
         remote = url.replace("127.0.0.1", remote_host())
         # The address weakens the match: the reranker must not abstain before the model.
@@ -140,15 +135,9 @@ def test_cli_says_which_model_wrote_the_answer(settings_for, indexed_library: Pa
 
 
 def test_a_research_run_is_written_by_the_larger_context_model(settings_for) -> None:
-    def synthesis(body: dict[str, Any]) -> str:
-        prompt = body["messages"][-1]["content"]
-        found = re.findall(r'<source id="(\d+)" file="([^"]*)"', prompt)
-        number = next(n for n, path in found if path.endswith("whatsapp.md"))
-        return f"Facebook acquired WhatsApp in 2014 [{number}]."
-
     def reply(body: dict[str, Any]) -> str:
         if "<source id=" in body["messages"][-1]["content"]:
-            return synthesis(body)
+            return cites_whatsapp(body)
         return "done"  # the plan, or any other step: nothing more to do
 
     local, big = Script(replies=["never"] * 10), Script(model="big-model", replies=[reply] * 10)
@@ -161,4 +150,5 @@ def test_a_research_run_is_written_by_the_larger_context_model(settings_for) -> 
     assert synthesised, "the synthesis went to the large-context model"
     assert result.answer.kind == "generated"
     assert result.answer.model == "openai-compatible:big-model"
+    print("TRACE", result.trace)
     assert "Facebook acquired WhatsApp in 2014" in result.answer.text

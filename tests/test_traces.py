@@ -11,10 +11,13 @@ from typing import Any
 import httpx
 
 import mnemo
-from llmserver import MODEL, Script, serve_openai
+from llmserver import MODEL, Script, citing, serve_openai
 from mnemo import tracing
 from mnemo.config import load_settings
 from serverutil import serving
+
+#: The scripted model's answer, citing the passage that says it.
+BOUGHT = citing("Facebook acquired WhatsApp in 2014", "whatsapp.md", "acquired")
 
 
 def spans_of(home: Path, trace_id: str) -> list[dict[str, Any]]:
@@ -46,7 +49,7 @@ def llm(url: str) -> dict[str, Any]:
 
 
 def test_an_ask_is_one_trace_with_a_span_per_stage(indexed_library: Path) -> None:
-    with serve_openai(Script(replies=["Facebook acquired WhatsApp in 2014 [1]."])) as url:
+    with serve_openai(Script(replies=[BOUGHT])) as url:
         answer = mnemo.ask("Who bought WhatsApp?", load_settings(indexed_library, llm(url)))
     assert answer.kind == "generated" and answer.trace_id
     spans = spans_of(indexed_library, answer.trace_id)
@@ -145,7 +148,7 @@ def test_drift_warns_when_relevance_and_abstentions_move(tmp_path: Path) -> None
 
 
 def test_metrics_count_answers_tokens_cost_and_guards(indexed_library: Path) -> None:
-    with serve_openai(Script(replies=["Facebook acquired WhatsApp in 2014 [1]."] * 2)) as url:
+    with serve_openai(Script(replies=[BOUGHT] * 2)) as url:
         settings = load_settings(
             indexed_library, {**llm(url), "traces": {"prices": {MODEL: [1000.0, 2000.0]}}}
         )

@@ -314,12 +314,12 @@ class SearchSettings(BaseModel):
         256, ge=16, le=512, description="Question + passage tokens the reranker reads per pair."
     )
     rerank_batch_size: int = Field(
-        16,
+        1,
         ge=1,
         le=512,
-        description="Pairs per reranker call. 1 scores each pair alone (its score never "
-        "depends on the other candidates: INT8 activations are quantised per call) and is the "
-        "fastest on CPU, but is not yet the default (docs/benchmarks.md).",
+        description="Pairs per reranker call. 1 (the default) scores each pair alone, so a "
+        "passage's score never depends on the other candidates (INT8 activations are quantised "
+        "per call), and is the fastest on CPU (docs/benchmarks.md).",
     )
     concurrent: bool = Field(
         True,
