@@ -251,22 +251,51 @@ def test_reranker_threads_sleep_between_calls_with_the_same_scores() -> None:
         "Landing gear of aircraft retracts after take-off.",
     ]
     scores = reranker.score(question, passages)
-    session, _, _ = reranker._load()
-    options = session.get_session_options()
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    model = reranker._load()
+    for session in (model.session, model.lane):  # two batches ran side by side on the lane
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     spinning = OnnxCrossEncoder(None, max_tokens=256, batch_size=2, threads=2)
     model_path, _ = spinning.files
-    spinning_session = open_session(model_path, "search.rerank_model", 2)  # ONNX's default
+    from dataclasses import replace
+
     from mnemo.retrieval import cross_encoder
 
     key = (spinning.folder or cross_encoder.default_folder(), 256, 2)
     kept = cross_encoder._loaded[key]
-    cross_encoder._loaded[key] = (spinning_session, *kept[1:])
+    cross_encoder._loaded[key] = replace(
+        kept,
+        session=open_session(model_path, "search.rerank_model", 2),  # ONNX's default: spin
+        lane=open_session(model_path, "search.rerank_model", 1),
+    )
     try:
         assert spinning.score(question, passages) == scores
     finally:
         cross_encoder._loaded[key] = kept
     assert int(np.argmax(scores)) == 0
+
+
+def test_batches_scored_side_by_side_score_as_one_after_another() -> None:
+    """A call of several batches runs them on parallel threads (issue 12's latency):
+    each pair's score is the one it gets when the batches run one after another."""
+    from mnemo.retrieval import cross_encoder
+
+    question = "what causes the tides?"
+    passages = [
+        "Tides are caused mainly by the gravitational pull of the Moon on the oceans.",
+        "Spring tides happen when the Sun and the Moon line up.",
+        "The Eiffel Tower was completed in 1889 for the World's Fair.",
+        "Ocean currents carry warm water from the equator towards the poles.",
+        "A tide table lists the times of high and low water for a harbour.",
+    ]
+    one_by_one = OnnxCrossEncoder(None, max_tokens=256, batch_size=1, threads=1)
+    side_by_side = OnnxCrossEncoder(None, max_tokens=256, batch_size=1, threads=2)
+    assert cross_encoder.lanes(1) == 1 and cross_encoder.lanes(2) == 2
+    expected = one_by_one.score(question, passages)
+    assert side_by_side.score(question, passages) == expected
+    assert side_by_side._load().lane is not None  # the five batches did run side by side
+    assert one_by_one._load().lane is None
+    assert int(np.argmax(expected)) == 0 and min(expected) == expected[2]
 
 
 def test_embedder_threads_sleep_between_calls_with_the_same_vectors(cache: Path) -> None:
@@ -277,9 +306,10 @@ def test_embedder_threads_sleep_between_calls_with_the_same_vectors(cache: Path)
 
     onnx = create("onnx", cache=cache)
     session = onnx._session
-    assert session.get_session_options().get_session_config_entry(
-        "session.intra_op.allow_spinning"
-    ) == "0"
+    assert (
+        session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        == "0"
+    )
     got = onnx.embed_documents(TEXTS)
     onnx._session = open_session(onnx.files[0], "embedding.model", 2)  # ONNX's default: spin
     try:

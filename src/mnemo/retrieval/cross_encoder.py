@@ -9,13 +9,19 @@ are quantised per batch, so in a batch of several a passage's score depends
 slightly on its batch-mates; a batch of 1 scores each pair alone (the same
 score whatever else was retrieved, no padding, and the fastest on CPU:
 docs/benchmarks.md). The session's worker threads sleep between operators
-rather than spin (same scores, less CPU).
+rather than spin (same scores, less CPU). A call of several batches runs them
+side by side, one thread each, on a second session of one thread (up to
+``MAX_LANES`` at once): each batch is a few small matrix products, which one
+thread runs with no hand-offs, so 20 passages scored one at a time take about
+30 % less time than on one session of two threads, with the same scores.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +35,44 @@ from mnemo.embeddings.onnx_files import (
 
 SETTING = "search.rerank_model"
 PACKAGED = "reranker_en"
-_loaded: dict[tuple[Path, int, int], tuple[Any, Any, set[str]]] = {}
+#: The most batches of one call scored at once (threads, each on the one-thread session).
+MAX_LANES = 4
+
+
+@dataclass
+class _Model:
+    session: Any  # ``threads`` threads: a call of one batch
+    tokenizer: Any
+    inputs: set[str]
+    path: Path
+    lane: Any = None  # one thread, shared by the batches of a call run side by side
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def lane_session(self) -> Any:
+        with self.lock:
+            if self.lane is None:
+                self.lane = open_session(self.path, SETTING, 1, spin=False)
+            return self.lane
+
+
+_loaded: dict[tuple[Path, int, int], _Model] = {}
 _lock = threading.Lock()
 
 
 def default_folder() -> Path:
     return packaged_folder(PACKAGED, SETTING)
+
+
+def lanes(threads: int) -> int:
+    """How many batches of one call run at once: ``threads`` when set, else the cores
+    this process may use, at most ``MAX_LANES``."""
+    if threads > 0:
+        return min(threads, MAX_LANES)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_LANES))
 
 
 class OnnxCrossEncoder:
@@ -57,13 +95,14 @@ class OnnxCrossEncoder:
 
         if not passages:
             return []
-        session, tokenizer, inputs = self._load()
-        encoded = tokenizer.encode_batch([(query, p) for p in passages])
+        model = self._load()
+        encoded = model.tokenizer.encode_batch([(query, p) for p in passages])
         lengths = [len(e.ids) for e in encoded]
         order = sorted(range(len(encoded)), key=lambda i: (lengths[i], i))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         scores = np.zeros(len(encoded), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+
+        def run(session: Any, batch: list[int]) -> None:
             width = max(lengths[i] for i in batch)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             types = np.zeros_like(ids)
@@ -74,13 +113,20 @@ class OnnxCrossEncoder:
                 types[row, :n] = encoded[i].type_ids
                 mask[row, :n] = 1
             feed = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in inputs:
+            if "token_type_ids" in model.inputs:
                 feed["token_type_ids"] = types
             logits = session.run(None, feed)[0]
             scores[batch] = logits.reshape(len(batch), -1)[:, 0]
+
+        width = min(lanes(self.threads), len(batches))
+        if width < 2:
+            for batch in batches:
+                run(model.session, batch)
+        else:  # the longest first, each thread taking the next batch left
+            _side_by_side(model.lane_session(), run, batches[::-1], width)
         return [float(s) for s in scores]
 
-    def _load(self) -> tuple[Any, Any, set[str]]:
+    def _load(self) -> _Model:
         folder = self.folder or default_folder()
         key = (folder, self.max_tokens, self.threads)
         with _lock:
@@ -91,5 +137,15 @@ class OnnxCrossEncoder:
                 session = open_session(model_path, SETTING, self.threads, spin=False)
                 tokenizer = open_tokenizer(tokenizer_path, SETTING, self.max_tokens)
                 tokenizer.no_padding()
-                _loaded[key] = (session, tokenizer, session_inputs(session))
+                _loaded[key] = _Model(session, tokenizer, session_inputs(session), model_path)
             return _loaded[key]
+
+
+def _side_by_side(session: Any, run: Any, batches: list[list[int]], width: int) -> None:
+    """``run(session, batch)`` for every batch, ``width`` at a time, each thread taking
+    the next batch left; the first error is raised here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(width, thread_name_prefix="mnemo-rerank") as pool:
+        for done in [pool.submit(run, session, batch) for batch in batches]:
+            done.result()
