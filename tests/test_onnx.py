@@ -251,10 +251,8 @@ def test_reranker_threads_sleep_between_calls_with_the_same_scores() -> None:
         "Landing gear of aircraft retracts after take-off.",
     ]
     scores = reranker.score(question, passages)
-    model = reranker._load()
-    for session in (model.session, model.lane):  # two batches ran side by side on the lane
-        options = session.get_session_options()
-        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    options = reranker._load().session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     spinning = OnnxCrossEncoder(None, max_tokens=256, batch_size=2, threads=2)
     model_path, _ = spinning.files
     from dataclasses import replace
@@ -263,11 +261,8 @@ def test_reranker_threads_sleep_between_calls_with_the_same_scores() -> None:
 
     key = (spinning.folder or cross_encoder.default_folder(), 256, 2)
     kept = cross_encoder._loaded[key]
-    cross_encoder._loaded[key] = replace(
-        kept,
-        session=open_session(model_path, "search.rerank_model", 2),  # ONNX's default: spin
-        lane=open_session(model_path, "search.rerank_model", 1),
-    )
+    spinning_session = open_session(model_path, "search.rerank_model", 2)  # ONNX's default
+    cross_encoder._loaded[key] = replace(kept, session=spinning_session)
     try:
         assert spinning.score(question, passages) == scores
     finally:
@@ -276,7 +271,7 @@ def test_reranker_threads_sleep_between_calls_with_the_same_scores() -> None:
 
 
 def test_batches_scored_side_by_side_score_as_one_after_another() -> None:
-    """A call of several batches runs them on parallel threads (issue 12's latency):
+    """A call of many batches runs them on parallel threads (issue 12's latency):
     each pair's score is the one it gets when the batches run one after another."""
     from mnemo.retrieval import cross_encoder
 
@@ -287,15 +282,19 @@ def test_batches_scored_side_by_side_score_as_one_after_another() -> None:
         "The Eiffel Tower was completed in 1889 for the World's Fair.",
         "Ocean currents carry warm water from the equator towards the poles.",
         "A tide table lists the times of high and low water for a harbour.",
+        "Neap tides, the weakest, come when the Sun and the Moon pull at right angles.",
+        "Bread rises because yeast ferments the sugars in the dough.",
+        "The Bay of Fundy has the highest tides in the world.",
     ]
     one_by_one = OnnxCrossEncoder(None, max_tokens=256, batch_size=1, threads=1)
     side_by_side = OnnxCrossEncoder(None, max_tokens=256, batch_size=1, threads=2)
     assert cross_encoder.lanes(1) == 1 and cross_encoder.lanes(2) == 2
     expected = one_by_one.score(question, passages)
     assert side_by_side.score(question, passages) == expected
-    assert side_by_side._load().lane is not None  # the five batches did run side by side
+    assert side_by_side._load().lane is not None  # the eight batches did run side by side
     assert one_by_one._load().lane is None
-    assert int(np.argmax(expected)) == 0 and min(expected) == expected[2]
+    assert int(np.argmax(expected)) == 0
+    assert max(expected[2], expected[6]) < min(expected[0], expected[1], expected[4])
 
 
 def test_embedder_threads_sleep_between_calls_with_the_same_vectors(cache: Path) -> None:

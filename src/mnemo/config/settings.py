@@ -252,7 +252,11 @@ class EmbeddingSettings(BaseModel):
         64, ge=1, le=4096, description="Texts per model call (onnx: per 128 tokens of padding)."
     )
     threads: int = Field(
-        0, ge=0, le=256, description="onnx: threads per model call; 0 lets ONNX Runtime choose."
+        0,
+        ge=0,
+        le=256,
+        description="onnx: threads per model call; 0 lets ONNX Runtime choose. The reranker "
+        "runs a call's batches side by side, this many at once (0: one per core, at most 4).",
     )
     quantize: bool = Field(
         False,
