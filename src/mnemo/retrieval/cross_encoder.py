@@ -13,7 +13,7 @@ rather than spin (same scores, less CPU). A call of several batches runs them
 side by side, one thread each, on a second session of one thread (up to
 ``MAX_LANES`` at once) when there are enough of them to share out evenly: each
 batch is a few small matrix products, which one thread runs with no hand-offs,
-so 20 passages scored one at a time take about 30 % less time than on one
+so 20 passages scored one at a time take 21-33 % less time than on one
 session of two threads, with the same scores.
 """
 
@@ -39,13 +39,14 @@ PACKAGED = "reranker_en"
 #: The most batches of one call scored at once (threads, each on the one-thread session).
 MAX_LANES = 4
 #: Side by side only with this many batches a thread, so that no thread waits long on
-#: another's last batch: 20 passages one at a time gain 30 %, 16 + 4 would lose 40 %.
+#: another's last batch: 20 passages one at a time gain 21-33 %; 16 + 4 would lose 35-48 %
+#: (docs/benchmarks.md).
 BATCHES_PER_LANE = 4
 
 
 @dataclass
 class _Model:
-    session: Any  # ``threads`` threads: a call of one batch
+    session: Any  # ``threads`` threads: a call of a few batches, one after another
     tokenizer: Any
     inputs: set[str]
     path: Path
