@@ -11,6 +11,10 @@ inside the full mixed batch (largest absolute difference of a vector component).
 
     python benchmarks/embed_schemes.py --data /work/shared/bench/data --texts 512 \
         --cache /tmp/embed-schemes --json out.json
+    python benchmarks/embed_schemes.py --texts 128 --cache /tmp/embed-schemes --sensitivity
+
+``--sensitivity`` quantises each weight MatMul alone, int8v2's way, and reports
+the cosine to fp32 it costs: which ones ``int8v2-down<N>`` keeps in fp32.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +146,68 @@ def _static(src: Path, dst: Path, folder: Path, *, method: str, texts: list[str]
         restore()
 
 
+def _smoothed(src: Path, dst: Path, folder: Path, *, alpha: float, data: Path) -> None:
+    """The fp32 model with SmoothQuant's per-channel migration before each weight MatMul.
+
+    For each input X read by weight MatMuls: s_j = max|X_j|^alpha / max|W_j|^(1-alpha),
+    with max|X_j| from calibration passages; a Mul by 1/s is put before the MatMuls and
+    their weight rows are multiplied by s, which leaves the fp32 function unchanged
+    and moves activation outliers into the weights before dynamic quantisation.
+    """
+    import onnx
+    import onnxruntime
+    from onnx import helper, numpy_helper
+    from tokenizers import Tokenizer
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    weights = {i.name: i for i in graph.initializer}
+    readers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in weights:
+            readers.setdefault(node.input[0], []).append(node)
+    probe = onnx.load(str(src))
+    for name in readers:
+        probe.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    session = onnxruntime.InferenceSession(
+        probe.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    tokenizer.no_padding()
+    outputs = [o.name for o in session.get_outputs()]
+    peak: dict[str, np.ndarray] = {}
+    for text in calibration_texts(data, 128):
+        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+        feed = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.zeros_like(ids),
+        }
+        for name, value in zip(outputs, session.run(outputs, feed), strict=True):
+            if name in readers:
+                channel = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+                peak[name] = np.maximum(peak.get(name, channel), channel)
+    muls = []
+    for name, nodes in readers.items():
+        matrices = [numpy_helper.to_array(weights[n.input[1]]) for n in nodes]
+        rows = np.max([np.abs(w).max(axis=1) for w in matrices], axis=0)
+        scale = np.clip(peak[name] ** alpha / np.maximum(rows, 1e-8) ** (1 - alpha), 1e-5, None)
+        inverse = numpy_helper.from_array((1 / scale).astype(np.float32), f"{name}/smooth")
+        graph.initializer.append(inverse)
+        muls.append((nodes[0], helper.make_node("Mul", [name, inverse.name], [f"{name}/smoothed"])))
+        for node, w in zip(nodes, matrices, strict=True):
+            scaled = numpy_helper.from_array((w * scale[:, None]).astype(np.float32), node.input[1])
+            weights[node.input[1]].CopyFrom(scaled)
+            node.input[0] = f"{name}/smoothed"
+    ordered = list(graph.node)
+    for first, mul in muls:  # each Mul just before the first MatMul that reads it
+        ordered.insert(ordered.index(first), mul)
+    del graph.node[:]
+    graph.node.extend(ordered)
+    onnx.save(model, str(dst))
+
+
 def calibration_texts(data: Path, count: int = 64) -> list[str]:
     """Passages from rgb-en-fact: real text, none of it in the retrieval sets."""
     out: list[str] = []
@@ -152,6 +219,43 @@ def calibration_texts(data: Path, count: int = 64) -> list[str]:
         if len(out) >= count:
             break
     return out[:count]
+
+
+def down_projections(layers: int) -> list[str]:
+    """The exported MiniLM's feed-forward down-projection MatMuls of its first ``layers``."""
+    return [f"/model/encoder/layer.{i}/output/dense/MatMul" for i in range(layers)]
+
+
+def weight_matmuls(model_file: Path) -> list[str]:
+    """The MatMuls of a model whose second input is a weight (what int8v2 quantises)."""
+    import onnx
+
+    graph = onnx.load(str(model_file)).graph
+    weights = {i.name for i in graph.initializer}
+    return [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+
+
+def sensitivity(fp32: Path, root: Path, texts: list[str], threads: int) -> list[dict[str, Any]]:
+    """Each weight MatMul quantised alone (int8v2's way): the cosine it costs, mean and worst."""
+    from mnemo.embeddings.onnx import OnnxEmbedder
+
+    reference = OnnxEmbedder(str(fp32), threads=threads, cache=root).embed_documents(texts)
+    rows = []
+    for name in weight_matmuls(fp32 / "model.onnx"):
+        folder = root / "one-matmul"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        shutil.copy(fp32 / "tokenizer.json", folder / "tokenizer.json")
+        (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 256}))
+        _dynamic(fp32 / "model.onnx", folder / "model.onnx", nodes_to_quantize=[name])
+        vectors = OnnxEmbedder(str(folder), threads=threads, cache=root).embed_documents(texts)
+        cos = (vectors * reference).sum(axis=1)
+        rows.append(
+            {"matmul": name, "mean_loss": 1 - float(cos.mean()), "worst_loss": 1 - float(cos.min())}
+        )
+        print(f"{name}: mean {rows[-1]['mean_loss']:.2e}, worst {rows[-1]['worst_loss']:.2e}")
+    shutil.rmtree(root / "one-matmul", ignore_errors=True)
+    return rows
 
 
 def _optimized(src: Path, dst: Path) -> None:
@@ -194,6 +298,16 @@ def build(scheme: str, fp32: Path, root: Path, data: Path) -> Path:
             out,
             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
         )
+    elif base.startswith("int8v2-down"):
+        # int8v2 with the feed-forward down-projections of the first N layers kept
+        # in fp32: the MatMuls whose quantisation costs the most (--sensitivity).
+        _dynamic(src, out, nodes_to_exclude=down_projections(int(base[len("int8v2-down") :])))
+    elif base.startswith("int8v2-smooth"):
+        # SmoothQuant's migration (alpha = the number) before int8v2, calibrated on rgb-en-fact.
+        smoothed = folder / "smoothed.onnx"
+        _smoothed(src, smoothed, folder, alpha=float(base[len("int8v2-smooth") :]), data=data)
+        _dynamic(smoothed, out)
+        smoothed.unlink()
     elif base == "int8v1":
         _dynamic(src, out, per_channel=False, reduce_range=False, extra_options={})
     elif base == "int8v2-u8":
@@ -238,6 +352,11 @@ def main() -> None:
             "nbits4-b128-a4",
         ],
     )
+    parser.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="instead: each weight MatMul quantised alone, and the cosine to fp32 it costs",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -247,6 +366,11 @@ def main() -> None:
 
     fp32 = exported(default_model_path(), args.cache, MINILM, _minilm_revision(), int8=False)
     texts = passages(args.data, args.texts)
+    if args.sensitivity:
+        rows = sensitivity(fp32, args.cache / "schemes", texts, args.threads)
+        if args.json:
+            args.json.write_text(json.dumps({"texts": len(texts), "rows": rows}, indent=2))
+        return
     embedders = {}
     for scheme in args.schemes:
         # "<scheme>+nospin": the same model, ONNX Runtime's worker threads not spinning.
