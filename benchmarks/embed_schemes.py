@@ -163,10 +163,10 @@ def _smoothed(src: Path, dst: Path, folder: Path, *, alpha: float, data: Path) -
     graph = model.graph
     weights = {i.name: i for i in graph.initializer}
     readers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        if node.op_type == "MatMul" and node.input[1] in weights:
-            readers.setdefault(node.input[0], []).append(node)
-    probe = onnx.load(str(src))
+    for node in _weight_matmuls(graph):
+        readers.setdefault(node.input[0], []).append(node)
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
     for name in readers:
         probe.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     session = onnxruntime.InferenceSession(
@@ -226,27 +226,33 @@ def down_projections(layers: int) -> list[str]:
     return [f"/model/encoder/layer.{i}/output/dense/MatMul" for i in range(layers)]
 
 
-def weight_matmuls(model_file: Path) -> list[str]:
-    """The MatMuls of a model whose second input is a weight (what int8v2 quantises)."""
-    import onnx
-
-    graph = onnx.load(str(model_file)).graph
+def _weight_matmuls(graph: Any) -> list[Any]:
+    """The graph's MatMul nodes whose second input is a weight (what int8v2 quantises)."""
     weights = {i.name for i in graph.initializer}
-    return [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    return [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+
+
+def _model_folder(fp32: Path, folder: Path) -> None:
+    """``folder`` made ready for a model.onnx: the export's tokenizer and window."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(fp32 / "tokenizer.json", folder / "tokenizer.json")
+    # Mnemo's folder loader reads the window from a sentence-transformers file.
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 256}))
 
 
 def sensitivity(fp32: Path, root: Path, texts: list[str], threads: int) -> list[dict[str, Any]]:
     """Each weight MatMul quantised alone (int8v2's way): the cosine it costs, mean and worst."""
+    import onnx
+
     from mnemo.embeddings.onnx import OnnxEmbedder
 
     reference = OnnxEmbedder(str(fp32), threads=threads, cache=root).embed_documents(texts)
     rows = []
-    for name in weight_matmuls(fp32 / "model.onnx"):
+    for node in _weight_matmuls(onnx.load(str(fp32 / "model.onnx")).graph):
+        name = node.name
         folder = root / "one-matmul"
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        shutil.copy(fp32 / "tokenizer.json", folder / "tokenizer.json")
-        (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 256}))
+        _model_folder(fp32, folder)
         _dynamic(fp32 / "model.onnx", folder / "model.onnx", nodes_to_quantize=[name])
         vectors = OnnxEmbedder(str(folder), threads=threads, cache=root).embed_documents(texts)
         cos = (vectors * reference).sum(axis=1)
@@ -275,10 +281,7 @@ def build(scheme: str, fp32: Path, root: Path, data: Path) -> Path:
     folder = root / scheme
     if (folder / "model.onnx").is_file():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(fp32 / "tokenizer.json", folder / "tokenizer.json")
-    # Mnemo's folder loader reads the window from a sentence-transformers file.
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 256}))
+    _model_folder(fp32, folder)
     src = fp32 / "model.onnx"
     base = scheme
     if scheme.endswith("-opt"):
